@@ -1,0 +1,1 @@
+//! LlamaGate gateway library.

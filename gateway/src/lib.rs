@@ -1,1 +1,3 @@
-//! LlamaGate gateway library.
+//! LlamaGate gateway library: configuration, the HTTP surface, the MCP client and the CLI.
+
+pub mod config;

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `llamagate` binary: `serve`, `config check`, and the `mcp` commands.
+
+fn main() -> std::process::ExitCode {
+    llamagate::cli::main()
+}

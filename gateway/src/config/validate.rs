@@ -85,7 +85,7 @@ fn validate_auth(config: &Config, problems: &mut FieldErrors) {
             );
         }
         for (j, server) in key.servers.iter().flatten().enumerate() {
-            if !servers.contains(server.as_str()) && !config.discovery.kubernetes.is_some() {
+            if !servers.contains(server.as_str()) && config.discovery.kubernetes.is_none() {
                 problems.push(
                     format!("{path}.servers[{j}]"),
                     format!("no MCP server is named `{server}`"),

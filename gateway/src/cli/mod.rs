@@ -1,0 +1,120 @@
+//! Command-line interface of the `llamagate` binary.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+use crate::{
+    config::{self, Config},
+    serve::{Gateway, shutdown_signal},
+    telemetry,
+};
+
+/// LlamaGate: an OpenAI-compatible gateway that gives LLMs the tools of many MCP servers.
+#[derive(Debug, Parser)]
+#[command(name = "llamagate", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway: `/v1/chat/completions`, `/v1/models`, `/v1/mcp/*`, `/healthz`,
+    /// `/readyz` and `/metrics`.
+    Serve(ServeArgs),
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Configuration file (YAML). Without it the defaults and environment are used.
+    #[arg(short, long, env = "LLAMAGATE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on, overriding `listen` (e.g. `127.0.0.1:0` for any free port).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Load and validate a configuration file; print every problem, or a summary.
+    Check {
+        /// Configuration file (YAML).
+        #[arg(short, long, env = "LLAMAGATE_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+/// Parse the command line and run the command; the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Config(ConfigCommand::Check { config }) => match config::load(&config) {
+            Ok(loaded) => {
+                println!(
+                    "{}: ok ({} MCP server{}, listening on {})",
+                    config.display(),
+                    loaded.mcp.servers.len(),
+                    if loaded.mcp.servers.len() == 1 {
+                        ""
+                    } else {
+                        "s"
+                    },
+                    loaded.listen
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn load_config(path: Option<&std::path::Path>) -> Result<Config, config::ConfigError> {
+    match path {
+        Some(path) => config::load(path),
+        None => config::load_from_str("", "(defaults)", &|name| std::env::var(name).ok()),
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let mut config = match load_config(args.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    telemetry::init(&config.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let gateway = Gateway::bind(config).await?;
+        gateway.run(shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("llamagate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

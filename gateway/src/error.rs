@@ -1,0 +1,205 @@
+//! The one place where failures become HTTP responses:
+//! `{"error": {"message", "type", "code"}}` with the status DESIGN section 5 gives each kind.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+
+/// Every failure the HTTP API reports.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed; `code` names the problem (e.g. `invalid_json`).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// 401: no credentials, or unknown ones.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: the key lacks the scope.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: unknown route, server, tool, resource or prompt.
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    /// 405: the route exists but not with this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// 413: the body is larger than `server.max_body_bytes`.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 422: a tool-loop limit was reached.
+    #[error("{message}")]
+    LimitReached { code: &'static str, message: String },
+    /// 429: a rate limit; the client may retry after the given seconds.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// 502: the upstream LLM or an MCP server failed.
+    #[error("{message}")]
+    BadGateway { code: &'static str, message: String },
+    /// 503: the MCP server is unhealthy or stopped, or the gateway is shutting down.
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
+    /// 504: the upstream or an MCP server did not answer in time.
+    #[error("{message}")]
+    Timeout { code: &'static str, message: String },
+    /// 500: a bug; the message is logged, the client gets a generic one.
+    #[error("{0}")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+/// The error object of every error response.
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    message: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    code: &'a str,
+}
+
+impl ApiError {
+    /// Shorthand for a 400 with a code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for a 404 with a code.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::NotFound {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::LimitReached { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `type` field: the OpenAI-style error class.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { .. }
+            | ApiError::PayloadTooLarge(_)
+            | ApiError::MethodNotAllowed(_) => "invalid_request_error",
+            ApiError::Unauthorized(_) => "authentication_error",
+            ApiError::Forbidden(_) => "permission_error",
+            ApiError::NotFound { .. } => "not_found_error",
+            ApiError::LimitReached { .. } => "tool_limit_error",
+            ApiError::RateLimited { .. } => "rate_limit_error",
+            ApiError::BadGateway { .. } => "upstream_error",
+            ApiError::Unavailable { .. } => "unavailable_error",
+            ApiError::Timeout { .. } => "timeout_error",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The `code` field: a stable machine-readable name of the problem.
+    pub fn code(&self) -> &str {
+        match self {
+            ApiError::BadRequest { code, .. }
+            | ApiError::NotFound { code, .. }
+            | ApiError::LimitReached { code, .. }
+            | ApiError::BadGateway { code, .. }
+            | ApiError::Unavailable { code, .. }
+            | ApiError::Timeout { code, .. } => code,
+            ApiError::Unauthorized(_) => "invalid_api_key",
+            ApiError::Forbidden(_) => "insufficient_scope",
+            ApiError::PayloadTooLarge(_) => "body_too_large",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The JSON body of this error (also used for SSE error events).
+    pub fn to_json(&self) -> serde_json::Value {
+        let message = match self {
+            ApiError::Internal(_) => {
+                "internal error; see the gateway log for the request id".to_owned()
+            }
+            other => other.to_string(),
+        };
+        serde_json::to_value(ErrorBody {
+            error: ErrorDetail {
+                message: &message,
+                kind: self.kind(),
+                code: self.code(),
+            },
+        })
+        .unwrap_or_default()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(error = %detail, "internal error");
+        }
+        let mut response = (self.status(), Json(self.to_json())).into_response();
+        if let ApiError::RateLimited {
+            retry_after_secs, ..
+        } = &self
+            && let Ok(value) = HeaderValue::from_str(&retry_after_secs.max(&1).to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_details_stay_in_the_log() {
+        let body = ApiError::Internal("db password is hunter2".into()).to_json();
+        assert!(!body.to_string().contains("hunter2"));
+        assert_eq!(body["error"]["type"], "internal_error");
+    }
+
+    #[test]
+    fn rate_limit_carries_retry_after() {
+        let response = ApiError::RateLimited {
+            message: "slow down".into(),
+            retry_after_secs: 3,
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+    }
+
+    #[test]
+    fn shape_is_openai_like() {
+        let body = ApiError::not_found("unknown_server", "no MCP server named `x`").to_json();
+        assert_eq!(body["error"]["message"], "no MCP server named `x`");
+        assert_eq!(body["error"]["type"], "not_found_error");
+        assert_eq!(body["error"]["code"], "unknown_server");
+    }
+}

@@ -208,3 +208,28 @@ fn empty_credentials_mean_none() {
     let config = load_with("upstream: { api_key: \"${KEY:-}\" }", &[]).unwrap();
     assert!(config.upstream.api_key.is_none());
 }
+
+#[test]
+fn every_environment_variable_is_documented() {
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/configuration.md"
+    ))
+    .unwrap();
+    for (variable, path) in llamagate::config::env_overrides() {
+        assert!(
+            docs.contains(&format!("`{variable}`")),
+            "docs/configuration.md lacks {variable} ({path})"
+        );
+        assert!(
+            docs.contains(&format!("`{path}`")),
+            "docs/configuration.md lacks key {path}"
+        );
+    }
+    for (alias, _, _) in llamagate::config::ENV_ALIASES {
+        assert!(
+            docs.contains(&format!("`{alias}`")),
+            "docs/configuration.md lacks alias {alias}"
+        );
+    }
+}

@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod mcp;
 pub mod metrics;
 pub mod middleware;
 pub mod serve;

@@ -1,0 +1,66 @@
+"""Tools, resources and prompts shared by the Python test peers (mcp 1.30 and 2.3).
+
+Both SDKs expose the same decorator API (`@server.tool()`, `@server.resource(uri)`,
+`@server.prompt()`), so one registration function serves both.
+"""
+
+import asyncio
+import base64
+
+# A 1x1 transparent PNG.
+TINY_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
+
+
+def register(server, image_type, types):
+    @server.tool()
+    def echo(message: str) -> str:
+        """Echo the message back."""
+        return message
+
+    @server.tool()
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        return a + b
+
+    @server.tool()
+    def fail(reason: str = "asked to fail") -> str:
+        """Always fails with the given reason."""
+        raise ValueError(reason)
+
+    @server.tool()
+    async def slow(seconds: float) -> str:
+        """Sleep, then answer."""
+        await asyncio.sleep(seconds)
+        return f"slept {seconds}s"
+
+    @server.tool()
+    def big(size: int) -> str:
+        """Return `size` bytes of text."""
+        return "x" * size
+
+    @server.tool()
+    def tiny_png():
+        """Return a 1x1 PNG image."""
+        return image_type(data=TINY_PNG, format="png")
+
+    @server.resource("test://text", mime_type="text/plain")
+    def text_resource() -> str:
+        """A text resource."""
+        return "hello from a text resource"
+
+    @server.resource("test://binary", mime_type="application/octet-stream")
+    def binary_resource() -> bytes:
+        """A binary resource."""
+        return bytes(range(16))
+
+    @server.resource("test://items/{item_id}", mime_type="text/plain")
+    def item(item_id: str) -> str:
+        """An item by id."""
+        return f"item {item_id}"
+
+    @server.prompt()
+    def greet(name: str) -> str:
+        """Greet someone."""
+        return f"Please greet {name} warmly."

@@ -1,0 +1,41 @@
+"""The 2026-07-28 peer (mcp 2.3): one Streamable HTTP endpoint serving stateless requests
+(`server/discover`, `ttlMs`/`cacheScope`) and legacy `initialize` sessions; or stdio.
+
+    .venv-mcp2/bin/python mcp2_server.py --transport streamable-http --port 8766  # http://127.0.0.1:8766/mcp
+    .venv-mcp2/bin/python mcp2_server.py --transport stdio
+"""
+
+import argparse
+
+from mcp.server.caching import CacheHint
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.utilities.types import Image
+
+from common_tools import register
+
+
+def build() -> MCPServer:
+    hints = {
+        "tools/list": CacheHint(ttl_ms=60_000, scope="public"),
+        "resources/list": CacheHint(ttl_ms=30_000, scope="private"),
+        "prompts/list": CacheHint(ttl_ms=60_000, scope="public"),
+    }
+    server = MCPServer("llamagate-mcp2-peer", version="2.3.0-peer", cache_hints=hints)
+    register(server, Image, None)
+    return server
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--transport", choices=["stdio", "streamable-http"], required=True)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    server = build()
+    if args.transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host="127.0.0.1", port=args.port, streamable_http_path="/mcp")
+
+
+if __name__ == "__main__":
+    main()

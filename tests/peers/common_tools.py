@@ -13,7 +13,7 @@ TINY_PNG = base64.b64decode(
 )
 
 
-def register(server, image_type, types):
+def register(server, image_type, tool_error):
     @server.tool()
     def echo(message: str) -> str:
         """Echo the message back."""
@@ -27,7 +27,7 @@ def register(server, image_type, types):
     @server.tool()
     def fail(reason: str = "asked to fail") -> str:
         """Always fails with the given reason."""
-        raise ValueError(reason)
+        raise tool_error(reason)
 
     @server.tool()
     async def slow(seconds: float) -> str:

@@ -9,9 +9,37 @@ import argparse
 
 from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ListPromptsResult, ListResourcesResult, ListToolsResult
 from mcp.server.mcpserver.utilities.types import Image
 
 from common_tools import register
+
+
+PAGE = 2
+
+
+def page(items, params):
+    """Items of the page the cursor (an offset) names, and the next cursor."""
+    start = int(params.cursor) if params is not None and params.cursor else 0
+    end = start + PAGE
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
+class PagedServer(MCPServer):
+    """Lists in pages of two, so clients must follow `nextCursor`."""
+
+    async def _handle_list_tools(self, ctx, params):
+        items, cursor = page(await self.list_tools(), params)
+        return ListToolsResult(tools=items, next_cursor=cursor)
+
+    async def _handle_list_resources(self, ctx, params):
+        items, cursor = page(await self.list_resources(), params)
+        return ListResourcesResult(resources=items, next_cursor=cursor)
+
+    async def _handle_list_prompts(self, ctx, params):
+        items, cursor = page(await self.list_prompts(), params)
+        return ListPromptsResult(prompts=items, next_cursor=cursor)
 
 
 def build() -> MCPServer:
@@ -20,8 +48,8 @@ def build() -> MCPServer:
         "resources/list": CacheHint(ttl_ms=30_000, scope="private"),
         "prompts/list": CacheHint(ttl_ms=60_000, scope="public"),
     }
-    server = MCPServer("llamagate-mcp2-peer", version="2.3.0-peer", cache_hints=hints)
-    register(server, Image, None)
+    server = PagedServer("llamagate-mcp2-peer", version="2.3.0-peer", cache_hints=hints)
+    register(server, Image, ToolError)
     return server
 
 

@@ -8,6 +8,7 @@ import warnings
 
 import uvicorn
 from mcp.server.fastmcp import FastMCP, Image
+from mcp.server.fastmcp.exceptions import ToolError
 from mcp.server.websocket import websocket_server
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
@@ -17,7 +18,7 @@ from common_tools import register
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 server = FastMCP("llamagate-ws-peer")
-register(server, Image, None)
+register(server, Image, ToolError)
 
 
 async def ws_endpoint(websocket):

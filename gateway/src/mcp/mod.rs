@@ -1,3 +1,14 @@
-//! The MCP client: transports, sessions, pooling, caching and health of MCP servers.
+//! The MCP client: transports, sessions, pooling, caching and health of MCP servers. One
+//! implementation used by the gateway, the CLI and (next stage) the operator's prober.
 
 pub mod cache;
+pub mod error;
+pub mod events;
+pub mod health;
+mod lifecycle;
+pub mod operations;
+pub mod pool;
+pub mod registry;
+pub mod server;
+pub mod session;
+pub mod transport;

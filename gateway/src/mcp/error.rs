@@ -1,0 +1,164 @@
+//! Failures of the MCP client, each saying which server, what was attempted, and what to do.
+
+use std::time::Duration;
+
+use super::health::HealthState;
+
+/// Every way an MCP operation can fail.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum McpError {
+    /// No server of that name (or the caller may not see it).
+    #[error("no MCP server named `{0}`")]
+    UnknownServer(String),
+    /// The server is stopped, unhealthy or (re)starting: calls fail fast instead of waiting.
+    #[error("MCP server `{server}` is {state}{}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Unavailable {
+        server: String,
+        state: HealthState,
+        detail: Option<String>,
+    },
+    /// Every session is busy and none freed up within the acquire timeout.
+    #[error(
+        "MCP server `{server}`: all {capacity} call slots stayed busy for {waited:?}; retry later or raise connection_pool_size"
+    )]
+    PoolExhausted {
+        server: String,
+        capacity: usize,
+        waited: Duration,
+    },
+    /// Connecting or the handshake failed.
+    #[error("cannot connect to MCP server `{server}`: {detail}")]
+    Connect { server: String, detail: String },
+    /// The server did not answer in time (a `notifications/cancelled` was sent).
+    #[error("MCP server `{server}` did not answer `{method}` within {timeout:?}")]
+    Timeout {
+        server: String,
+        method: String,
+        timeout: Duration,
+    },
+    /// The session broke while the request was in flight.
+    #[error("MCP server `{server}` closed the session during `{method}`: {detail}")]
+    Transport {
+        server: String,
+        method: String,
+        detail: String,
+    },
+    /// The server answered with a JSON-RPC error.
+    #[error("MCP server `{server}` rejected `{method}` ({code}): {message}")]
+    Server {
+        server: String,
+        method: String,
+        code: i32,
+        message: String,
+    },
+    /// The result was larger than `max_tool_result_bytes`.
+    #[error(
+        "the result of `{method}` from MCP server `{server}` is larger than the limit of {limit} bytes"
+    )]
+    TooLarge {
+        server: String,
+        method: String,
+        limit: u64,
+    },
+    /// The server answered something the protocol does not allow here.
+    #[error("MCP server `{server}` answered `{method}` unexpectedly: {detail}")]
+    Protocol {
+        server: String,
+        method: String,
+        detail: String,
+    },
+}
+
+impl McpError {
+    /// A stable label for metrics and API error codes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            McpError::UnknownServer(_) => "unknown_server",
+            McpError::Unavailable { .. } => "server_unavailable",
+            McpError::PoolExhausted { .. } => "pool_exhausted",
+            McpError::Connect { .. } => "connect_failed",
+            McpError::Timeout { .. } => "timeout",
+            McpError::Transport { .. } => "transport_error",
+            McpError::Server { .. } => "server_error",
+            McpError::TooLarge { .. } => "result_too_large",
+            McpError::Protocol { .. } => "protocol_error",
+        }
+    }
+
+    /// True when the session that produced this error should be replaced.
+    pub fn breaks_session(&self) -> bool {
+        matches!(self, McpError::Transport { .. } | McpError::Protocol { .. })
+    }
+
+    pub(crate) fn from_service(
+        server: &str,
+        method: &str,
+        error: rmcp::ServiceError,
+        limit: u64,
+    ) -> Self {
+        use rmcp::ServiceError as E;
+        let (server, method) = (server.to_owned(), method.to_owned());
+        match error {
+            E::McpError(data) => McpError::Server {
+                server,
+                method,
+                code: data.code.0,
+                message: data.message.to_string(),
+            },
+            E::Timeout { timeout } => McpError::Timeout {
+                server,
+                method,
+                timeout,
+            },
+            E::TransportClosed => McpError::Transport {
+                server,
+                method,
+                detail: "the connection is closed".to_owned(),
+            },
+            E::TransportSend(e) => {
+                let detail = error_chain(&e);
+                if detail.contains("too large")
+                    || detail.contains("exceeds")
+                    || detail.contains("max_json_response_size")
+                {
+                    McpError::TooLarge {
+                        server,
+                        method,
+                        limit,
+                    }
+                } else {
+                    McpError::Transport {
+                        server,
+                        method,
+                        detail,
+                    }
+                }
+            }
+            E::UnexpectedResponse => McpError::Protocol {
+                server,
+                method,
+                detail: "a result of the wrong type".to_owned(),
+            },
+            other => McpError::Protocol {
+                server,
+                method,
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
+/// An error and its sources on one line.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
+        source = inner.source();
+    }
+    text
+}

@@ -1,0 +1,159 @@
+//! Health of one server: the state machine the monitor drives and the API reports.
+
+use std::{fmt, time::Duration};
+
+use serde::Serialize;
+
+/// Where a server stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthState {
+    /// Registered, first connection not yet made.
+    Starting,
+    /// Probes succeed.
+    Healthy,
+    /// `failure_threshold` probes in a row failed: excluded from chat, direct calls fail fast.
+    Unhealthy,
+    /// Being restarted (sessions draining or reopening).
+    Restarting,
+    /// Stopped on purpose (`enabled: false`, `POST …/stop`, shutdown).
+    Stopped,
+}
+
+impl HealthState {
+    /// Every state, for metrics.
+    pub const ALL: [HealthState; 5] = [
+        HealthState::Starting,
+        HealthState::Healthy,
+        HealthState::Unhealthy,
+        HealthState::Restarting,
+        HealthState::Stopped,
+    ];
+
+    /// The name used in the API and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthState::Starting => "starting",
+            HealthState::Healthy => "healthy",
+            HealthState::Unhealthy => "unhealthy",
+            HealthState::Restarting => "restarting",
+            HealthState::Stopped => "stopped",
+        }
+    }
+}
+
+impl fmt::Display for HealthState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The health record of a server.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    /// Current state.
+    pub state: HealthState,
+    /// Probes (or connection attempts) that failed in a row.
+    pub consecutive_failures: u32,
+    /// The last failure, when the last probe failed.
+    pub last_error: Option<String>,
+    /// Seconds since the Unix epoch of the last successful probe.
+    pub last_success_unix: Option<u64>,
+    /// Round-trip time of the last successful probe.
+    pub latency_ms: Option<f64>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            state: HealthState::Starting,
+            consecutive_failures: 0,
+            last_error: None,
+            last_success_unix: None,
+            latency_ms: None,
+        }
+    }
+}
+
+impl Health {
+    /// Record a successful probe.
+    pub fn succeeded(&mut self, latency: Duration) {
+        self.state = HealthState::Healthy;
+        self.consecutive_failures = 0;
+        self.last_error = None;
+        self.latency_ms = Some(latency.as_secs_f64() * 1000.0);
+        self.last_success_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs());
+    }
+
+    /// Record a failed probe; the server turns unhealthy at `threshold` failures in a row.
+    pub fn failed(&mut self, error: String, threshold: u32) {
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        self.last_error = Some(error);
+        if self.consecutive_failures >= threshold && self.state != HealthState::Stopped {
+            self.state = HealthState::Unhealthy;
+        }
+    }
+
+    /// True when calls may be sent.
+    pub fn accepts_calls(&self) -> bool {
+        matches!(self.state, HealthState::Healthy | HealthState::Starting)
+    }
+}
+
+/// Delay before reconnect attempt `attempt` (1-based): exponential from 500 ms, capped.
+pub fn backoff(attempt: u32, cap: Duration) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(16);
+    Duration::from_millis(500)
+        .saturating_mul(1 << exponent)
+        .min(cap)
+}
+
+/// `interval` moved by up to ±10%, so that many servers do not probe in lockstep.
+pub fn jittered(interval: Duration) -> Duration {
+    let factor = 0.9 + fastrand::f64() * 0.2;
+    interval.mul_f64(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_turns_a_server_unhealthy_and_success_heals_it() {
+        let mut health = Health::default();
+        health.succeeded(Duration::from_millis(3));
+        health.failed("timeout".into(), 3);
+        health.failed("timeout".into(), 3);
+        assert_eq!(health.state, HealthState::Healthy);
+        health.failed("timeout".into(), 3);
+        assert_eq!(health.state, HealthState::Unhealthy);
+        assert!(!health.accepts_calls());
+        health.succeeded(Duration::from_millis(1));
+        assert_eq!(
+            (health.state, health.consecutive_failures),
+            (HealthState::Healthy, 0)
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let cap = Duration::from_secs(30);
+        assert_eq!(backoff(1, cap), Duration::from_millis(500));
+        assert_eq!(backoff(3, cap), Duration::from_secs(2));
+        assert_eq!(backoff(40, cap), cap);
+    }
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        for _ in 0..1000 {
+            let d = jittered(Duration::from_secs(10));
+            assert!(
+                d >= Duration::from_secs(9) && d <= Duration::from_secs(11),
+                "{d:?}"
+            );
+        }
+    }
+}

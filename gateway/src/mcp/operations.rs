@@ -1,0 +1,224 @@
+//! The protocol operations beyond lists: tools/call, resources/read, prompts/get,
+//! completion/complete. Results stay JSON (unknown fields and `_meta` pass through); an
+//! `input_required` answer is surfaced as such, never mistaken for a tool result.
+
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CompleteRequestParams, GetPromptRequestParams,
+    GetPromptResponse, ReadResourceRequestParams, ReadResourceResponse,
+};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::{error::McpError, server::ServerClient};
+
+/// How a tool call ended.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "resultType", rename_all = "snake_case")]
+pub enum ToolOutcome {
+    /// The tool ran; `result` is the `CallToolResult` (content, `structuredContent`, `isError`).
+    Complete {
+        /// The result as the server sent it.
+        result: Value,
+    },
+    /// The server needs input first (2026-07-28 multi-round-trip): `result` holds
+    /// `inputRequests` and `requestState`; retry with `inputResponses`.
+    InputRequired {
+        /// The `InputRequiredResult` as the server sent it.
+        result: Value,
+    },
+}
+
+impl ToolOutcome {
+    /// True when the tool reported an error (`isError`), or could not finish.
+    pub fn is_error(&self) -> bool {
+        match self {
+            ToolOutcome::Complete { result } => result
+                .get("isError")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            ToolOutcome::InputRequired { .. } => true,
+        }
+    }
+}
+
+/// A tool call: name, arguments, and what a retry after `input_required` carries.
+#[derive(Debug, Clone, Default)]
+pub struct ToolCall {
+    /// The tool's name on its server.
+    pub name: String,
+    /// Arguments object.
+    pub arguments: Map<String, Value>,
+    /// `_meta` to pass on (W3C trace context, progress token).
+    pub meta: Map<String, Value>,
+    /// Answers to a previous `input_required`.
+    pub input_responses: Option<Value>,
+    /// The opaque `requestState` of a previous `input_required`, echoed back.
+    pub request_state: Option<String>,
+    /// Overrides the server's call timeout.
+    pub timeout: Option<Duration>,
+}
+
+fn params<T: serde::de::DeserializeOwned>(
+    server: &str,
+    method: &str,
+    value: Value,
+) -> Result<T, McpError> {
+    serde_json::from_value(value).map_err(|e| McpError::Protocol {
+        server: server.to_owned(),
+        method: method.to_owned(),
+        detail: format!("cannot build the request: {e}"),
+    })
+}
+
+impl ServerClient {
+    fn unsupported(&self, method: &str, detail: String) -> McpError {
+        McpError::Protocol {
+            server: self.name().to_owned(),
+            method: method.to_owned(),
+            detail,
+        }
+    }
+
+    fn check_size(&self, method: &str, value: &Value) -> Result<(), McpError> {
+        let size = serde_json::to_vec(value)
+            .map(|v| v.len() as u64)
+            .unwrap_or(u64::MAX);
+        if size > self.settings.max_result_bytes {
+            return Err(McpError::TooLarge {
+                server: self.name().to_owned(),
+                method: method.to_owned(),
+                limit: self.settings.max_result_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// `tools/call`.
+    pub async fn call_tool(&self, call: ToolCall) -> Result<ToolOutcome, McpError> {
+        let method = "tools/call";
+        let mut body = serde_json::json!({ "name": call.name, "arguments": call.arguments });
+        if !call.meta.is_empty() {
+            body["_meta"] = Value::Object(call.meta);
+        }
+        if let Some(responses) = call.input_responses {
+            body["inputResponses"] = responses;
+        }
+        if let Some(state) = call.request_state {
+            body["requestState"] = Value::String(state);
+        }
+        let request: CallToolRequestParams = params(self.name(), method, body)?;
+        let timeout = call.timeout.unwrap_or(self.settings.call_timeout);
+        let response = self
+            .request(method, timeout, |peer| async move {
+                peer.call_tool_once(request).await
+            })
+            .await?;
+        let outcome = match response {
+            CallToolResponse::Complete(result) => ToolOutcome::Complete {
+                result: to_json(&result),
+            },
+            CallToolResponse::InputRequired(result) => ToolOutcome::InputRequired {
+                result: to_json(&result),
+            },
+            CallToolResponse::Task(task) => {
+                return Err(self.unsupported(
+                    method,
+                    format!("the server started a task ({})", to_json(&task)),
+                ));
+            }
+            _ => {
+                return Err(self.unsupported(
+                    method,
+                    "a result type this gateway does not know".to_owned(),
+                ));
+            }
+        };
+        let (ToolOutcome::Complete { result } | ToolOutcome::InputRequired { result }) = &outcome;
+        self.check_size(method, result)?;
+        Ok(outcome)
+    }
+
+    /// `resources/read`.
+    pub async fn read_resource(
+        &self,
+        uri: &str,
+        meta: Map<String, Value>,
+    ) -> Result<Value, McpError> {
+        let method = "resources/read";
+        let mut body = serde_json::json!({ "uri": uri });
+        if !meta.is_empty() {
+            body["_meta"] = Value::Object(meta);
+        }
+        let request: ReadResourceRequestParams = params(self.name(), method, body)?;
+        let response = self
+            .request(method, self.settings.call_timeout, |peer| async move {
+                peer.read_resource_once(request).await
+            })
+            .await?;
+        let value = match response {
+            ReadResourceResponse::Complete(result) => to_json(&result),
+            ReadResourceResponse::InputRequired(result) => {
+                serde_json::json!({"resultType": "input_required", "result": to_json(&result)})
+            }
+            _ => {
+                return Err(self.unsupported(
+                    method,
+                    "a result type this gateway does not know".to_owned(),
+                ));
+            }
+        };
+        self.check_size(method, &value)?;
+        Ok(value)
+    }
+
+    /// `prompts/get` with string arguments.
+    pub async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: Map<String, Value>,
+    ) -> Result<Value, McpError> {
+        let method = "prompts/get";
+        let request: GetPromptRequestParams = params(
+            self.name(),
+            method,
+            serde_json::json!({ "name": name, "arguments": arguments }),
+        )?;
+        let response = self
+            .request(method, self.settings.call_timeout, |peer| async move {
+                peer.get_prompt_once(request).await
+            })
+            .await?;
+        let value = match response {
+            GetPromptResponse::Complete(result) => to_json(&result),
+            GetPromptResponse::InputRequired(result) => {
+                serde_json::json!({"resultType": "input_required", "result": to_json(&result)})
+            }
+            _ => {
+                return Err(self.unsupported(
+                    method,
+                    "a result type this gateway does not know".to_owned(),
+                ));
+            }
+        };
+        self.check_size(method, &value)?;
+        Ok(value)
+    }
+
+    /// `completion/complete`; `request` is the params object (`ref`, `argument`, `context`).
+    pub async fn complete(&self, request: Value) -> Result<Value, McpError> {
+        let method = "completion/complete";
+        let request: CompleteRequestParams = params(self.name(), method, request)?;
+        let result = self
+            .request(method, self.settings.call_timeout, |peer| async move {
+                peer.complete(request).await
+            })
+            .await?;
+        Ok(to_json(&result))
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}

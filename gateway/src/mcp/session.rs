@@ -1,0 +1,211 @@
+//! One MCP session: a transport, the protocol era negotiated over it, and rmcp's service
+//! that multiplexes requests by JSON-RPC id.
+
+use std::{sync::Arc, time::Duration};
+
+use rmcp::{
+    ClientCacheConfig, ClientLifecycleMode, ClientServiceExt,
+    model::ProtocolVersion,
+    service::{Peer, RoleClient, RunningService},
+    transport::{
+        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use serde::Serialize;
+
+use super::{
+    error::{McpError, error_chain},
+    events::ClientEvents,
+    transport::{self, stdio::StdioChild},
+};
+use crate::config::{ProtocolMode, ServerConfig, Transport};
+
+/// What the server told us about itself when the session opened.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SessionInfo {
+    /// The negotiated protocol version.
+    pub protocol_version: String,
+    /// True for the stateless 2026-07-28 protocol (no handshake, no session).
+    pub stateless: bool,
+    /// Server name, when it gave one.
+    pub server_name: Option<String>,
+    /// Server version, when it gave one.
+    pub server_version: Option<String>,
+    /// The capabilities the server declared.
+    pub capabilities: serde_json::Value,
+}
+
+/// Settings a session needs beyond the server's own configuration.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Connecting plus handshake.
+    pub connect_timeout: Duration,
+    /// Largest message accepted from the server.
+    pub max_message_bytes: usize,
+}
+
+/// An open session.
+pub struct Session {
+    service: RunningService<RoleClient, ClientEvents>,
+    child: Option<StdioChild>,
+    info: SessionInfo,
+}
+
+impl Session {
+    /// Connect to `server` and negotiate the protocol (discover, handshake, or both).
+    pub async fn open(
+        server: &ServerConfig,
+        events: ClientEvents,
+        http: &reqwest::Client,
+        options: &SessionOptions,
+    ) -> Result<Self, McpError> {
+        let failed = |detail: String| McpError::Connect {
+            server: server.name.clone(),
+            detail,
+        };
+        let lifecycle = match server.protocol {
+            ProtocolMode::Auto => ClientLifecycleMode::Auto {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                legacy_version: None,
+            },
+            ProtocolMode::Stateless => ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+            ProtocolMode::Legacy => ClientLifecycleMode::Initialize,
+        };
+        let max = options.max_message_bytes;
+        let mut child = None;
+        let serving = async {
+            match server.transport {
+                Transport::Stdio => {
+                    let (transport, spawned) = transport::stdio::spawn(server, max)?;
+                    child = Some(spawned);
+                    events
+                        .serve_with_lifecycle(transport, lifecycle)
+                        .await
+                        .map_err(|e| failed(error_chain(&e)))
+                }
+                Transport::StreamableHttp => {
+                    let headers = transport::sse::auth_headers(server)?;
+                    let mut config = StreamableHttpClientTransportConfig::with_uri(
+                        server.url.clone().unwrap_or_default(),
+                    )
+                    .max_json_response_size(max)
+                    .max_sse_event_size(max)
+                    .reinit_on_expired_session(true);
+                    let (auth, custom): (Vec<_>, Vec<_>) =
+                        headers.into_iter().partition(|(name, _)| {
+                            name.as_ref() == Some(&reqwest::header::AUTHORIZATION)
+                        });
+                    if let Some(key) = &server.api_key
+                        && !auth.is_empty()
+                    {
+                        config = config.auth_header(key.expose().to_owned());
+                    }
+                    config = config.custom_headers(
+                        custom
+                            .into_iter()
+                            .filter_map(|(k, v)| k.map(|k| (k, v)))
+                            .collect(),
+                    );
+                    let transport =
+                        StreamableHttpClientTransport::with_client(http.clone(), config);
+                    events
+                        .serve_with_lifecycle(transport, lifecycle)
+                        .await
+                        .map_err(|e| failed(error_chain(&e)))
+                }
+                Transport::Sse => {
+                    let transport =
+                        transport::sse::connect(server, http, options.connect_timeout, max).await?;
+                    events
+                        .serve_with_lifecycle(transport, lifecycle)
+                        .await
+                        .map_err(|e| failed(error_chain(&e)))
+                }
+                Transport::Websocket => {
+                    let transport =
+                        transport::ws::connect(server, options.connect_timeout, max).await?;
+                    events
+                        .serve_with_lifecycle(transport, lifecycle)
+                        .await
+                        .map_err(|e| failed(error_chain(&e)))
+                }
+            }
+        };
+        let service = match tokio::time::timeout(options.connect_timeout, serving).await {
+            Ok(Ok(service)) => service,
+            Ok(Err(e)) => {
+                if let Some(child) = child {
+                    child.terminate().await;
+                }
+                return Err(e);
+            }
+            Err(_) => {
+                if let Some(child) = child {
+                    child.terminate().await;
+                }
+                return Err(failed(format!(
+                    "no answer to discover/initialize within {:?}",
+                    options.connect_timeout
+                )));
+            }
+        };
+        // Caching is ours (per server, shared across sessions, capped by configuration).
+        service
+            .peer()
+            .set_response_cache_config(ClientCacheConfig::disabled())
+            .await;
+        let info = service
+            .peer()
+            .peer_info()
+            .map(|peer| SessionInfo {
+                protocol_version: peer.protocol_version.to_string(),
+                stateless: !peer.protocol_version.has_initialize(),
+                server_name: peer.server_info.as_ref().map(|i| i.name.clone()),
+                server_version: peer.server_info.as_ref().map(|i| i.version.clone()),
+                capabilities: serde_json::to_value(&peer.capabilities).unwrap_or_default(),
+            })
+            .ok_or_else(|| failed("the handshake left no server information".to_owned()))?;
+        tracing::info!(server = %server.name, protocol = %info.protocol_version, stateless = info.stateless, "MCP session open");
+        Ok(Self {
+            service,
+            child,
+            info,
+        })
+    }
+
+    /// The request side of the session.
+    pub fn peer(&self) -> &Peer<RoleClient> {
+        self.service.peer()
+    }
+
+    /// What the server reported.
+    pub fn info(&self) -> &SessionInfo {
+        &self.info
+    }
+
+    /// True once the transport is gone (server exited, connection dropped, bad message).
+    pub fn is_closed(&self) -> bool {
+        self.service.is_closed() || self.service.peer().is_transport_closed()
+    }
+
+    /// Process id of a stdio server.
+    pub fn process_id(&self) -> Option<u32> {
+        self.child.as_ref().and_then(StdioChild::id)
+    }
+
+    /// Close the session and end a stdio server's process group.
+    pub async fn close(mut self) {
+        let _ = self
+            .service
+            .close_with_timeout(Duration::from_secs(2))
+            .await;
+        if let Some(child) = self.child.take() {
+            child.terminate().await;
+        }
+    }
+}
+
+/// Sessions are shared by calls in flight; the last one to let go closes it.
+pub type SharedSession = Arc<Session>;

@@ -1,0 +1,190 @@
+//! Real MCP peers for the tests (see tests/peers/README.md): started on 127.0.0.1 with a free
+//! port, killed when the guard drops.
+#![allow(dead_code)]
+
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use llamagate::config::{ProtocolMode, ServerConfig, Transport};
+
+pub fn peers_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/peers"))
+}
+
+pub fn localhost_only() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/tools/localhost-only.cjs"
+    ))
+}
+
+pub fn everything_js() -> String {
+    peers_dir()
+        .join("node_modules/@modelcontextprotocol/server-everything/dist/index.js")
+        .display()
+        .to_string()
+}
+
+pub fn python(venv: &str) -> String {
+    peers_dir()
+        .join(format!(".venv-{venv}/bin/python"))
+        .display()
+        .to_string()
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A peer process; killed on drop.
+pub struct Peer {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Peer {
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for_port(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("peer exited early with {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("peer did not listen on port {port} within 30s");
+}
+
+fn spawn(mut command: Command, port: u16, url: String) -> Peer {
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start peer (run tests/peers/install.sh)");
+    wait_for_port(port, &mut child);
+    Peer { child, url }
+}
+
+/// server-everything over `sse` or `streamableHttp`.
+pub fn everything(mode: &str) -> Peer {
+    let port = free_port();
+    let mut command = Command::new("node");
+    command
+        .arg("--require")
+        .arg(localhost_only())
+        .arg(everything_js())
+        .arg(mode)
+        .env("PORT", port.to_string());
+    let path = if mode == "sse" { "sse" } else { "mcp" };
+    spawn(command, port, format!("http://127.0.0.1:{port}/{path}"))
+}
+
+/// The mcp 1.30 WebSocket peer.
+pub fn ws_peer() -> Peer {
+    let port = free_port();
+    let mut command = Command::new(python("mcp1"));
+    command
+        .arg(peers_dir().join("ws_server.py"))
+        .args(["--port", &port.to_string()])
+        .current_dir(peers_dir());
+    spawn(command, port, format!("ws://127.0.0.1:{port}/ws"))
+}
+
+/// The mcp 2.3 peer over Streamable HTTP.
+pub fn mcp2_http() -> Peer {
+    let port = free_port();
+    let mut command = Command::new(python("mcp2"));
+    command
+        .arg(peers_dir().join("mcp2_server.py"))
+        .args([
+            "--transport",
+            "streamable-http",
+            "--port",
+            &port.to_string(),
+        ])
+        .current_dir(peers_dir());
+    spawn(command, port, format!("http://127.0.0.1:{port}/mcp"))
+}
+
+pub fn server(name: &str, transport: Transport) -> ServerConfig {
+    ServerConfig {
+        name: name.to_owned(),
+        transport,
+        command: None,
+        args: Vec::new(),
+        env: Default::default(),
+        cwd: None,
+        url: None,
+        api_key: None,
+        headers: Default::default(),
+        protocol: ProtocolMode::Auto,
+        tools: Default::default(),
+        timeout: None,
+        connection_pool_size: None,
+        enabled: true,
+    }
+}
+
+pub fn remote(name: &str, transport: Transport, url: &str) -> ServerConfig {
+    ServerConfig {
+        url: Some(url.to_owned()),
+        ..server(name, transport)
+    }
+}
+
+pub fn stdio(name: &str, command: &str, args: &[&str]) -> ServerConfig {
+    ServerConfig {
+        command: Some(command.to_owned()),
+        args: args.iter().map(|a| a.to_string()).collect(),
+        cwd: Some(peers_dir()),
+        ..server(name, Transport::Stdio)
+    }
+}
+
+pub fn everything_stdio(name: &str) -> ServerConfig {
+    let preload = localhost_only().display().to_string();
+    stdio(
+        name,
+        "node",
+        &["--require", &preload, &everything_js(), "stdio"],
+    )
+}
+
+pub fn mcp2_stdio(name: &str) -> ServerConfig {
+    stdio(
+        name,
+        &python("mcp2"),
+        &["mcp2_server.py", "--transport", "stdio"],
+    )
+}
+
+pub fn time_stdio(name: &str) -> ServerConfig {
+    let bin = peers_dir()
+        .join(".venv-mcp1/bin/mcp-server-time")
+        .display()
+        .to_string();
+    stdio(name, &bin, &["--local-timezone", "UTC"])
+}

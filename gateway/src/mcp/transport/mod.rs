@@ -75,10 +75,9 @@ pub(crate) fn id_of_truncated(prefix: &[u8], suffix: &[u8]) -> Option<serde_json
 }
 
 fn leading_json_scalar(text: &str) -> Option<serde_json::Value> {
-    let end = if text.starts_with('"') {
-        text[1..].find('"').map(|i| i + 2)?
-    } else {
-        text.find([',', '}'])?
+    let end = match text.strip_prefix('"') {
+        Some(quoted) => quoted.find('"')? + 2,
+        None => text.find([',', '}'])?,
     };
     serde_json::from_str(&text[..end]).ok()
 }

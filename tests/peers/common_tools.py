@@ -6,6 +6,9 @@ Both SDKs expose the same decorator API (`@server.tool()`, `@server.resource(uri
 
 import asyncio
 import base64
+import os
+
+import anyio
 
 # A 1x1 transparent PNG.
 TINY_PNG = base64.b64decode(
@@ -13,7 +16,7 @@ TINY_PNG = base64.b64decode(
 )
 
 
-def register(server, image_type, tool_error):
+def register(server, image_type, tool_error, context_type):
     @server.tool()
     def echo(message: str) -> str:
         """Echo the message back."""
@@ -31,9 +34,34 @@ def register(server, image_type, tool_error):
 
     @server.tool()
     async def slow(seconds: float) -> str:
-        """Sleep, then answer."""
-        await asyncio.sleep(seconds)
+        """Sleep, then answer. A cancellation is recorded in $PEER_CANCEL_LOG."""
+        try:
+            await asyncio.sleep(seconds)
+        except anyio.get_cancelled_exc_class():
+            log = os.environ.get("PEER_CANCEL_LOG")
+            if log:
+                with open(log, "a") as f:
+                    f.write("cancelled\n")
+            raise
         return f"slept {seconds}s"
+
+    @server.tool()
+    def garbage() -> str:
+        """Write a line that is not JSON-RPC to stdout (a broken stdio server)."""
+        # Straight to file descriptor 1: the SDK may have redirected sys.stdout.
+        os.write(1, b"this is not JSON-RPC\n")
+        return "wrote garbage"
+
+    @server.tool()
+    async def add_tool(name: str, ctx: context_type) -> str:
+        """Register a tool at runtime and send notifications/tools/list_changed."""
+
+        def dynamic() -> str:
+            return f"I am {name}"
+
+        server.add_tool(dynamic, name=name, description="added at runtime")
+        await ctx.session.send_tool_list_changed()
+        return f"added {name}"
 
     @server.tool()
     def big(size: int) -> str:

@@ -13,6 +13,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ListPromptsResult, ListResourcesResult, ListToolsResult
 from mcp.server.mcpserver.utilities.types import Image
 
+from mcp.server.mcpserver import Context
 from common_tools import register
 
 
@@ -49,7 +50,7 @@ def build() -> MCPServer:
         "prompts/list": CacheHint(ttl_ms=60_000, scope="public"),
     }
     server = PagedServer("llamagate-mcp2-peer", version="2.3.0-peer", cache_hints=hints)
-    register(server, Image, ToolError)
+    register(server, Image, ToolError, Context)
     return server
 
 

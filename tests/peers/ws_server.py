@@ -13,12 +13,13 @@ from mcp.server.websocket import websocket_server
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
+from mcp.server.fastmcp import Context
 from common_tools import register
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 server = FastMCP("llamagate-ws-peer")
-register(server, Image, ToolError)
+register(server, Image, ToolError, Context)
 
 
 async def ws_endpoint(websocket):

@@ -117,9 +117,9 @@ impl McpError {
             },
             E::TransportSend(e) => {
                 let detail = error_chain(&e);
-                if detail.contains("too large")
-                    || detail.contains("exceeds")
-                    || detail.contains("max_json_response_size")
+                if ["too large", "exceeds", "exceeded the maximum size"]
+                    .iter()
+                    .any(|needle| detail.contains(needle))
                 {
                     McpError::TooLarge {
                         server,

@@ -195,6 +195,20 @@ impl Pool {
             .find(|s| !s.is_closed())
     }
 
+    /// Every open session.
+    pub fn sessions(&self) -> Vec<SharedSession> {
+        self.slots
+            .iter()
+            .filter_map(|slot| {
+                slot.session
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone()
+            })
+            .filter(|s| !s.is_closed())
+            .collect()
+    }
+
     /// Take every session out (restart, stop).
     pub fn take_all(&self) -> Vec<SharedSession> {
         self.slots

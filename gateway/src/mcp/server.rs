@@ -158,6 +158,15 @@ impl ServerClient {
         self.info.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Process ids of stdio sessions (for tests and the API).
+    pub fn process_ids(&self) -> Vec<u32> {
+        self.pool
+            .sessions()
+            .iter()
+            .filter_map(|s| s.process_id())
+            .collect()
+    }
+
     /// Pool occupancy.
     pub fn pool_stats(&self) -> PoolStats {
         self.pool.stats()

@@ -44,6 +44,10 @@ impl Gateway {
         let Gateway { listener, state } = self;
         let grace = state.config().server.shutdown_grace;
         let addr = listener.local_addr()?;
+        // Servers connect in the background: one that is down never blocks start-up.
+        let config = state.config();
+        let applied = state.registry().apply(&config.mcp, grace).await;
+        tracing::info!(servers = applied.added.len(), "MCP servers registered");
         state.set_ready(true);
         tracing::info!(%addr, "llamagate listening");
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
@@ -66,6 +70,10 @@ impl Gateway {
                 tokio::time::sleep(grace).await;
             } => tracing::warn!("shutdown grace period over; dropping requests still in flight"),
         }
+        state
+            .registry()
+            .shutdown(grace.min(std::time::Duration::from_secs(5)))
+            .await;
         tracing::info!("llamagate stopped");
         Ok(())
     }

@@ -5,7 +5,7 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use crate::{config::Config, metrics::Metrics};
+use crate::{config::Config, mcp::registry::Registry, metrics::Metrics};
 
 /// Cheap to clone; everything inside is shared.
 #[derive(Clone)]
@@ -16,6 +16,7 @@ pub struct AppState {
 struct Inner {
     config: RwLock<Arc<Config>>,
     metrics: Metrics,
+    registry: Registry,
     ready: AtomicBool,
 }
 
@@ -25,6 +26,7 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 config: RwLock::new(Arc::new(config)),
+                registry: Registry::new(metrics.clone()),
                 metrics,
                 ready: AtomicBool::new(false),
             }),
@@ -47,6 +49,11 @@ impl AppState {
             .config
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(config);
+    }
+
+    /// The MCP servers.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
     }
 
     /// The metric families.

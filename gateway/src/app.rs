@@ -1,17 +1,48 @@
 //! Every route of the gateway in one place.
 
-use axum::{Router, middleware, routing::get};
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    middleware,
+    routing::{get, post},
+};
 
 use crate::{api, error::ApiError, middleware::observe, state::AppState};
 
 /// The whole HTTP surface of a gateway.
 pub fn app(state: AppState) -> Router {
+    let body_limit =
+        usize::try_from(state.config().server.max_body_bytes.as_u64()).unwrap_or(usize::MAX);
     Router::new()
+        .route("/v1/mcp/servers", get(api::mcp::list_servers))
+        .route("/v1/mcp/servers/{id}", get(api::mcp::get_server))
+        .route("/v1/mcp/servers/{id}/health", get(api::mcp::health))
+        .route("/v1/mcp/servers/{id}/restart", post(api::mcp::restart))
+        .route("/v1/mcp/servers/{id}/stop", post(api::mcp::stop))
+        .route("/v1/mcp/servers/{id}/start", post(api::mcp::start))
+        .route("/v1/mcp/servers/{id}/tools", get(api::mcp::tools))
+        .route(
+            "/v1/mcp/servers/{id}/tools/{tool}",
+            post(api::mcp::call_tool),
+        )
+        .route("/v1/mcp/servers/{id}/resources", get(api::mcp::resources))
+        .route(
+            "/v1/mcp/servers/{id}/resources/{uri}",
+            get(api::mcp::read_resource),
+        )
+        .route("/v1/mcp/servers/{id}/prompts", get(api::mcp::prompts))
+        .route(
+            "/v1/mcp/servers/{id}/prompts/{name}",
+            post(api::mcp::get_prompt),
+        )
+        .route("/v1/mcp/execute", post(api::mcp::execute))
+        .route("/v1/admin/reload", post(api::mcp::reload))
         .route("/healthz", get(api::health::healthz))
         .route("/readyz", get(api::health::readyz))
         .route("/metrics", get(api::health::metrics))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

@@ -173,6 +173,34 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::mcp::error::McpError> for ApiError {
+    fn from(error: crate::mcp::error::McpError) -> Self {
+        use crate::mcp::error::McpError as E;
+        let code = error.code();
+        let message = error.to_string();
+        match error {
+            E::UnknownServer(_) => ApiError::NotFound { code, message },
+            E::Unavailable { .. } | E::PoolExhausted { .. } => {
+                ApiError::Unavailable { code, message }
+            }
+            E::Timeout { .. } => ApiError::Timeout { code, message },
+            // The server judged the request itself wrong (bad params, unknown method).
+            E::Server {
+                code: -32602 | -32601,
+                ..
+            } => ApiError::BadRequest {
+                code: "mcp_invalid_request",
+                message,
+            },
+            E::Connect { .. }
+            | E::Transport { .. }
+            | E::Server { .. }
+            | E::TooLarge { .. }
+            | E::Protocol { .. } => ApiError::BadGateway { code, message },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -49,6 +49,7 @@ impl Gateway {
         let applied = state.registry().apply(&config.mcp, grace).await;
         tracing::info!(servers = applied.added.len(), "MCP servers registered");
         state.set_ready(true);
+        spawn_reload_on_sighup(state.clone());
         tracing::info!(%addr, "llamagate listening");
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
         let ready_state = state.clone();
@@ -86,6 +87,26 @@ fn warn_if_open(config: &Config) {
             "no API keys configured and listening beyond loopback: anyone who can reach this address can use the gateway; set auth.keys"
         );
     }
+}
+
+/// SIGHUP re-reads the configuration file, like `POST /v1/admin/reload`.
+fn spawn_reload_on_sighup(state: AppState) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match state.reload().await {
+                Ok(_) => {}
+                Err(error) => tracing::error!("reload on SIGHUP refused, nothing changed: {error}"),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = state;
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).

@@ -5,7 +5,12 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use crate::{config::Config, mcp::registry::Registry, metrics::Metrics};
+use crate::{
+    auth::Keys,
+    config::{self, Config},
+    mcp::registry::{Applied, Registry},
+    metrics::Metrics,
+};
 
 /// Cheap to clone; everything inside is shared.
 #[derive(Clone)]
@@ -17,6 +22,9 @@ struct Inner {
     config: RwLock<Arc<Config>>,
     metrics: Metrics,
     registry: Registry,
+    keys: RwLock<Arc<Keys>>,
+    config_path: RwLock<Option<std::path::PathBuf>>,
+    reloading: tokio::sync::Mutex<()>,
     ready: AtomicBool,
 }
 
@@ -25,6 +33,9 @@ impl AppState {
     pub fn new(config: Config, metrics: Metrics) -> Self {
         Self {
             inner: Arc::new(Inner {
+                keys: RwLock::new(Arc::new(Keys::new(&config.auth))),
+                config_path: RwLock::new(None),
+                reloading: tokio::sync::Mutex::new(()),
                 config: RwLock::new(Arc::new(config)),
                 registry: Registry::new(metrics.clone()),
                 metrics,
@@ -42,13 +53,62 @@ impl AppState {
             .clone()
     }
 
-    /// Replace the configuration (after it was validated).
-    pub fn set_config(&self, config: Config) {
+    /// The API keys in force now.
+    pub fn keys(&self) -> Arc<Keys> {
+        self.inner
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Remember the file the configuration came from, for reloads.
+    pub fn set_config_path(&self, path: Option<std::path::PathBuf>) {
+        *self
+            .inner
+            .config_path
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = path;
+    }
+
+    /// Re-read the configuration file (SIGHUP, `POST /v1/admin/reload`). A file with any
+    /// problem changes nothing and the error says why. The listen address and log settings
+    /// need a restart; everything else applies now.
+    pub async fn reload(&self) -> Result<Applied, String> {
+        let _one_at_a_time = self.inner.reloading.lock().await;
+        let path = self
+            .inner
+            .config_path
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        let Some(path) = path else {
+            return Err(
+                "the gateway was started without --config; there is no file to reload".to_owned(),
+            );
+        };
+        let mut config = config::load(&path).map_err(|e| e.to_string())?;
+        let current = self.config();
+        if config.listen != current.listen {
+            tracing::warn!(old = %current.listen, new = %config.listen, "`listen` changes need a restart; keeping the old address");
+            config.listen = current.listen;
+        }
+        let applied = self
+            .registry()
+            .apply(&config.mcp, config.server.shutdown_grace)
+            .await;
+        *self
+            .inner
+            .keys
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(Keys::new(&config.auth));
         *self
             .inner
             .config
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(config);
+        tracing::info!(added = ?applied.added, removed = ?applied.removed, changed = ?applied.changed, "configuration reloaded");
+        Ok(applied)
     }
 
     /// The MCP servers.

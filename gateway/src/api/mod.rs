@@ -1,3 +1,5 @@
 //! HTTP handlers, one module per part of the API.
 
 pub mod health;
+pub mod json;
+pub mod mcp;

@@ -91,6 +91,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let config_path = args.config.clone();
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
@@ -107,6 +108,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     let result = runtime.block_on(async move {
         let gateway = Gateway::bind(config).await?;
+        gateway.state().set_config_path(config_path);
         gateway.run(shutdown_signal()).await
     });
     match result {

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod error;
 pub mod events;
+pub mod filter;
 pub mod health;
 mod lifecycle;
 pub mod operations;

@@ -1,0 +1,99 @@
+//! A JSON body extractor whose rejections use the gateway's error shape.
+
+use axum::{
+    extract::{FromRequest, Request, rejection::JsonRejection},
+    http::StatusCode,
+};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Like `axum::Json`, but a bad body is a 400 (or 413) in our error shape.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(from_rejection(rejection)),
+        }
+    }
+}
+
+fn from_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge(
+                "the request body is larger than server.max_body_bytes".into(),
+            )
+        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::bad_request(
+            "invalid_content_type",
+            "send the body as JSON with `Content-Type: application/json`",
+        ),
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
+            "invalid_json",
+            format!("the body is not valid JSON: {}", e.body_text()),
+        ),
+        JsonRejection::JsonDataError(e) => ApiError::bad_request("invalid_body", e.body_text()),
+        other => ApiError::bad_request("invalid_body", other.body_text()),
+    }
+}
+
+/// An optional JSON object body (arguments): an empty body is `{}`.
+pub struct ArgumentsBody(pub serde_json::Map<String, serde_json::Value>);
+
+impl<S: Send + Sync> FromRequest<S> for ArgumentsBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(
+                        "the request body is larger than server.max_body_bytes".into(),
+                    )
+                } else {
+                    ApiError::bad_request("invalid_body", e.body_text())
+                }
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(Default::default()));
+        }
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(serde_json::Value::Object(map)) => Ok(Self(map)),
+            Ok(_) => Err(ApiError::bad_request(
+                "invalid_body",
+                "the body must be a JSON object of arguments, e.g. {\"name\": \"value\"}",
+            )),
+            Err(e) => Err(ApiError::bad_request(
+                "invalid_json",
+                format!("the body is not valid JSON: {e}"),
+            )),
+        }
+    }
+}
+
+/// Query parameters; a bad query is a 400 in our shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Self(value))
+            .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
+    }
+}

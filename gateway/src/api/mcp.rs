@@ -1,0 +1,439 @@
+//! The MCP management API: `/v1/mcp/servers/...` and `/v1/mcp/execute`.
+
+use std::{sync::Arc, time::Instant};
+
+use axum::{
+    Json,
+    extract::{Path, State, rejection::PathRejection},
+    response::IntoResponse,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::json::{ApiJson, ApiQuery, ArgumentsBody};
+use crate::{
+    auth::Principal,
+    config::Scope,
+    error::ApiError,
+    mcp::{
+        cache::ListKind,
+        filter::ToolFilter,
+        operations::{ToolCall, ToolOutcome},
+        server::ServerClient,
+    },
+    middleware::RequestId,
+    state::AppState,
+};
+
+/// Path parameters; a bad percent-encoding becomes a 400 in our shape.
+pub struct ApiPath<T>(pub T);
+
+impl<T> axum::extract::FromRequestParts<AppState> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => Err(ApiError::bad_request(
+                "invalid_path",
+                format!("bad path parameter: {}", e.body_text()),
+            )),
+            Err(other) => Err(ApiError::bad_request("invalid_path", other.body_text())),
+        }
+    }
+}
+
+/// The server named `id`, if the caller may see it; otherwise a 404 (also for servers the
+/// key may not use, so their existence is not revealed).
+fn server(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<Arc<ServerClient>, ApiError> {
+    state
+        .registry()
+        .get(id)
+        .filter(|_| principal.may_use(id))
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_server",
+                format!("no MCP server named `{id}`; GET /v1/mcp/servers lists them"),
+            )
+        })
+}
+
+fn filter_of(state: &AppState, server: &ServerClient) -> ToolFilter {
+    ToolFilter::new(&state.config().mcp.tools, &server.config().tools)
+}
+
+/// What the API shows of a server: configuration with secrets redacted, state, pool, cache.
+pub fn describe(server: &ServerClient) -> Value {
+    let config = server.config();
+    let health = server.health();
+    let cache: Map<String, Value> = server
+        .cache_ages()
+        .into_iter()
+        .map(|(kind, age)| {
+            (
+                kind.as_str().to_owned(),
+                json!({"age_ms": age.as_millis() as u64}),
+            )
+        })
+        .collect();
+    json!({
+        "name": config.name,
+        "transport": config.transport,
+        "enabled": config.enabled,
+        "state": health.state,
+        "config": {
+            "url": config.url.as_deref().map(redact_userinfo),
+            "command": config.command,
+            "args": config.args,
+            "env": config.env,
+            "cwd": config.cwd,
+            "api_key": config.api_key,
+            "headers": config.headers,
+            "protocol": config.protocol,
+            "tools": config.tools,
+            "timeout_ms": config.timeout.map(|t| t.as_millis() as u64),
+            "connection_pool_size": config.connection_pool_size,
+        },
+        "session": server.info(),
+        "health": health,
+        "pool": server.pool_stats(),
+        "cache": cache,
+    })
+}
+
+/// `user:password@` in a URL is a credential too.
+fn redact_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest
+            .split_once('@')
+            .filter(|(userinfo, _)| !userinfo.contains('/'))
+        {
+            Some((_, host)) => format!("{scheme}://{}@{host}", crate::config::REDACTED),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// `GET /v1/mcp/servers`
+pub async fn list_servers(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::McpRead)?;
+    let servers: Vec<Value> = state
+        .registry()
+        .all()
+        .iter()
+        .filter(|s| principal.may_use(s.name()))
+        .map(|s| describe(s))
+        .collect();
+    Ok(Json(json!({ "object": "list", "data": servers })))
+}
+
+/// `GET /v1/mcp/servers/{id}`
+pub async fn get_server(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::McpRead)?;
+    let server = server(&state, &principal, &id)?;
+    Ok(Json(describe(&server)))
+}
+
+/// Query of the health route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthQuery {
+    /// Probe now instead of reporting the last probe.
+    #[serde(default)]
+    probe: bool,
+}
+
+/// `GET /v1/mcp/servers/{id}/health[?probe=true]`
+pub async fn health(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<HealthQuery>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::McpRead)?;
+    let server = server(&state, &principal, &id)?;
+    let probe = if query.probe {
+        Some(match server.probe_now().await {
+            Ok(latency) => json!({"ok": true, "latency_ms": latency.as_secs_f64() * 1000.0}),
+            Err(e) => json!({"ok": false, "error": e.to_string()}),
+        })
+    } else {
+        None
+    };
+    Ok(Json(
+        json!({ "name": server.name(), "health": server.health(), "probe": probe }),
+    ))
+}
+
+/// `POST /v1/mcp/servers/{id}/restart`
+pub async fn restart(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let server = server(&state, &principal, &id)?;
+    let grace = state.config().mcp.connection_timeout;
+    server.restart(grace).await?;
+    Ok(Json(describe(&server)))
+}
+
+/// `POST /v1/mcp/servers/{id}/stop`
+pub async fn stop(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let server = server(&state, &principal, &id)?;
+    server.stop(state.config().mcp.connection_timeout).await;
+    Ok(Json(describe(&server)))
+}
+
+/// `POST /v1/mcp/servers/{id}/start`
+pub async fn start(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::Admin)?;
+    let server = server(&state, &principal, &id)?;
+    server.start();
+    Ok(Json(describe(&server)))
+}
+
+/// `GET /v1/mcp/servers/{id}/tools`: every tool, with whether the filters allow it.
+pub async fn tools(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::McpRead)?;
+    let server = server(&state, &principal, &id)?;
+    let (tools, _) = server.list(ListKind::Tools, &principal.name).await?;
+    let filter = filter_of(&state, &server);
+    let data: Vec<Value> = tools
+        .iter()
+        .map(|tool| {
+            let mut tool = tool.clone();
+            let allowed = tool["name"]
+                .as_str()
+                .is_some_and(|name| filter.allows(name));
+            tool["allowed"] = Value::Bool(allowed);
+            tool
+        })
+        .collect();
+    Ok(Json(
+        json!({ "object": "list", "server": server.name(), "data": data }),
+    ))
+}
+
+/// Run a tool for the management API, after the filter and existence checks.
+async fn run_tool(
+    state: &AppState,
+    principal: &Principal,
+    server_name: &str,
+    call: ToolCall,
+    request_id: &RequestId,
+) -> Result<(Value, bool, u64), ApiError> {
+    let server = server(state, principal, server_name)?;
+    if !filter_of(state, &server).allows(&call.name) {
+        return Err(ApiError::Forbidden(format!(
+            "tool `{}` of `{server_name}` is denied by the tool filters",
+            call.name
+        )));
+    }
+    let (tools, _) = server.list(ListKind::Tools, &principal.name).await?;
+    if !tools.iter().any(|t| t["name"] == call.name.as_str()) {
+        return Err(ApiError::not_found(
+            "unknown_tool",
+            format!(
+                "MCP server `{server_name}` has no tool `{}`; GET /v1/mcp/servers/{server_name}/tools lists them",
+                call.name
+            ),
+        ));
+    }
+    let tool = call.name.clone();
+    let started = Instant::now();
+    let outcome = server.call_tool(call).await;
+    let duration_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(request_id = %request_id.0, server = %server_name, tool = %tool, duration_ms, ok = outcome.is_ok(), "direct tool call");
+    let outcome = outcome?;
+    let is_error = outcome.is_error();
+    let result = match outcome {
+        ToolOutcome::Complete { result } => result,
+        ToolOutcome::InputRequired { result } => {
+            json!({"resultType": "input_required", "inputRequired": result})
+        }
+    };
+    Ok((result, is_error, duration_ms))
+}
+
+/// `POST /v1/mcp/servers/{id}/tools/{tool}`: the body is the arguments object.
+pub async fn call_tool(
+    State(state): State<AppState>,
+    principal: Principal,
+    axum::Extension(request_id): axum::Extension<RequestId>,
+    ApiPath((id, tool)): ApiPath<(String, String)>,
+    ArgumentsBody(arguments): ArgumentsBody,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::McpCall)?;
+    let call = ToolCall {
+        name: tool.clone(),
+        arguments,
+        ..Default::default()
+    };
+    let (result, is_error, duration_ms) =
+        run_tool(&state, &principal, &id, call, &request_id).await?;
+    Ok(Json(
+        json!({ "server": id, "tool": tool, "result": result, "is_error": is_error, "duration_ms": duration_ms }),
+    ))
+}
+
+/// Body of `POST /v1/mcp/execute`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExecuteRequest {
+    server: String,
+    tool: String,
+    #[serde(default)]
+    arguments: Map<String, Value>,
+    /// Answers to a previous `input_required` result.
+    #[serde(default, alias = "input_responses")]
+    input_responses: Option<Value>,
+    /// The `requestState` of that result, echoed back.
+    #[serde(default, alias = "request_state")]
+    request_state: Option<String>,
+}
+
+/// `POST /v1/mcp/execute`
+pub async fn execute(
+    State(state): State<AppState>,
+    principal: Principal,
+    axum::Extension(request_id): axum::Extension<RequestId>,
+    ApiJson(request): ApiJson<ExecuteRequest>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::McpCall)?;
+    let call = ToolCall {
+        name: request.tool.clone(),
+        arguments: request.arguments,
+        input_responses: request.input_responses,
+        request_state: request.request_state,
+        ..Default::default()
+    };
+    let (result, is_error, duration_ms) =
+        run_tool(&state, &principal, &request.server, call, &request_id).await?;
+    Ok(Json(json!({
+        "server": request.server, "tool": request.tool, "result": result, "is_error": is_error, "duration_ms": duration_ms
+    })))
+}
+
+/// Query of the resources route: `?uri=` reads one resource instead of listing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceQuery {
+    #[serde(default)]
+    uri: Option<String>,
+}
+
+/// `GET /v1/mcp/servers/{id}/resources` (with templates), or `?uri=` to read one.
+pub async fn resources(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ResourceQuery>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::McpRead)?;
+    let server = server(&state, &principal, &id)?;
+    if let Some(uri) = query.uri {
+        return Ok(Json(server.read_resource(&uri, Map::new()).await?));
+    }
+    let (resources, _) = server.list(ListKind::Resources, &principal.name).await?;
+    let (templates, _) = server
+        .list(ListKind::ResourceTemplates, &principal.name)
+        .await?;
+    Ok(Json(
+        json!({ "object": "list", "server": id, "data": *resources, "templates": *templates }),
+    ))
+}
+
+/// `GET /v1/mcp/servers/{id}/resources/{uri}` with the URI percent-encoded.
+pub async fn read_resource(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((id, uri)): ApiPath<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::McpRead)?;
+    let server = server(&state, &principal, &id)?;
+    Ok(Json(server.read_resource(&uri, Map::new()).await?))
+}
+
+/// `GET /v1/mcp/servers/{id}/prompts`
+pub async fn prompts(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::McpRead)?;
+    let server = server(&state, &principal, &id)?;
+    let (prompts, _) = server.list(ListKind::Prompts, &principal.name).await?;
+    Ok(Json(
+        json!({ "object": "list", "server": id, "data": *prompts }),
+    ))
+}
+
+/// `POST /v1/mcp/servers/{id}/prompts/{name}`: the body holds the prompt's arguments.
+pub async fn get_prompt(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((id, name)): ApiPath<(String, String)>,
+    ArgumentsBody(arguments): ArgumentsBody,
+) -> Result<Json<Value>, ApiError> {
+    principal.require(Scope::McpRead)?;
+    let server = server(&state, &principal, &id)?;
+    let (prompts, _) = server.list(ListKind::Prompts, &principal.name).await?;
+    if !prompts.iter().any(|p| p["name"] == name.as_str()) {
+        return Err(ApiError::not_found(
+            "unknown_prompt",
+            format!("MCP server `{id}` has no prompt `{name}`"),
+        ));
+    }
+    if let Some((key, _)) = arguments.iter().find(|(_, v)| !v.is_string()) {
+        return Err(ApiError::bad_request(
+            "invalid_arguments",
+            format!("prompt argument `{key}` must be a string"),
+        ));
+    }
+    Ok(Json(server.get_prompt(&name, arguments).await?))
+}
+
+/// `POST /v1/admin/reload`: re-read the configuration file; a bad file changes nothing.
+pub async fn reload(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Scope::Admin)?;
+    let applied = state
+        .reload()
+        .await
+        .map_err(|e| ApiError::bad_request("invalid_config", e))?;
+    Ok(Json(json!({ "reloaded": true, "servers": applied })))
+}

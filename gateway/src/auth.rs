@@ -1,0 +1,204 @@
+//! API keys and scopes. Keys come from configuration (plain or `sha256:` hashed) and are
+//! compared as SHA-256 digests in constant time; they arrive as `Authorization: Bearer` or
+//! `X-API-Key`. No keys configured means the gateway is open.
+
+use std::sync::Arc;
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::{
+    config::{AuthConfig, Scope},
+    error::ApiError,
+    state::AppState,
+};
+
+/// A configured key, ready for comparison.
+#[derive(Debug, Clone)]
+struct KeyEntry {
+    digest: [u8; 32],
+    principal: Principal,
+}
+
+/// Who is calling and what they may do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    /// The key's name (or `key-<n>`), for logs and cache partitions; never the key.
+    pub name: Arc<str>,
+    /// Granted scopes.
+    pub scopes: Vec<Scope>,
+    /// Servers the key may use; `None` for all.
+    pub servers: Option<Vec<String>>,
+}
+
+impl Principal {
+    /// The principal of an open gateway (no keys configured).
+    pub fn anonymous() -> Self {
+        Self {
+            name: Arc::from("anonymous"),
+            scopes: Scope::all(),
+            servers: None,
+        }
+    }
+
+    /// 403 unless the principal has `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this API key lacks the `{}` scope",
+                scope_name(scope)
+            )))
+        }
+    }
+
+    /// Whether the key may see `server` (others look like 404).
+    pub fn may_use(&self, server: &str) -> bool {
+        self.servers
+            .as_ref()
+            .is_none_or(|allowed| allowed.iter().any(|s| s == server))
+    }
+}
+
+fn scope_name(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Chat => "chat",
+        Scope::McpRead => "mcp:read",
+        Scope::McpCall => "mcp:call",
+        Scope::Admin => "admin",
+    }
+}
+
+/// The configured keys.
+#[derive(Debug, Clone, Default)]
+pub struct Keys(Vec<KeyEntry>);
+
+impl Keys {
+    /// Prepare the keys of `auth`.
+    pub fn new(auth: &AuthConfig) -> Self {
+        let entries = auth
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| {
+                let value = key.key.expose();
+                let digest = match value.strip_prefix("sha256:").and_then(decode_hex) {
+                    Some(digest) => digest,
+                    None => Sha256::digest(value.as_bytes()).into(),
+                };
+                let name = key.name.clone().unwrap_or_else(|| format!("key-{i}"));
+                KeyEntry {
+                    digest,
+                    principal: Principal {
+                        name: Arc::from(name),
+                        scopes: key.scopes.clone(),
+                        servers: key.servers.clone(),
+                    },
+                }
+            })
+            .collect();
+        Self(entries)
+    }
+
+    /// True when no keys are configured (the gateway is open).
+    pub fn is_open(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The principal of a presented key. Every entry is compared, so timing does not reveal
+    /// which one matched.
+    pub fn authenticate(&self, presented: &str) -> Option<Principal> {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let mut found = None;
+        for entry in &self.0 {
+            if bool::from(entry.digest.ct_eq(&digest)) {
+                found = Some(entry.principal.clone());
+            }
+        }
+        found
+    }
+}
+
+fn decode_hex(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let keys = state.keys();
+        if keys.is_open() {
+            return Ok(Principal::anonymous());
+        }
+        let headers = &parts.headers;
+        let bearer = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        let api_key = headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim);
+        let presented = bearer.or(api_key).filter(|k| !k.is_empty()).ok_or_else(|| {
+            ApiError::Unauthorized("an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`".into())
+        })?;
+        keys.authenticate(presented)
+            .ok_or_else(|| ApiError::Unauthorized("the API key is not valid".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ApiKeyConfig, Secret};
+
+    fn keys() -> Keys {
+        let hashed = format!("sha256:{:x}", Sha256::digest(b"hashed-key-0123456789"));
+        Keys::new(&AuthConfig {
+            keys: vec![
+                ApiKeyConfig {
+                    name: Some("reader".into()),
+                    key: Secret::new("reader-key-0123456789"),
+                    scopes: vec![Scope::McpRead],
+                    servers: Some(vec!["time".into()]),
+                },
+                ApiKeyConfig {
+                    name: None,
+                    key: Secret::new(hashed),
+                    scopes: Scope::all(),
+                    servers: None,
+                },
+            ],
+        })
+    }
+
+    #[test]
+    fn plain_and_hashed_keys_authenticate() {
+        let keys = keys();
+        let reader = keys.authenticate("reader-key-0123456789").unwrap();
+        assert_eq!(&*reader.name, "reader");
+        assert!(reader.may_use("time") && !reader.may_use("other"));
+        assert!(reader.require(Scope::Admin).is_err());
+        let admin = keys.authenticate("hashed-key-0123456789").unwrap();
+        assert!(admin.require(Scope::Admin).is_ok());
+        assert!(keys.authenticate("sha256:anything").is_none());
+        assert!(keys.authenticate("").is_none());
+    }
+}

@@ -291,11 +291,21 @@ async fn routes_work_for_the_right_scopes() {
     );
 }
 
+/// method, path, key, body, expected status, expected error code
+type Case<'a> = (
+    Method,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    u16,
+    &'a str,
+);
+
 #[tokio::test]
 async fn wrong_scopes_and_keys_are_refused() {
     let peer = ws_peer();
     let state = gateway(&peer.url, "").await;
-    let cases: &[(Method, &str, Option<&str>, Option<&str>, u16, &str)] = &[
+    let cases: &[Case] = &[
         (
             Method::GET,
             "/v1/mcp/servers",

@@ -14,6 +14,8 @@ pub fn app(state: AppState) -> Router {
     let body_limit =
         usize::try_from(state.config().server.max_body_bytes.as_u64()).unwrap_or(usize::MAX);
     Router::new()
+        .route("/v1/chat/completions", post(api::chat::completions))
+        .route("/v1/models", get(api::chat::models))
         .route("/v1/mcp/servers", get(api::mcp::list_servers))
         .route("/v1/mcp/servers/{id}", get(api::mcp::get_server))
         .route("/v1/mcp/servers/{id}/health", get(api::mcp::health))

@@ -41,6 +41,9 @@ pub enum ApiError {
     /// 502: the upstream LLM or an MCP server failed.
     #[error("{message}")]
     BadGateway { code: &'static str, message: String },
+    /// The upstream LLM answered with an error: its status and message, passed on.
+    #[error("upstream: {message}")]
+    Upstream { status: u16, message: String },
     /// 503: the MCP server is unhealthy or stopped, or the gateway is shutting down.
     #[error("{message}")]
     Unavailable { code: &'static str, message: String },
@@ -95,6 +98,9 @@ impl ApiError {
             ApiError::LimitReached { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::Upstream { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -112,7 +118,7 @@ impl ApiError {
             ApiError::NotFound { .. } => "not_found_error",
             ApiError::LimitReached { .. } => "tool_limit_error",
             ApiError::RateLimited { .. } => "rate_limit_error",
-            ApiError::BadGateway { .. } => "upstream_error",
+            ApiError::BadGateway { .. } | ApiError::Upstream { .. } => "upstream_error",
             ApiError::Unavailable { .. } => "unavailable_error",
             ApiError::Timeout { .. } => "timeout_error",
             ApiError::Internal(_) => "internal_error",
@@ -129,6 +135,7 @@ impl ApiError {
             | ApiError::Unavailable { code, .. }
             | ApiError::Timeout { code, .. } => code,
             ApiError::Unauthorized(_) => "invalid_api_key",
+            ApiError::Upstream { .. } => "upstream_status",
             ApiError::Forbidden(_) => "insufficient_scope",
             ApiError::PayloadTooLarge(_) => "body_too_large",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",

@@ -13,3 +13,4 @@ pub mod middleware;
 pub mod serve;
 pub mod state;
 pub mod telemetry;
+pub mod toolloop;

@@ -10,6 +10,7 @@ use crate::{
     config::{self, Config},
     mcp::registry::{Applied, Registry},
     metrics::Metrics,
+    toolloop::upstream::Upstream,
 };
 
 /// Cheap to clone; everything inside is shared.
@@ -22,6 +23,7 @@ struct Inner {
     config: RwLock<Arc<Config>>,
     metrics: Metrics,
     registry: Registry,
+    upstream: RwLock<Upstream>,
     keys: RwLock<Arc<Keys>>,
     config_path: RwLock<Option<std::path::PathBuf>>,
     reloading: tokio::sync::Mutex<()>,
@@ -34,6 +36,7 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 keys: RwLock::new(Arc::new(Keys::new(&config.auth))),
+                upstream: RwLock::new(Upstream::new(&config.upstream)),
                 config_path: RwLock::new(None),
                 reloading: tokio::sync::Mutex::new(()),
                 config: RwLock::new(Arc::new(config)),
@@ -48,6 +51,15 @@ impl AppState {
     pub fn config(&self) -> Arc<Config> {
         self.inner
             .config
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The upstream LLM client (one connection pool for every request).
+    pub fn upstream(&self) -> Upstream {
+        self.inner
+            .upstream
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()

@@ -2,6 +2,8 @@
 //! port, killed when the guard drops.
 #![allow(dead_code)]
 
+pub mod llm;
+
 use std::{
     net::TcpListener,
     path::PathBuf,

@@ -1,0 +1,156 @@
+//! Tool names as the model sees them. The canonical name is `mcp.<server>.<tool>`; OpenAI
+//! function names must match `^[a-zA-Z0-9_-]{1,64}$`, so the wire name is
+//! `mcp__<server>__<tool>` with every other character escaped, shortened with a hash when
+//! it would pass 64 characters. The mapping back is a table built with the exposure, so it is
+//! exact even for names that escape alike.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+/// Longest OpenAI function name.
+pub const MAX_WIRE_NAME: usize = 64;
+
+/// A tool of a server.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ToolRef {
+    /// Server name.
+    pub server: String,
+    /// Tool name on that server.
+    pub tool: String,
+}
+
+impl ToolRef {
+    /// `mcp.<server>.<tool>`
+    pub fn canonical(&self) -> String {
+        format!("mcp.{}.{}", self.server, self.tool)
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The wire name of a tool (before collision handling).
+pub fn wire_name(tool: &ToolRef) -> String {
+    let plain = format!("mcp__{}__{}", escape(&tool.server), escape(&tool.tool));
+    if plain.len() <= MAX_WIRE_NAME && escape(&tool.tool) == tool.tool {
+        return plain;
+    }
+    hashed(tool, &plain)
+}
+
+/// A name that keeps a readable prefix and ends with a hash of the canonical name, so that
+/// different tools never share it.
+fn hashed(tool: &ToolRef, plain: &str) -> String {
+    let digest = Sha256::digest(tool.canonical().as_bytes());
+    let suffix: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    let keep = MAX_WIRE_NAME - suffix.len() - 1;
+    let prefix: String = plain.chars().take(keep).collect();
+    format!("{prefix}_{suffix}")
+}
+
+/// The names of one exposure, both ways.
+#[derive(Debug, Clone, Default)]
+pub struct NameTable {
+    by_wire: HashMap<String, ToolRef>,
+    by_canonical: HashMap<String, String>,
+}
+
+impl NameTable {
+    /// Add a tool; returns its wire name.
+    pub fn insert(&mut self, tool: ToolRef) -> String {
+        if let Some(existing) = self.by_canonical.get(&tool.canonical()) {
+            return existing.clone();
+        }
+        let mut wire = wire_name(&tool);
+        if self.by_wire.contains_key(&wire) {
+            wire = hashed(&tool, &wire);
+        }
+        self.by_canonical.insert(tool.canonical(), wire.clone());
+        self.by_wire.insert(wire.clone(), tool);
+        wire
+    }
+
+    /// The tool a model's function name means: the wire name, or the canonical name.
+    pub fn resolve(&self, name: &str) -> Option<&ToolRef> {
+        self.by_wire.get(name).or_else(|| {
+            self.by_canonical
+                .get(name)
+                .and_then(|wire| self.by_wire.get(wire))
+        })
+    }
+
+    /// True when no MCP tool is exposed.
+    pub fn is_empty(&self) -> bool {
+        self.by_wire.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tool(server: &str, tool: &str) -> ToolRef {
+        ToolRef {
+            server: server.into(),
+            tool: tool.into(),
+        }
+    }
+
+    fn valid(name: &str) -> bool {
+        (1..=MAX_WIRE_NAME).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    }
+
+    #[test]
+    fn simple_names_stay_readable() {
+        assert_eq!(
+            wire_name(&tool("time", "get_current_time")),
+            "mcp__time__get_current_time"
+        );
+        assert_eq!(
+            wire_name(&tool("my-server", "do-it")),
+            "mcp__my-server__do-it"
+        );
+    }
+
+    #[test]
+    fn dots_and_long_names_are_escaped_and_mapped_back_exactly() {
+        let mut table = NameTable::default();
+        let dotted = tool("fs", "files.read");
+        let underscored = tool("fs", "files_read");
+        let long = tool("a-very-long-server-name-indeed", &"x".repeat(80));
+        let names: Vec<String> = [&dotted, &underscored, &long]
+            .iter()
+            .map(|t| table.insert((*t).clone()))
+            .collect();
+        for name in &names {
+            assert!(valid(name), "{name}");
+        }
+        assert_ne!(names[0], names[1], "names that escape alike stay distinct");
+        assert_eq!(table.resolve(&names[0]), Some(&dotted));
+        assert_eq!(table.resolve(&names[1]), Some(&underscored));
+        assert_eq!(table.resolve(&names[2]), Some(&long));
+        assert_eq!(
+            table.resolve("mcp.fs.files.read"),
+            Some(&dotted),
+            "the canonical name is accepted too"
+        );
+        assert_eq!(
+            table.resolve("get_weather"),
+            None,
+            "client functions are not MCP tools"
+        );
+    }
+}

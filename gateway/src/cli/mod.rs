@@ -2,6 +2,8 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
+mod mcp;
+
 use clap::{Parser, Subcommand};
 
 use crate::{
@@ -26,6 +28,9 @@ enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage and try MCP servers: list, test, restart, tools, tool, resources, read,
+    /// prompts, prompt.
+    Mcp(mcp::McpArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -53,6 +58,25 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Mcp(args) => {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    eprintln!("llamagate: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(mcp::run(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    eprintln!("llamagate: {message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Config(ConfigCommand::Check { config }) => match config::load(&config) {
             Ok(loaded) => {
                 println!(

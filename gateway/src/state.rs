@@ -8,6 +8,7 @@ use std::sync::{
 use crate::{
     auth::Keys,
     config::{self, Config},
+    limits::Limits,
     mcp::registry::{Applied, Registry},
     metrics::Metrics,
     toolloop::upstream::Upstream,
@@ -23,6 +24,7 @@ struct Inner {
     config: RwLock<Arc<Config>>,
     metrics: Metrics,
     registry: Registry,
+    limits: RwLock<Arc<Limits>>,
     upstream: RwLock<Upstream>,
     keys: RwLock<Arc<Keys>>,
     config_path: RwLock<Option<std::path::PathBuf>>,
@@ -37,6 +39,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 keys: RwLock::new(Arc::new(Keys::new(&config.auth))),
                 upstream: RwLock::new(Upstream::new(&config.upstream)),
+                limits: RwLock::new(Arc::new(Limits::new(&config))),
                 config_path: RwLock::new(None),
                 reloading: tokio::sync::Mutex::new(()),
                 config: RwLock::new(Arc::new(config)),
@@ -51,6 +54,15 @@ impl AppState {
     pub fn config(&self) -> Arc<Config> {
         self.inner
             .config
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Rate limits and concurrency bounds in force now.
+    pub fn limits(&self) -> Arc<Limits> {
+        self.inner
+            .limits
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()

@@ -1,0 +1,133 @@
+//! Runtime protection of the HTTP surface: token-bucket rate limits (global and per API
+//! key, with `Retry-After`), bounded concurrency per route group (503 when full, never an
+//! unbounded queue), and a timeout on producing the response head.
+
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
+
+use axum::{
+    extract::{Request, State},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use governor::{
+    Quota, RateLimiter,
+    clock::{Clock, DefaultClock},
+    state::keyed::DefaultKeyedStateStore,
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::{config::Config, error::ApiError, state::AppState};
+
+type Direct = RateLimiter<governor::state::NotKeyed, governor::state::InMemoryState, DefaultClock>;
+type Keyed = RateLimiter<[u8; 16], DefaultKeyedStateStore<[u8; 16]>, DefaultClock>;
+
+/// The limiters of one configuration.
+pub struct Limits {
+    global: Option<Direct>,
+    per_key: Option<Keyed>,
+    chat: Arc<Semaphore>,
+    mcp: Arc<Semaphore>,
+    request_timeout: Duration,
+}
+
+fn quota(rate: f64, burst: u32) -> Option<Quota> {
+    if rate <= 0.0 {
+        return None;
+    }
+    let burst = NonZeroU32::new(burst.max(1)).expect("at least one");
+    Quota::with_period(Duration::from_secs_f64(1.0 / rate)).map(|q| q.allow_burst(burst))
+}
+
+impl Limits {
+    /// Limiters for `config`.
+    pub fn new(config: &Config) -> Self {
+        let rate = &config.rate_limit;
+        Self {
+            global: quota(rate.requests_per_second, rate.burst).map(RateLimiter::direct),
+            per_key: quota(rate.per_key_requests_per_second, rate.per_key_burst)
+                .map(RateLimiter::dashmap),
+            chat: Arc::new(Semaphore::new(config.server.max_concurrent_requests)),
+            mcp: Arc::new(Semaphore::new(config.server.max_concurrent_requests)),
+            request_timeout: config.server.request_timeout,
+        }
+    }
+
+    fn check_rate(&self, request: &Request) -> Result<(), ApiError> {
+        let clock = DefaultClock::default();
+        let refused = |wait: Duration, whose: &str| ApiError::RateLimited {
+            message: format!(
+                "{whose} rate limit reached; retry in {} s",
+                wait.as_secs().max(1)
+            ),
+            retry_after_secs: wait.as_secs_f64().ceil() as u64,
+        };
+        if let Some(global) = &self.global
+            && let Err(not_until) = global.check()
+        {
+            return Err(refused(
+                not_until.wait_time_from(clock.now()),
+                "the gateway's",
+            ));
+        }
+        if let Some(per_key) = &self.per_key
+            && let Some(identity) = key_identity(request)
+            && let Err(not_until) = per_key.check_key(&identity)
+        {
+            return Err(refused(
+                not_until.wait_time_from(clock.now()),
+                "this API key's",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A short digest of the presented key: rate-limit buckets never hold the key itself.
+fn key_identity(request: &Request) -> Option<[u8; 16]> {
+    let headers = request.headers();
+    let key = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))?;
+    let digest = Sha256::digest(key.trim().as_bytes());
+    let mut identity = [0u8; 16];
+    identity.copy_from_slice(&digest[..16]);
+    Some(identity)
+}
+
+/// Rate limits, concurrency bounds and the response-head timeout for `/v1/*`.
+pub async fn protect(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if !path.starts_with("/v1/") {
+        return next.run(request).await;
+    }
+    let limits = state.limits();
+    if let Err(refused) = limits.check_rate(&request) {
+        return refused.into_response();
+    }
+    let group = if path.starts_with("/v1/chat/") || path == "/v1/models" {
+        &limits.chat
+    } else {
+        &limits.mcp
+    };
+    let Ok(_permit) = group.clone().try_acquire_owned() else {
+        return ApiError::Unavailable {
+            code: "too_many_requests_in_flight",
+            message: "the gateway is serving server.max_concurrent_requests requests of this kind; retry shortly".into(),
+        }
+        .into_response();
+    };
+    match tokio::time::timeout(limits.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout {
+            code: "request_timeout",
+            message: format!(
+                "the request took longer than server.request_timeout ({:?})",
+                limits.request_timeout
+            ),
+        }
+        .into_response(),
+    }
+}

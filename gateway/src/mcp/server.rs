@@ -172,6 +172,11 @@ impl ServerClient {
         self.pool.stats()
     }
 
+    /// Drop every cached list (benchmarks and restarts).
+    pub fn cache_clear(&self) {
+        self.cache.clear();
+    }
+
     /// Age of each cached list.
     pub fn cache_ages(&self) -> Vec<(ListKind, Duration)> {
         [

@@ -1,0 +1,285 @@
+//! MCP client benchmark (a benchmark, not a test): pooled sessions vs a new session per
+//! call, cached vs uncached `tools/list`, and the CPU cost of health monitoring, each
+//! measured against its baseline in the same run, on loopback, against real servers.
+//!
+//!     tests/peers/install.sh && cargo run --release -p llamagate-gateway --example bench_mcp
+//!
+//! Prints a table and the ratios; docs/benchmarks.md records a run.
+
+use std::{
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use llamagate::{
+    config::{McpConfig, ProtocolMode, ServerConfig, Transport},
+    mcp::{
+        cache::ListKind,
+        operations::ToolCall,
+        server::{ClientSettings, ServerClient},
+    },
+    metrics::Metrics,
+};
+
+const CALLS: usize = 300;
+
+fn peers() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/peers"))
+}
+
+struct Peer(Child);
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_http_peer() -> (Peer, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(peers().join(".venv-mcp2/bin/python"))
+        .args([
+            "mcp2_server.py",
+            "--transport",
+            "streamable-http",
+            "--port",
+            &port.to_string(),
+        ])
+        .current_dir(peers())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run tests/peers/install.sh first");
+    for _ in 0..300 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Peer(child), format!("http://127.0.0.1:{port}/mcp"))
+}
+
+fn server(
+    name: &str,
+    transport: Transport,
+    url: Option<String>,
+    protocol: ProtocolMode,
+) -> ServerConfig {
+    let stdio = transport == Transport::Stdio;
+    ServerConfig {
+        name: name.to_owned(),
+        transport,
+        command: stdio.then(|| peers().join(".venv-mcp2/bin/python").display().to_string()),
+        args: if stdio {
+            vec![
+                "mcp2_server.py".into(),
+                "--transport".into(),
+                "stdio".into(),
+            ]
+        } else {
+            vec![]
+        },
+        env: Default::default(),
+        cwd: stdio.then(peers),
+        url,
+        api_key: None,
+        headers: Default::default(),
+        protocol,
+        tools: Default::default(),
+        timeout: None,
+        connection_pool_size: Some(4),
+        enabled: true,
+    }
+}
+
+fn client(config: ServerConfig, mcp: &McpConfig) -> Arc<ServerClient> {
+    let settings = ClientSettings::new(mcp, &config);
+    ServerClient::new(config, settings, reqwest::Client::new(), Metrics::new())
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn call() -> ToolCall {
+    let arguments = serde_json::json!({"message": "bench"})
+        .as_object()
+        .cloned()
+        .unwrap();
+    ToolCall {
+        name: "echo".into(),
+        arguments,
+        ..Default::default()
+    }
+}
+
+async fn pooled(config: ServerConfig, mcp: &McpConfig) -> Vec<Duration> {
+    let client = client(config, mcp);
+    client.connect_vacant().await.unwrap();
+    client.call_tool(call()).await.unwrap();
+    let mut samples = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
+        let started = Instant::now();
+        client.call_tool(call()).await.unwrap();
+        samples.push(started.elapsed());
+    }
+    client.stop(Duration::from_secs(1)).await;
+    samples
+}
+
+async fn fresh_session_each(config: ServerConfig, mcp: &McpConfig, calls: usize) -> Vec<Duration> {
+    let mut samples = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let client = client(config.clone(), mcp);
+        let started = Instant::now();
+        client.connect_vacant().await.unwrap();
+        client.call_tool(call()).await.unwrap();
+        samples.push(started.elapsed());
+        client.stop(Duration::from_millis(100)).await;
+    }
+    samples
+}
+
+async fn tools_list(config: ServerConfig, mcp: &McpConfig, cached: bool) -> Vec<Duration> {
+    let client = client(config, mcp);
+    client.connect_vacant().await.unwrap();
+    let mut samples = Vec::with_capacity(CALLS);
+    for i in 0..CALLS {
+        if !cached {
+            client.cache_clear();
+        }
+        let started = Instant::now();
+        let (_, _) = client.list(ListKind::Tools, "bench").await.unwrap();
+        if i > 0 || !cached {
+            samples.push(started.elapsed());
+        }
+    }
+    client.stop(Duration::from_secs(1)).await;
+    samples
+}
+
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+fn row(name: &str, baseline: &mut [Duration], measured: &mut [Duration]) {
+    let (b50, b99) = (percentile(baseline, 0.5), percentile(baseline, 0.99));
+    let (m50, m99) = (percentile(measured, 0.5), percentile(measured, 0.99));
+    println!(
+        "| {name} | {:.3} / {:.3} | {:.3} / {:.3} | {:.1}x / {:.1}x |",
+        b50.as_secs_f64() * 1e3,
+        b99.as_secs_f64() * 1e3,
+        m50.as_secs_f64() * 1e3,
+        m99.as_secs_f64() * 1e3,
+        b50.as_secs_f64() / m50.as_secs_f64(),
+        b99.as_secs_f64() / m99.as_secs_f64()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let mcp = McpConfig::default();
+    let (_peer, url) = start_http_peer();
+    let http_legacy = server(
+        "http-legacy",
+        Transport::StreamableHttp,
+        Some(url.clone()),
+        ProtocolMode::Legacy,
+    );
+    let http_stateless = server(
+        "http-stateless",
+        Transport::StreamableHttp,
+        Some(url.clone()),
+        ProtocolMode::Auto,
+    );
+    let stdio = server("stdio", Transport::Stdio, None, ProtocolMode::Auto);
+
+    println!("| case | baseline p50 / p99 ms | LlamaGate p50 / p99 ms | speed-up p50 / p99 |");
+    println!("|---|---|---|---|");
+    for (name, config, fresh_calls) in [
+        (
+            "tools/call, Streamable HTTP legacy: new session per call vs pooled",
+            http_legacy.clone(),
+            100,
+        ),
+        (
+            "tools/call, Streamable HTTP stateless: new client per call vs pooled",
+            http_stateless.clone(),
+            100,
+        ),
+        (
+            "tools/call, stdio: new process per call vs pooled",
+            stdio.clone(),
+            15,
+        ),
+    ] {
+        let mut baseline = fresh_session_each(config.clone(), &mcp, fresh_calls).await;
+        let mut measured = pooled(config, &mcp).await;
+        row(name, &mut baseline, &mut measured);
+    }
+    for (name, config) in [
+        (
+            "tools/list, Streamable HTTP legacy: uncached vs cached",
+            http_legacy.clone(),
+        ),
+        ("tools/list, stdio: uncached vs cached", stdio.clone()),
+    ] {
+        let mut baseline = tools_list(config.clone(), &mcp, false).await;
+        let mut measured = tools_list(config, &mcp, true).await;
+        row(name, &mut baseline, &mut measured);
+    }
+
+    // Health monitoring: 200 servers probed every second (the stateless protocol's
+    // `server/discover`, the cheapest real probe) for 20 s; CPU of this process only.
+    let monitored = McpConfig {
+        health_check_interval: Duration::from_secs(1),
+        health_check_timeout: Duration::from_millis(900),
+        ..McpConfig::default()
+    };
+    let clients: Vec<_> = (0..200)
+        .map(|i| {
+            let config = server(
+                &format!("s{i}"),
+                Transport::StreamableHttp,
+                Some(url.clone()),
+                ProtocolMode::Auto,
+            );
+            let mut config = config;
+            config.connection_pool_size = Some(1);
+            client(config, &monitored)
+        })
+        .collect();
+    for client in &clients {
+        client.start();
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let healthy = clients
+        .iter()
+        .filter(|c| c.health().state == llamagate::mcp::health::HealthState::Healthy)
+        .count();
+    let (cpu_before, wall_before) = (cpu_seconds(), Instant::now());
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let share = (cpu_seconds() - cpu_before) / wall_before.elapsed().as_secs_f64();
+    println!();
+    println!(
+        "health monitoring: {healthy}/200 servers healthy, 1 s interval: {:.2}% of one core",
+        share * 100.0
+    );
+    for client in &clients {
+        client.stop(Duration::from_millis(100)).await;
+    }
+}

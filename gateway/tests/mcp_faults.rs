@@ -206,7 +206,18 @@ async fn oversized_result_is_refused_over_http() {
 #[tokio::test]
 async fn list_changed_invalidates_the_tool_cache() {
     let peer = ws_peer();
-    let server = client_with(remote("changing", Transport::Websocket, &peer.url), |_| {});
+    assert_list_changed_invalidates(remote("changing", Transport::Websocket, &peer.url)).await;
+}
+
+#[tokio::test]
+async fn list_changed_over_subscriptions_listen_invalidates_the_cache() {
+    let peer = mcp2_http();
+    assert_list_changed_invalidates(remote("listening", Transport::StreamableHttp, &peer.url))
+        .await;
+}
+
+async fn assert_list_changed_invalidates(config: ServerConfig) {
+    let server = client_with(config, |_| {});
     server.connect_vacant().await.unwrap();
     let (tools, lookup) = server.list(ListKind::Tools, "k").await.unwrap();
     assert_eq!(lookup, Lookup::Miss);

@@ -60,7 +60,11 @@ def register(server, image_type, tool_error, context_type):
             return f"I am {name}"
 
         server.add_tool(dynamic, name=name, description="added at runtime")
-        await ctx.session.send_tool_list_changed()
+        if hasattr(ctx, "notify_tools_changed"):
+            # mcp 2.x: published on the subscription bus (`subscriptions/listen`).
+            await ctx.notify_tools_changed()
+        else:
+            await ctx.session.send_tool_list_changed()
         return f"added {name}"
 
     @server.tool()

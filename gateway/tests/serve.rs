@@ -139,7 +139,7 @@ fn config_check_accepts_the_example() {
 fn help_lists_every_subcommand() {
     let output = llamagate().arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
-    for command in ["serve", "config", "mcp"] {
+    for command in ["serve", "config", "mcp", "openapi"] {
         assert!(help.contains(command), "{help}");
     }
 }

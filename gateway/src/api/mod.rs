@@ -4,3 +4,4 @@ pub mod chat;
 pub mod health;
 pub mod json;
 pub mod mcp;
+pub mod openapi;

@@ -31,6 +31,8 @@ enum Command {
     /// Manage and try MCP servers: list, test, restart, tools, tool, resources, read,
     /// prompts, prompt.
     Mcp(mcp::McpArgs),
+    /// Print the OpenAPI document of the HTTP API (docs/openapi.json is a copy).
+    Openapi,
 }
 
 #[derive(Debug, clap::Args)]
@@ -58,6 +60,13 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::api::openapi::document()).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
         Command::Mcp(args) => {
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -7,16 +7,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rmcp::{
-    model::{ClientRequest, PingRequest, RequestMetaObject},
-    service::{Peer, RoleClient},
-};
+use rmcp::service::{Peer, RoleClient};
 
 use super::{
-    cache::{CacheScope, ListCache, ListKind, Loaded, Lookup},
+    cache::{ListCache, ListKind, Lookup},
     error::McpError,
     events::ClientEvents,
     health::{Health, HealthState},
+    lists::{list_all, list_method},
     pool::{AcquireError, Pool, PoolStats},
     session::{Session, SessionInfo, SessionOptions},
     transport::RESULT_TOO_LARGE,
@@ -388,7 +386,7 @@ impl ServerClient {
         }
     }
 
-    fn service_error(&self, method: &str, error: rmcp::ServiceError) -> McpError {
+    pub(crate) fn service_error(&self, method: &str, error: rmcp::ServiceError) -> McpError {
         if let rmcp::ServiceError::McpError(data) = &error
             && data.code.0 == RESULT_TOO_LARGE
         {
@@ -431,97 +429,6 @@ impl ServerClient {
         }
         result
     }
-
-    /// Probe the server: `server/discover` on stateless sessions, `ping` on legacy ones.
-    pub async fn probe(&self) -> Result<Duration, McpError> {
-        let session = match self.pool.any_session() {
-            Some(session) => session,
-            None => {
-                self.connect_vacant().await?;
-                self.pool
-                    .any_session()
-                    .ok_or_else(|| McpError::Unavailable {
-                        server: self.name().to_owned(),
-                        state: self.health().state,
-                        detail: Some("no open session".to_owned()),
-                    })?
-            }
-        };
-        let started = Instant::now();
-        let peer = session.peer().clone();
-        let stateless = session.info().stateless;
-        let timeout = self.settings.health_check_timeout;
-        let probe = async {
-            if stateless {
-                peer.discover(RequestMetaObject::new()).await.map(drop)
-            } else {
-                peer.send_request(ClientRequest::PingRequest(PingRequest::default()))
-                    .await
-                    .map(drop)
-            }
-        };
-        let method = if stateless { "server/discover" } else { "ping" };
-        match tokio::time::timeout(timeout, probe).await {
-            Ok(Ok(())) => Ok(started.elapsed()),
-            Ok(Err(e)) => Err(self.service_error(method, e)),
-            Err(_) => Err(McpError::Timeout {
-                server: self.name().to_owned(),
-                method: method.to_owned(),
-                timeout,
-            }),
-        }
-    }
-}
-
-fn list_method(kind: ListKind) -> &'static str {
-    match kind {
-        ListKind::Tools => "tools/list",
-        ListKind::Resources => "resources/list",
-        ListKind::ResourceTemplates => "resources/templates/list",
-        ListKind::Prompts => "prompts/list",
-    }
-}
-
-/// Every page of a list, merged, with the server's caching hints.
-async fn list_all(
-    peer: &Peer<RoleClient>,
-    kind: ListKind,
-) -> Result<Loaded<Listing>, rmcp::ServiceError> {
-    fn items<T: serde::Serialize>(items: Vec<T>) -> Listing {
-        Arc::new(
-            items
-                .iter()
-                .filter_map(|item| serde_json::to_value(item).ok())
-                .collect(),
-        )
-    }
-    let (value, ttl_ms, scope) = match kind {
-        ListKind::Tools => {
-            let merged = peer.list_all_tools_with_cache_hint().await?;
-            (items(merged.items), merged.ttl_ms, merged.cache_scope)
-        }
-        ListKind::Resources => {
-            let merged = peer.list_all_resources_with_cache_hint().await?;
-            (items(merged.items), merged.ttl_ms, merged.cache_scope)
-        }
-        ListKind::ResourceTemplates => {
-            let merged = peer.list_all_resource_templates_with_cache_hint().await?;
-            (items(merged.items), merged.ttl_ms, merged.cache_scope)
-        }
-        ListKind::Prompts => {
-            let merged = peer.list_all_prompts_with_cache_hint().await?;
-            (items(merged.items), merged.ttl_ms, merged.cache_scope)
-        }
-    };
-    let scope = match scope {
-        Some(rmcp::model::CacheScope::Private) => CacheScope::Private,
-        _ => CacheScope::Shared,
-    };
-    Ok(Loaded {
-        value,
-        ttl_hint: ttl_ms.map(Duration::from_millis),
-        scope,
-    })
 }
 
 /// Close a session once no call holds it any more.

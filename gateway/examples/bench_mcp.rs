@@ -97,9 +97,15 @@ fn server(
     }
 }
 
+/// One HTTP client for every server, as the gateway's registry has.
+fn shared_http() -> reqwest::Client {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    HTTP.get_or_init(reqwest::Client::new).clone()
+}
+
 fn client(config: ServerConfig, mcp: &McpConfig) -> Arc<ServerClient> {
     let settings = ClientSettings::new(mcp, &config);
-    ServerClient::new(config, settings, reqwest::Client::new(), Metrics::new())
+    ServerClient::new(config, settings, shared_http(), Metrics::new())
 }
 
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
@@ -208,45 +214,56 @@ async fn main() {
     );
     let stdio = server("stdio", Transport::Stdio, None, ProtocolMode::Auto);
 
-    println!("| case | baseline p50 / p99 ms | LlamaGate p50 / p99 ms | speed-up p50 / p99 |");
-    println!("|---|---|---|---|");
-    for (name, config, fresh_calls) in [
-        (
-            "tools/call, Streamable HTTP legacy: new session per call vs pooled",
-            http_legacy.clone(),
-            100,
-        ),
-        (
-            "tools/call, Streamable HTTP stateless: new client per call vs pooled",
-            http_stateless.clone(),
-            100,
-        ),
-        (
-            "tools/call, stdio: new process per call vs pooled",
-            stdio.clone(),
-            15,
-        ),
-    ] {
-        let mut baseline = fresh_session_each(config.clone(), &mcp, fresh_calls).await;
-        let mut measured = pooled(config, &mcp).await;
-        row(name, &mut baseline, &mut measured);
+    let health_only = std::env::var_os("BENCH_HEALTH_ONLY").is_some();
+    if !health_only {
+        println!("| case | baseline p50 / p99 ms | LlamaGate p50 / p99 ms | speed-up p50 / p99 |");
+        println!("|---|---|---|---|");
+        for (name, config, fresh_calls) in [
+            (
+                "tools/call, Streamable HTTP legacy: new session per call vs pooled",
+                http_legacy.clone(),
+                100,
+            ),
+            (
+                "tools/call, Streamable HTTP stateless: new client per call vs pooled",
+                http_stateless.clone(),
+                100,
+            ),
+            (
+                "tools/call, stdio: new process per call vs pooled",
+                stdio.clone(),
+                15,
+            ),
+        ] {
+            let mut baseline = fresh_session_each(config.clone(), &mcp, fresh_calls).await;
+            let mut measured = pooled(config, &mcp).await;
+            row(name, &mut baseline, &mut measured);
+        }
+        for (name, config) in [
+            (
+                "tools/list, Streamable HTTP legacy: uncached vs cached",
+                http_legacy.clone(),
+            ),
+            ("tools/list, stdio: uncached vs cached", stdio.clone()),
+        ] {
+            let mut baseline = tools_list(config.clone(), &mcp, false).await;
+            let mut measured = tools_list(config, &mcp, true).await;
+            row(name, &mut baseline, &mut measured);
+        }
     }
-    for (name, config) in [
-        (
-            "tools/list, Streamable HTTP legacy: uncached vs cached",
-            http_legacy.clone(),
-        ),
-        ("tools/list, stdio: uncached vs cached", stdio.clone()),
-    ] {
-        let mut baseline = tools_list(config.clone(), &mcp, false).await;
-        let mut measured = tools_list(config, &mcp, true).await;
-        row(name, &mut baseline, &mut measured);
-    }
-
     // Health monitoring: 200 servers probed every second (the stateless protocol's
     // `server/discover`, the cheapest real probe) for 20 s; CPU of this process only.
+    let interval: u64 = std::env::var("BENCH_INTERVAL_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let protocol = if std::env::var_os("BENCH_LEGACY").is_some() {
+        ProtocolMode::Legacy
+    } else {
+        ProtocolMode::Auto
+    };
     let monitored = McpConfig {
-        health_check_interval: Duration::from_secs(1),
+        health_check_interval: Duration::from_secs(interval),
         health_check_timeout: Duration::from_millis(900),
         ..McpConfig::default()
     };
@@ -256,7 +273,7 @@ async fn main() {
                 &format!("s{i}"),
                 Transport::StreamableHttp,
                 Some(url.clone()),
-                ProtocolMode::Auto,
+                protocol,
             );
             let mut config = config;
             config.connection_pool_size = Some(1);
@@ -276,7 +293,7 @@ async fn main() {
     let share = (cpu_seconds() - cpu_before) / wall_before.elapsed().as_secs_f64();
     println!();
     println!(
-        "health monitoring: {healthy}/200 servers healthy, 1 s interval: {:.2}% of one core",
+        "health monitoring ({protocol:?}): {healthy}/200 servers healthy, {interval} s interval: {:.2}% of one core",
         share * 100.0
     );
     for client in &clients {

@@ -118,6 +118,26 @@ async fn multi_round_loop_with_parallel_calls() {
 }
 
 #[tokio::test]
+async fn a_forced_tool_choice_is_relaxed_after_the_round_that_used_it() {
+    let peer = ws_peer();
+    let script = Script::new(vec![
+        calls(&[("mcp__peer__add", r#"{"a": 1, "b": 2}"#)]),
+        text("3"),
+    ]);
+    let upstream = start(script.clone()).await;
+    let state = gateway(&upstream, &peer.url, "").await;
+    let forced = json!({"type": "function", "function": {"name": "mcp__peer__add"}});
+    let (status, _, body) = post(&state, ask(json!({"tool_choice": forced}))).await;
+    assert_eq!(status, 200, "{body}");
+    let requests = script.requests();
+    assert_eq!(requests[0]["tool_choice"], forced);
+    assert_eq!(
+        requests[1]["tool_choice"], "auto",
+        "forcing again would loop until max_tool_rounds"
+    );
+}
+
+#[tokio::test]
 async fn tool_errors_and_timeouts_go_back_to_the_model() {
     let peer = ws_peer();
     let script = Script::new(vec![

@@ -175,6 +175,11 @@ impl Chat {
             .expect("checked in prepare");
         messages.push(assistant);
         messages.extend(results);
+        // A forced tool choice (`required`, or one named function) applies to the round that
+        // made the call; forcing it again would loop until max_tool_rounds.
+        if self.body["tool_choice"].is_object() || self.body["tool_choice"] == "required" {
+            self.body["tool_choice"] = Value::String("auto".to_owned());
+        }
     }
 
     /// Add a round's `usage` to the request's.

@@ -37,10 +37,15 @@ fn model_path() -> String {
 }
 
 async fn chat(state: &AppState, body: Value) -> (u16, String) {
-    let request = Request::post("/v1/chat/completions").header("content-type", "application/json").body(Body::from(body.to_string())).unwrap();
+    let request = Request::post("/v1/chat/completions")
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
     let response = app(state.clone()).oneshot(request).await.unwrap();
     let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), 10 << 20).await.unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), 10 << 20)
+        .await
+        .unwrap();
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -48,7 +53,11 @@ fn tool_calls_made(state: &AppState) -> u64 {
     let metrics = state.metrics().render();
     metrics
         .lines()
-        .find(|l| l.starts_with(r#"llamagate_mcp_requests_total{method="tools/call",outcome="ok",server="peer"}"#))
+        .find(|l| {
+            l.starts_with(
+                r#"llamagate_mcp_requests_total{method="tools/call",outcome="ok",server="peer"}"#,
+            )
+        })
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
         .unwrap_or(0)
 }
@@ -56,21 +65,35 @@ fn tool_calls_made(state: &AppState) -> u64 {
 #[tokio::test]
 async fn a_real_llm_calls_an_mcp_tool_through_the_gateway() {
     if std::env::var("LLAMAGATE_LLM_TEST").as_deref() != Ok("1") {
-        eprintln!("skipped: set LLAMAGATE_LLM_TEST=1 after tests/llm/install.sh to run against a real LLM");
+        eprintln!(
+            "skipped: set LLAMAGATE_LLM_TEST=1 after tests/llm/install.sh to run against a real LLM"
+        );
         return;
     }
     let port = free_port();
-    let _llm = Llm(
-        Command::new(llm_dir().join(".venv/bin/python"))
-            .args(["-m", "llama_cpp.server", "--model", &model_path(), "--host", "127.0.0.1", "--port", &port.to_string(), "--n_ctx", "2048"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _llm = Llm(Command::new(llm_dir().join(".venv/bin/python"))
+        .args([
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            &model_path(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--n_ctx",
+            "2048",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
     let mut ready = false;
     for _ in 0..600 {
-        if reqwest::get(format!("http://127.0.0.1:{port}/v1/models")).await.is_ok_and(|r| r.status().is_success()) {
+        if reqwest::get(format!("http://127.0.0.1:{port}/v1/models"))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             ready = true;
             break;
         }
@@ -84,7 +107,10 @@ async fn a_real_llm_calls_an_mcp_tool_through_the_gateway() {
     );
     let config = load_from_str(&yaml, "test.yaml", &|_| None).unwrap();
     let state = AppState::new(config.clone(), Metrics::new());
-    state.registry().apply(&config.mcp, Duration::from_secs(1)).await;
+    state
+        .registry()
+        .apply(&config.mcp, Duration::from_secs(1))
+        .await;
 
     let body = |stream: bool| {
         json!({
@@ -100,11 +126,17 @@ async fn a_real_llm_calls_an_mcp_tool_through_the_gateway() {
     assert_eq!(status, 200, "{answer}");
     let answer: Value = serde_json::from_str(&answer).unwrap();
     assert!(answer["choices"][0]["message"].is_object(), "{answer}");
-    assert!(tool_calls_made(&state) >= 1, "the model's forced call ran on the MCP server");
+    assert!(
+        tool_calls_made(&state) >= 1,
+        "the model's forced call ran on the MCP server"
+    );
 
     let before = tool_calls_made(&state);
     let (status, stream) = chat(&state, body(true)).await;
     assert_eq!(status, 200, "{stream}");
     assert_eq!(stream.matches("data: [DONE]").count(), 1, "{stream}");
-    assert!(tool_calls_made(&state) > before, "the streamed request ran the tool too");
+    assert!(
+        tool_calls_made(&state) > before,
+        "the streamed request ran the tool too"
+    );
 }

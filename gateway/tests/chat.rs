@@ -28,13 +28,7 @@ mcp:
         .registry()
         .apply(&config.mcp, Duration::from_secs(1))
         .await;
-    let server = state.registry().get("peer").unwrap();
-    for _ in 0..100 {
-        if server.health().state == llamagate::mcp::health::HealthState::Healthy {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_healthy(&state, "peer").await;
     state
 }
 

@@ -2,10 +2,7 @@
 
 mod support;
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-};
+use std::process::Command;
 
 use support::*;
 
@@ -45,20 +42,8 @@ fn run(args: &[&str], url: &str, key: Option<&str>) -> (bool, String, String) {
 fn cli_against_a_running_gateway() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(dir.path());
-    let mut gateway = llamagate()
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(gateway.stderr.take().unwrap()).lines();
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| l.split("addr=").nth(1).map(|a| a.trim().to_owned()))
-        .unwrap();
-    std::thread::spawn(move || for _ in lines {});
+    let mut gateway = serve_process(&["--config", config.to_str().unwrap()]);
+    let addr = gateway.addr.clone();
     let url = format!("http://{addr}");
     let key = Some("cli-admin-key-0123456789");
 
@@ -138,10 +123,10 @@ fn cli_against_a_running_gateway() {
     assert!(!ok && err.contains("name=value"), "{err}");
 
     Command::new("kill")
-        .args(["-TERM", &gateway.id().to_string()])
+        .args(["-TERM", &gateway.child.id().to_string()])
         .status()
         .unwrap();
-    gateway.wait().unwrap();
+    gateway.child.wait().unwrap();
     let (ok, _, err) = run(&["mcp", "list"], &url, key);
     assert!(!ok && err.contains("cannot reach the gateway"), "{err}");
 }

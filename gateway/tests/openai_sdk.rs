@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use llamagate::{config::load_from_str, serve::Gateway};
 use support::{llm::*, *};
 
@@ -42,16 +40,7 @@ async fn python_openai_sdk_gets_answers_that_used_mcp_tools() {
     let server = tokio::spawn(gateway.run(async move {
         let _ = stopped.await;
     }));
-    for _ in 0..100 {
-        let healthy = state
-            .registry()
-            .get("peer")
-            .is_some_and(|s| s.health().state == llamagate::mcp::health::HealthState::Healthy);
-        if healthy {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_healthy(&state, "peer").await;
 
     let output = tokio::process::Command::new(python("mcp1"))
         .args(["-c", CLIENT, &format!("http://{addr}/v1")])

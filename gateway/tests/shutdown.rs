@@ -3,11 +3,7 @@
 
 mod support;
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::{process::Command, time::Duration};
 
 use support::*;
 
@@ -24,20 +20,8 @@ fn sigterm_during_in_flight_calls_loses_none() {
         ),
     )
     .unwrap();
-    let mut gateway = Command::new(env!("CARGO_BIN_EXE_llamagate"))
-        .args(["serve", "--config"])
-        .arg(&path)
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(gateway.stderr.take().unwrap()).lines();
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| l.split("addr=").nth(1).map(|a| a.trim().to_owned()))
-        .unwrap();
-    let log = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let mut gateway = serve_process(&["--config", path.to_str().unwrap()]);
+    let addr = gateway.addr.clone();
     let client = reqwest::blocking::Client::new();
     let url = format!("http://{addr}/v1/mcp/servers/modern/tools/slow");
     // Warm up: the server is connected before the calls start.
@@ -62,7 +46,7 @@ fn sigterm_during_in_flight_calls_loses_none() {
         .collect();
     std::thread::sleep(Duration::from_millis(400));
     Command::new("kill")
-        .args(["-TERM", &gateway.id().to_string()])
+        .args(["-TERM", &gateway.child.id().to_string()])
         .status()
         .unwrap();
     for call in calls {
@@ -70,9 +54,9 @@ fn sigterm_during_in_flight_calls_loses_none() {
         assert_eq!(status, 200, "{body}");
         assert!(body.contains("slept 1.5s"), "{body}");
     }
-    let status = gateway.wait().unwrap();
+    let status = gateway.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
-    let log = log.join().unwrap();
+    let log = gateway.log.join().unwrap();
     assert!(
         log.iter().any(|l| l.contains("llamagate stopped")),
         "{log:?}"

@@ -10,7 +10,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use rmcp::model::{ClientRequest, PingRequest, RequestMetaObject};
 use serde_json::json;
 
-use super::{error::McpError, server::ServerClient, transport::sse::auth_headers};
+use super::{error::McpError, server::ServerClient, transport::auth_headers};
 use crate::config::Transport;
 
 impl ServerClient {

@@ -86,7 +86,7 @@ impl Session {
                         .map_err(|e| failed(error_chain(&e)))
                 }
                 Transport::StreamableHttp => {
-                    let headers = transport::sse::auth_headers(server)?;
+                    let headers = transport::auth_headers(server)?;
                     let mut config = StreamableHttpClientTransportConfig::with_uri(
                         server.url.clone().unwrap_or_default(),
                     )

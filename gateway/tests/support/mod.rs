@@ -2,6 +2,7 @@
 //! port, killed when the guard drops.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod llm;
 
 use std::{
@@ -189,4 +190,46 @@ pub fn time_stdio(name: &str) -> ServerConfig {
         .display()
         .to_string();
     stdio(name, &bin, &["--local-timezone", "UTC"])
+}
+
+/// A `llamagate serve` process: its address, and the rest of its log once it exits.
+pub struct ServeProcess {
+    pub child: Child,
+    pub addr: String,
+    pub log: std::thread::JoinHandle<Vec<String>>,
+}
+
+/// Start `llamagate serve <args>` and wait for it to log its address.
+pub fn serve_process(args: &[&str]) -> ServeProcess {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_llamagate"))
+        .arg("serve")
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split("addr=").nth(1).map(|a| a.trim().to_owned()))
+        .expect("the server logs its address");
+    let log = std::thread::spawn(move || lines.map_while(Result::ok).collect());
+    ServeProcess { child, addr, log }
+}
+
+/// Wait until the server `name` of a gateway's registry is healthy (at most 10 s).
+pub async fn wait_healthy(state: &llamagate::state::AppState, name: &str) {
+    for _ in 0..100 {
+        if state
+            .registry()
+            .get(name)
+            .is_some_and(|s| s.health().state == llamagate::mcp::health::HealthState::Healthy)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("MCP server `{name}` did not become healthy");
 }

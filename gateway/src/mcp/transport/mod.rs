@@ -8,7 +8,10 @@ pub mod stdio;
 pub mod ws;
 
 use futures::channel::mpsc;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use rmcp::service::{RoleClient, RxJsonRpcMessage, TxJsonRpcMessage};
+
+use crate::{config::ServerConfig, mcp::error::McpError};
 
 /// JSON-RPC error code a transport uses when it refuses a message larger than the limit.
 pub const RESULT_TOO_LARGE: i32 = -32_090;
@@ -38,6 +41,29 @@ pub fn channel_pair() -> (ChannelTransport, PumpEnds) {
             incoming: in_tx,
         },
     )
+}
+
+/// Headers of every request to `server`: bearer token and configured headers.
+pub fn auth_headers(server: &ServerConfig) -> Result<HeaderMap, McpError> {
+    let failed = |detail: String| McpError::Connect {
+        server: server.name.clone(),
+        detail,
+    };
+    let mut headers = HeaderMap::new();
+    if let Some(key) = &server.api_key {
+        let value = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+            .map_err(|_| failed("api_key has characters a header cannot carry".to_owned()))?;
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    for (name, value) in &server.headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| failed(format!("bad header name `{name}`")))?;
+        let mut value = HeaderValue::from_str(value.expose())
+            .map_err(|_| failed(format!("bad value of header `{name}`")))?;
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    Ok(headers)
 }
 
 /// Build an error response to request `id` without the (oversized) original message.

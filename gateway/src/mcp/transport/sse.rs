@@ -5,34 +5,11 @@
 use std::{sync::Arc, time::Duration};
 
 use futures::{SinkExt, StreamExt};
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use sse_stream::SseStream;
 
-use super::{ChannelTransport, PumpEnds, channel_pair};
+use super::{ChannelTransport, PumpEnds, auth_headers, channel_pair};
 use crate::{config::ServerConfig, mcp::error::McpError};
-
-/// Headers of every request to `server`: bearer token and configured headers.
-pub fn auth_headers(server: &ServerConfig) -> Result<HeaderMap, McpError> {
-    let failed = |detail: String| McpError::Connect {
-        server: server.name.clone(),
-        detail,
-    };
-    let mut headers = HeaderMap::new();
-    if let Some(key) = &server.api_key {
-        let value = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-            .map_err(|_| failed("api_key has characters a header cannot carry".to_owned()))?;
-        headers.insert(reqwest::header::AUTHORIZATION, value);
-    }
-    for (name, value) in &server.headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| failed(format!("bad header name `{name}`")))?;
-        let mut value = HeaderValue::from_str(value.expose())
-            .map_err(|_| failed(format!("bad value of header `{name}`")))?;
-        value.set_sensitive(true);
-        headers.insert(name, value);
-    }
-    Ok(headers)
-}
 
 /// Open the event stream, wait for the `endpoint` event, and start the pump.
 pub async fn connect(

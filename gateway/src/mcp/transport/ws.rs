@@ -7,10 +7,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{
-    Message,
-    client::IntoClientRequest,
-    http::{HeaderName, HeaderValue},
-    protocol::WebSocketConfig,
+    Message, client::IntoClientRequest, http::HeaderValue, protocol::WebSocketConfig,
 };
 
 use super::{ChannelTransport, PumpEnds, channel_pair};
@@ -35,18 +32,7 @@ pub async fn connect(
         .map_err(|e| failed(format!("bad url `{url}`: {e}")))?;
     let headers = request.headers_mut();
     headers.insert("sec-websocket-protocol", HeaderValue::from_static("mcp"));
-    if let Some(key) = &server.api_key {
-        let value = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-            .map_err(|_| failed("api_key has characters a header cannot carry".to_owned()))?;
-        headers.insert("authorization", value);
-    }
-    for (name, value) in &server.headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| failed(format!("bad header name `{name}`")))?;
-        let value = HeaderValue::from_str(value.expose())
-            .map_err(|_| failed(format!("bad value of header `{name}`")))?;
-        headers.insert(name, value);
-    }
+    headers.extend(super::auth_headers(server)?);
     let config = WebSocketConfig::default()
         .max_message_size(Some(max_message_bytes))
         .max_frame_size(Some(max_message_bytes));

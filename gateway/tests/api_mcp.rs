@@ -292,3 +292,77 @@ async fn reload_with_a_broken_file_changes_nothing() {
         "unchanged servers keep their sessions"
     );
 }
+
+#[tokio::test]
+async fn cursors_pass_through_for_clients_that_page() {
+    let peer = mcp2_http();
+    let yaml = format!(
+        "mcp:\n  servers:\n    - {{ name: paged, transport: streamable-http, url: \"{}\" }}\n",
+        peer.url
+    );
+    let config = llamagate::config::load_from_str(&yaml, "test.yaml", &|_| None).unwrap();
+    let state = AppState::new(config.clone(), Metrics::new());
+    state
+        .registry()
+        .apply(&config.mcp, Duration::from_secs(1))
+        .await;
+    wait_healthy(&state, "paged").await;
+    let (status, first) = send(
+        &state,
+        Method::GET,
+        "/v1/mcp/servers/paged/tools?cursor=",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(
+        first["data"].as_array().unwrap().len(),
+        2,
+        "the server's own page size"
+    );
+    let next = first["nextCursor"].as_str().expect("more pages").to_owned();
+    let (_, second) = send(
+        &state,
+        Method::GET,
+        &format!("/v1/mcp/servers/paged/tools?cursor={next}"),
+        None,
+        None,
+    )
+    .await;
+    assert_ne!(second["data"][0]["name"], first["data"][0]["name"]);
+    let (_, all) = send(
+        &state,
+        Method::GET,
+        "/v1/mcp/servers/paged/tools",
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        all["data"].as_array().unwrap().len() > 2,
+        "without a cursor every page is merged"
+    );
+    let (_, prompts) = send(
+        &state,
+        Method::GET,
+        "/v1/mcp/servers/paged/prompts?cursor=",
+        None,
+        None,
+    )
+    .await;
+    assert!(prompts["data"].is_array(), "{prompts}");
+    let (_, resources) = send(
+        &state,
+        Method::GET,
+        "/v1/mcp/servers/paged/resources?cursor=",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        resources["data"].as_array().unwrap().len(),
+        2,
+        "{resources}"
+    );
+}

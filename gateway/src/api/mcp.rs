@@ -220,14 +220,43 @@ pub async fn start(
     Ok(Json(describe(&server)))
 }
 
-/// `GET /v1/mcp/servers/{id}/tools`: every tool, with whether the filters allow it.
+/// `?cursor=` of the list routes: one page as the server sent it, instead of every page.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// One page of a list, passed through with its `nextCursor`.
+async fn page(
+    server: &ServerClient,
+    kind: ListKind,
+    key: &str,
+    cursor: &str,
+) -> Result<Json<Value>, ApiError> {
+    let page = server.list_page(kind, cursor).await?;
+    Ok(Json(json!({
+        "object": "list",
+        "server": server.name(),
+        "data": page[key],
+        "nextCursor": page["nextCursor"],
+    })))
+}
+
+/// `GET /v1/mcp/servers/{id}/tools`: every tool, with whether the filters allow it
+/// (`?cursor=` for one page as the server sent it).
 pub async fn tools(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::McpRead)?;
     let server = server(&state, &principal, &id)?;
+    if let Some(cursor) = &query.cursor {
+        return page(&server, ListKind::Tools, "tools", cursor).await;
+    }
     let (tools, _) = server.list(ListKind::Tools, &principal.name).await?;
     let filter = filter_of(&state, &server);
     let data: Vec<Value> = tools
@@ -352,6 +381,8 @@ pub async fn execute(
 pub struct ResourceQuery {
     #[serde(default)]
     uri: Option<String>,
+    #[serde(default)]
+    cursor: Option<String>,
 }
 
 /// `GET /v1/mcp/servers/{id}/resources` (with templates), or `?uri=` to read one.
@@ -365,6 +396,9 @@ pub async fn resources(
     let server = server(&state, &principal, &id)?;
     if let Some(uri) = query.uri {
         return Ok(Json(server.read_resource(&uri, Map::new()).await?));
+    }
+    if let Some(cursor) = &query.cursor {
+        return page(&server, ListKind::Resources, "resources", cursor).await;
     }
     let (resources, _) = server.list(ListKind::Resources, &principal.name).await?;
     let (templates, _) = server
@@ -386,14 +420,18 @@ pub async fn read_resource(
     Ok(Json(server.read_resource(&uri, Map::new()).await?))
 }
 
-/// `GET /v1/mcp/servers/{id}/prompts`
+/// `GET /v1/mcp/servers/{id}/prompts` (`?cursor=` for one page)
 pub async fn prompts(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::McpRead)?;
     let server = server(&state, &principal, &id)?;
+    if let Some(cursor) = &query.cursor {
+        return page(&server, ListKind::Prompts, "prompts", cursor).await;
+    }
     let (prompts, _) = server.list(ListKind::Prompts, &principal.name).await?;
     Ok(Json(
         json!({ "object": "list", "server": id, "data": *prompts }),

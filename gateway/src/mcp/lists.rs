@@ -60,3 +60,39 @@ pub(crate) async fn list_all(
         scope,
     })
 }
+
+impl super::server::ServerClient {
+    /// One page of a list, exactly as the server sent it (items and `nextCursor`), for
+    /// clients that page themselves. Not cached: cursors are the server's to interpret.
+    pub async fn list_page(
+        &self,
+        kind: ListKind,
+        cursor: &str,
+    ) -> Result<serde_json::Value, super::error::McpError> {
+        let params: rmcp::model::PaginatedRequestParams =
+            serde_json::from_value(if cursor.is_empty() {
+                serde_json::json!({})
+            } else {
+                serde_json::json!({ "cursor": cursor })
+            })
+            .map_err(|e| super::error::McpError::Protocol {
+                server: self.name().to_owned(),
+                method: list_method(kind).to_owned(),
+                detail: e.to_string(),
+            })?;
+        let timeout = self.settings.call_timeout;
+        self.request(list_method(kind), timeout, |peer| async move {
+            let params = Some(params);
+            let page = match kind {
+                ListKind::Tools => serde_json::to_value(peer.list_tools(params).await?),
+                ListKind::Resources => serde_json::to_value(peer.list_resources(params).await?),
+                ListKind::ResourceTemplates => {
+                    serde_json::to_value(peer.list_resource_templates(params).await?)
+                }
+                ListKind::Prompts => serde_json::to_value(peer.list_prompts(params).await?),
+            };
+            Ok(page.unwrap_or_default())
+        })
+        .await
+    }
+}

@@ -108,12 +108,18 @@ pub const ROUTES: &[Route] = &[
         Some(Scope::Admin),
         "Start a server",
     ),
-    route(
-        "get",
-        "/v1/mcp/servers/{id}/tools",
-        Some(Scope::McpRead),
-        "A server's tools, with whether the filters allow each",
-    ),
+    Route {
+        query: &[(
+            "cursor",
+            "one page as the server sent it (empty: the first)",
+        )],
+        ..route(
+            "get",
+            "/v1/mcp/servers/{id}/tools",
+            Some(Scope::McpRead),
+            "A server's tools, with whether the filters allow each",
+        )
+    },
     Route {
         body: Body::Arguments,
         ..route(
@@ -124,7 +130,13 @@ pub const ROUTES: &[Route] = &[
         )
     },
     Route {
-        query: &[("uri", "read this resource instead of listing")],
+        query: &[
+            ("uri", "read this resource instead of listing"),
+            (
+                "cursor",
+                "one page as the server sent it (empty: the first)",
+            ),
+        ],
         ..route(
             "get",
             "/v1/mcp/servers/{id}/resources",
@@ -138,12 +150,18 @@ pub const ROUTES: &[Route] = &[
         Some(Scope::McpRead),
         "Read a resource; `uri` percent-encoded",
     ),
-    route(
-        "get",
-        "/v1/mcp/servers/{id}/prompts",
-        Some(Scope::McpRead),
-        "A server's prompts",
-    ),
+    Route {
+        query: &[(
+            "cursor",
+            "one page as the server sent it (empty: the first)",
+        )],
+        ..route(
+            "get",
+            "/v1/mcp/servers/{id}/prompts",
+            Some(Scope::McpRead),
+            "A server's prompts",
+        )
+    },
     Route {
         body: Body::Arguments,
         ..route(

@@ -393,3 +393,37 @@ async fn models_are_proxied() {
     .unwrap();
     assert_eq!(body["data"][0]["id"], "scripted");
 }
+
+#[tokio::test]
+async fn a_client_that_goes_away_cancels_the_tool_calls() {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let log_path = log.path().display().to_string();
+    let peer = ws_peer_with_env(&[("PEER_CANCEL_LOG", &log_path)]);
+    let script = Script::new(vec![
+        calls(&[("mcp__peer__slow", r#"{"seconds": 60}"#)]),
+        text("never"),
+    ]);
+    let upstream = start(script).await;
+    let state = gateway(&upstream, &peer.url, "").await;
+    let request = Request::post("/v1/chat/completions")
+        .header("content-type", "application/json")
+        .body(Body::from(ask(json!({"stream": true})).to_string()))
+        .unwrap();
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    let mut body = response.into_body().into_data_stream();
+    use futures::StreamExt;
+    let first = body.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).starts_with("data: "));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(body);
+    for _ in 0..100 {
+        if std::fs::read_to_string(log.path())
+            .unwrap_or_default()
+            .contains("cancelled")
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the MCP server never saw notifications/cancelled after the client left");
+}

@@ -107,8 +107,14 @@ pub fn everything(mode: &str) -> Peer {
 
 /// The mcp 1.30 WebSocket peer.
 pub fn ws_peer() -> Peer {
+    ws_peer_with_env(&[])
+}
+
+/// The WebSocket peer with extra environment (e.g. `PEER_CANCEL_LOG`).
+pub fn ws_peer_with_env(env: &[(&str, &str)]) -> Peer {
     let port = free_port();
     let mut command = Command::new(python("mcp1"));
+    command.envs(env.iter().copied());
     command
         .arg(peers_dir().join("ws_server.py"))
         .args(["--port", &port.to_string()])

@@ -175,6 +175,31 @@ async fn exercise_everything(config: ServerConfig) {
         prompt["messages"].as_array().is_some_and(|m| !m.is_empty()),
         "{prompt}"
     );
+    let completion = server
+        .complete(json!({
+            "ref": {"type": "ref/prompt", "name": "completable-prompt"},
+            "argument": {"name": "department", "value": "Eng"},
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        completion["completion"]["values"],
+        json!(["Engineering"]),
+        "{completion}"
+    );
+    let completion = server
+        .complete(json!({
+            "ref": {"type": "ref/prompt", "name": "completable-prompt"},
+            "argument": {"name": "name", "value": ""},
+            "context": {"arguments": {"department": "Sales"}},
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        completion["completion"]["values"],
+        json!(["David", "Eve", "Frank"]),
+        "{completion}"
+    );
     server.probe().await.unwrap();
     server.stop(std::time::Duration::from_secs(1)).await;
 }

@@ -200,7 +200,7 @@ pub struct GatewayPool {
 }
 
 fn default_pool_size() -> i32 {
-    10
+    4
 }
 fn default_connection_timeout() -> String {
     "30s".to_owned()

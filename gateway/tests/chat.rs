@@ -427,3 +427,18 @@ async fn a_client_that_goes_away_cancels_the_tool_calls() {
     }
     panic!("the MCP server never saw notifications/cancelled after the client left");
 }
+
+#[tokio::test]
+async fn streaming_accepts_ids_and_names_repeated_in_every_chunk() {
+    let peer = ws_peer();
+    let mut script = Script::new(vec![
+        calls(&[("mcp__peer__add", r#"{"a": 40, "b": 2}"#)]),
+        text("ok"),
+    ]);
+    script.repeat_names = true;
+    let upstream = start(script.clone()).await;
+    let state = gateway(&upstream, &peer.url, "").await;
+    let (status, _, body) = post(&state, ask(json!({"stream": true}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(tool_messages(&script.requests()[1]), ["42"], "{body}");
+}

@@ -92,10 +92,16 @@ async fn rounds(chat: &mut Chat, events: &mpsc::Sender<Event>) -> Result<Option<
                 let entry = calls
                     .entry(call["index"].as_u64().unwrap_or(0))
                     .or_default();
-                if let Some(id) = call["id"].as_str() {
+                // OpenAI sends the id and name once; llama-cpp-python repeats both in every
+                // chunk. An id is whole; a name may come in pieces but never repeats itself.
+                if let Some(id) = call["id"].as_str()
+                    && entry.id.is_empty()
+                {
                     entry.id.push_str(id);
                 }
-                if let Some(name) = call["function"]["name"].as_str() {
+                if let Some(name) = call["function"]["name"].as_str()
+                    && name != entry.name
+                {
                     entry.name.push_str(name);
                 }
                 if let Some(arguments) = call["function"]["arguments"].as_str() {

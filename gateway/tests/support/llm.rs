@@ -30,6 +30,8 @@ pub enum Step {
 pub struct Script {
     steps: Arc<Mutex<VecDeque<Step>>>,
     pub requests: Arc<Mutex<Vec<Value>>>,
+    /// Repeat the call id and name in every streamed chunk, as llama-cpp-python does.
+    pub repeat_names: bool,
 }
 
 impl Script {
@@ -37,6 +39,7 @@ impl Script {
         Self {
             steps: Arc::new(Mutex::new(steps.into())),
             requests: Arc::default(),
+            repeat_names: false,
         }
     }
 
@@ -131,7 +134,12 @@ async fn complete(
             for (i, (name, arguments)) in calls.iter().enumerate() {
                 events.push(base(json!({"tool_calls": [{"index": i, "id": format!("call_{i}_{}", rand_id()), "type": "function", "function": {"name": name, "arguments": ""}}]}), Value::Null));
                 for piece in arguments.as_bytes().chunks(4) {
-                    events.push(base(json!({"tool_calls": [{"index": i, "function": {"arguments": String::from_utf8_lossy(piece)}}]}), Value::Null));
+                    let mut call = json!({"index": i, "function": {"arguments": String::from_utf8_lossy(piece)}});
+                    if script.repeat_names {
+                        call["id"] = json!(format!("call_{i}_repeated"));
+                        call["function"]["name"] = json!(name);
+                    }
+                    events.push(base(json!({"tool_calls": [call]}), Value::Null));
                 }
             }
             events.push(base(json!({}), json!("tool_calls")));

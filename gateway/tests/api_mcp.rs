@@ -91,6 +91,25 @@ async fn routes_work_for_the_right_scopes() {
     assert_eq!(body["is_error"], false);
     assert!(body["duration_ms"].is_u64());
 
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let request = Request::post("/v1/mcp/servers/peer/tools/meta_echo")
+        .header("authorization", format!("Bearer {CALLER}"))
+        .header("traceparent", traceparent)
+        .body(Body::empty())
+        .unwrap();
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    let echoed = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let echoed: serde_json::Value = serde_json::from_slice(&echoed).unwrap();
+    let seen = echoed["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        seen.contains(traceparent),
+        "the W3C trace context reached the server in _meta: {seen}"
+    );
+
     let (status, body) = send(
         &state,
         Method::POST,

@@ -333,3 +333,41 @@ async fn restart_of_a_stdio_server_gets_a_new_process() {
     assert_ne!(process_id(&server), before);
     server.stop(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn input_required_is_surfaced_and_a_retry_with_answers_completes() {
+    let peer = mcp2_http();
+    let server = client_with(
+        remote("asking", Transport::StreamableHttp, &peer.url),
+        |_| {},
+    );
+    server.connect_vacant().await.unwrap();
+    let outcome = server
+        .call_tool(tool("confirm", json!({"action": "deploy"})))
+        .await
+        .unwrap();
+    let ToolOutcome::InputRequired { result } = outcome else {
+        panic!("{outcome:?}")
+    };
+    // The SDK seals the state: the client must echo it verbatim.
+    let state = result["requestState"]
+        .as_str()
+        .expect("an opaque requestState")
+        .to_owned();
+    assert_eq!(
+        result["inputRequests"]["ok"]["method"], "elicitation/create",
+        "{result}"
+    );
+    let mut retry = tool("confirm", json!({"action": "deploy"}));
+    retry.input_responses = Some(json!({"ok": {"action": "accept", "content": {"sure": true}}}));
+    retry.request_state = Some(state);
+    let ToolOutcome::Complete { result } = server.call_tool(retry).await.unwrap() else {
+        panic!("still input_required")
+    };
+    let text = result["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("deploy: accept") && text.contains("pending:deploy"),
+        "{text}"
+    );
+    server.stop(Duration::from_secs(1)).await;
+}

@@ -46,6 +46,15 @@ def register(server, image_type, tool_error, context_type):
         return f"slept {seconds}s"
 
     @server.tool()
+    def meta_echo(ctx: context_type) -> str:
+        """Return the `_meta` of this request (to check trace context propagation)."""
+        meta = ctx.request_context.meta
+        if meta is None:
+            return "{}"
+        dump = meta.model_dump(by_alias=True) if hasattr(meta, "model_dump") else dict(meta)
+        return __import__("json").dumps(dump, default=str)
+
+    @server.tool()
     def garbage() -> str:
         """Write a line that is not JSON-RPC to stdout (a broken stdio server)."""
         # Straight to file descriptor 1: the SDK may have redirected sys.stdout.

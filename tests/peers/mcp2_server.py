@@ -11,6 +11,7 @@ from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ListPromptsResult, ListResourcesResult, ListToolsResult
+from mcp_types import ElicitRequest, ElicitRequestFormParams, InputRequiredResult
 from mcp.server.mcpserver.utilities.types import Image
 
 from mcp.server.mcpserver import Context
@@ -51,6 +52,22 @@ def build() -> MCPServer:
     }
     server = PagedServer("llamagate-mcp2-peer", version="2.3.0-peer", cache_hints=hints)
     register(server, Image, ToolError, Context)
+
+    @server.tool()
+    async def confirm(action: str, ctx: Context):
+        """Ask the user to confirm `action` (2026-07-28 multi-round-trip input)."""
+        answers = ctx.input_responses
+        if not answers:
+            question = ElicitRequest(
+                params=ElicitRequestFormParams(
+                    message=f"Really {action}?",
+                    requested_schema={"type": "object", "properties": {"sure": {"type": "boolean"}}},
+                )
+            )
+            return InputRequiredResult(input_requests={"ok": question}, request_state=f"pending:{action}")
+        answer = answers["ok"]
+        return f"{action}: {getattr(answer, 'action', answer)} (state {ctx.request_state})"
+
     return server
 
 

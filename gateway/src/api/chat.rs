@@ -4,12 +4,12 @@ use axum::{
     Json,
     body::Body,
     extract::State,
-    http::{HeaderMap, HeaderValue, header},
+    http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use serde_json::Value;
 
-use super::json::ApiJson;
+use super::json::{ApiJson, TraceMeta};
 use crate::{
     auth::Principal,
     config::Scope,
@@ -25,21 +25,17 @@ pub async fn completions(
     principal: Principal,
     axum::Extension(request_id): axum::Extension<RequestId>,
     axum::Extension(external): axum::Extension<ExternalTime>,
-    headers: HeaderMap,
+    TraceMeta(meta): TraceMeta,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
     principal.require(Scope::Chat)?;
     let streaming = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let traceparent = headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     let chat = Chat::prepare(
         state,
         &principal,
         request_id.0.to_string(),
         external,
-        traceparent,
+        meta,
         body,
     )
     .await?;

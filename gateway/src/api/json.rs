@@ -97,3 +97,57 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
             .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
     }
 }
+
+/// The W3C trace context of the request (`traceparent`, `tracestate`), as MCP `_meta`
+/// entries to pass on to servers. A malformed `traceparent` is dropped, not forwarded.
+#[derive(Debug, Default, Clone)]
+pub struct TraceMeta(pub serde_json::Map<String, serde_json::Value>);
+
+fn valid_traceparent(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    parts.len() == 4
+        && hex(parts[0], 2)
+        && hex(parts[1], 32)
+        && hex(parts[2], 16)
+        && hex(parts[3], 2)
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for TraceMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let mut meta = serde_json::Map::new();
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
+        if let Some(traceparent) = header("traceparent").filter(|v| valid_traceparent(v)) {
+            meta.insert("traceparent".into(), traceparent.into());
+            if let Some(state) = header("tracestate").filter(|v| v.len() <= 512) {
+                meta.insert("tracestate".into(), state.into());
+            }
+        }
+        Ok(Self(meta))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_traceparent;
+
+    #[test]
+    fn only_well_formed_traceparents_pass() {
+        assert!(valid_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        ));
+        assert!(!valid_traceparent("00-xyz-00f067aa0ba902b7-01"));
+        assert!(!valid_traceparent("hello"));
+    }
+}

@@ -10,7 +10,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::json::{ApiJson, ApiQuery, ArgumentsBody};
+use super::json::{ApiJson, ApiQuery, ArgumentsBody, TraceMeta};
 use crate::{
     auth::Principal,
     config::Scope,
@@ -321,6 +321,7 @@ pub async fn call_tool(
     State(state): State<AppState>,
     principal: Principal,
     axum::Extension(request_id): axum::Extension<RequestId>,
+    TraceMeta(meta): TraceMeta,
     ApiPath((id, tool)): ApiPath<(String, String)>,
     ArgumentsBody(arguments): ArgumentsBody,
 ) -> Result<Json<Value>, ApiError> {
@@ -328,6 +329,7 @@ pub async fn call_tool(
     let call = ToolCall {
         name: tool.clone(),
         arguments,
+        meta,
         ..Default::default()
     };
     let (result, is_error, duration_ms) =
@@ -358,12 +360,14 @@ pub async fn execute(
     State(state): State<AppState>,
     principal: Principal,
     axum::Extension(request_id): axum::Extension<RequestId>,
+    TraceMeta(meta): TraceMeta,
     ApiJson(request): ApiJson<ExecuteRequest>,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::McpCall)?;
     let call = ToolCall {
         name: request.tool.clone(),
         arguments: request.arguments,
+        meta,
         input_responses: request.input_responses,
         request_state: request.request_state,
         ..Default::default()

@@ -48,7 +48,7 @@ impl Chat {
         principal: &Principal,
         request_id: String,
         external: ExternalTime,
-        traceparent: Option<String>,
+        meta: Map<String, Value>,
         mut body: Value,
     ) -> Result<Self, ApiError> {
         let object = body.as_object_mut().ok_or_else(|| {
@@ -75,10 +75,6 @@ impl Chat {
             object.insert("tools".into(), Value::Array(exposure.tools));
         }
         let config = state.config();
-        let mut meta = Map::new();
-        if let Some(traceparent) = traceparent {
-            meta.insert("traceparent".into(), Value::String(traceparent));
-        }
         let mut chat = Self {
             upstream: state.upstream(),
             limits: config.mcp.limits.clone(),

@@ -1,10 +1,8 @@
 //! The HTTP foundation and the `llamagate` binary as a user runs it.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
-    time::Duration,
-};
+mod support;
+
+use std::{process::Command, time::Duration};
 
 use axum::{body::Body, http::Request};
 use llamagate::{app::app, config::Config, metrics::Metrics, state::AppState};
@@ -146,30 +144,19 @@ fn help_lists_every_subcommand() {
 
 #[test]
 fn sigterm_stops_the_server_cleanly() {
-    let mut child = llamagate()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| line.split("addr=").nth(1).map(|a| a.trim().to_owned()))
-        .expect("the server logs its address");
-    let body = reqwest::blocking::get(format!("http://{addr}/healthz"))
+    let mut server = support::serve_process(&["--listen", "127.0.0.1:0"]);
+    let body = reqwest::blocking::get(format!("http://{}/healthz", server.addr))
         .unwrap()
         .text()
         .unwrap();
     assert!(body.contains("ok"));
     Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &server.child.id().to_string()])
         .status()
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = server.child.try_wait().unwrap() {
             break status;
         }
         assert!(
@@ -179,7 +166,7 @@ fn sigterm_stops_the_server_cleanly() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let rest = server.log.join().unwrap();
     assert!(
         rest.iter().any(|l| l.contains("llamagate stopped")),
         "{rest:?}"

@@ -298,8 +298,8 @@ async fn down_server_turns_unhealthy_and_fails_fast() {
         .await
         .unwrap_err();
     assert!(
-        started.elapsed() < Duration::from_millis(100),
-        "fail fast, not wait for a timeout"
+        started.elapsed() < Duration::from_secs(2),
+        "fail fast, not wait for the 30 s call timeout"
     );
     assert!(
         matches!(

@@ -73,6 +73,13 @@ fn params<T: serde::de::DeserializeOwned>(
 }
 
 impl ServerClient {
+    fn unknown_result(&self, method: &str) -> McpError {
+        self.unsupported(
+            method,
+            "a result type this gateway does not know".to_owned(),
+        )
+    }
+
     fn unsupported(&self, method: &str, detail: String) -> McpError {
         McpError::Protocol {
             server: self.name().to_owned(),
@@ -128,12 +135,7 @@ impl ServerClient {
                     format!("the server started a task ({})", to_json(&task)),
                 ));
             }
-            _ => {
-                return Err(self.unsupported(
-                    method,
-                    "a result type this gateway does not know".to_owned(),
-                ));
-            }
+            _ => return Err(self.unknown_result(method)),
         };
         let (ToolOutcome::Complete { result } | ToolOutcome::InputRequired { result }) = &outcome;
         self.check_size(method, result)?;
@@ -159,15 +161,8 @@ impl ServerClient {
             .await?;
         let value = match response {
             ReadResourceResponse::Complete(result) => to_json(&result),
-            ReadResourceResponse::InputRequired(result) => {
-                serde_json::json!({"resultType": "input_required", "result": to_json(&result)})
-            }
-            _ => {
-                return Err(self.unsupported(
-                    method,
-                    "a result type this gateway does not know".to_owned(),
-                ));
-            }
+            ReadResourceResponse::InputRequired(result) => input_required(&result),
+            _ => return Err(self.unknown_result(method)),
         };
         self.check_size(method, &value)?;
         Ok(value)
@@ -192,15 +187,8 @@ impl ServerClient {
             .await?;
         let value = match response {
             GetPromptResponse::Complete(result) => to_json(&result),
-            GetPromptResponse::InputRequired(result) => {
-                serde_json::json!({"resultType": "input_required", "result": to_json(&result)})
-            }
-            _ => {
-                return Err(self.unsupported(
-                    method,
-                    "a result type this gateway does not know".to_owned(),
-                ));
-            }
+            GetPromptResponse::InputRequired(result) => input_required(&result),
+            _ => return Err(self.unknown_result(method)),
         };
         self.check_size(method, &value)?;
         Ok(value)
@@ -217,6 +205,11 @@ impl ServerClient {
             .await?;
         Ok(to_json(&result))
     }
+}
+
+/// How a resource read or prompt that needs user input is reported.
+fn input_required<T: Serialize>(result: &T) -> Value {
+    serde_json::json!({"resultType": "input_required", "result": to_json(result)})
 }
 
 fn to_json<T: Serialize>(value: &T) -> Value {

@@ -184,15 +184,7 @@ impl Pool {
 
     /// Any open session (for probes).
     pub fn any_session(&self) -> Option<SharedSession> {
-        self.slots
-            .iter()
-            .filter_map(|slot| {
-                slot.session
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone()
-            })
-            .find(|s| !s.is_closed())
+        self.sessions().into_iter().next()
     }
 
     /// Every open session.

@@ -442,3 +442,16 @@ async fn streaming_accepts_ids_and_names_repeated_in_every_chunk() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(tool_messages(&script.requests()[1]), ["42"], "{body}");
 }
+
+#[tokio::test]
+async fn upstream_credentials_in_the_url_never_reach_the_client() {
+    let peer = ws_peer();
+    let dead = format!("http://bob:hunter2@127.0.0.1:{}/v1", free_port());
+    let state = gateway(&dead, &peer.url, "").await;
+    let (status, _, body) = post(&state, ask(json!({}))).await;
+    assert_eq!(status, 502);
+    assert!(
+        !body.contains("hunter2") && body.contains("[REDACTED]@127.0.0.1"),
+        "{body}"
+    );
+}

@@ -92,7 +92,7 @@ pub fn describe(server: &ServerClient) -> Value {
         "enabled": config.enabled,
         "state": health.state,
         "config": {
-            "url": config.url.as_deref().map(redact_userinfo),
+            "url": config.url.as_deref().map(crate::config::redact_url),
             "command": config.command,
             "args": config.args,
             "env": config.env,
@@ -109,20 +109,6 @@ pub fn describe(server: &ServerClient) -> Value {
         "pool": server.pool_stats(),
         "cache": cache,
     })
-}
-
-/// `user:password@` in a URL is a credential too.
-fn redact_userinfo(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest
-            .split_once('@')
-            .filter(|(userinfo, _)| !userinfo.contains('/'))
-        {
-            Some((_, host)) => format!("{scheme}://{}@{host}", crate::config::REDACTED),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
 }
 
 /// `GET /v1/mcp/servers`

@@ -207,7 +207,7 @@ async fn through_gateway(args: &McpArgs) -> Result<Value, String> {
     let response = request.send().await.map_err(|e| {
         format!(
             "cannot reach the gateway at {base}: {}",
-            crate::mcp::error::error_chain(&e)
+            crate::mcp::error::error_chain(&e.without_url())
         )
     })?;
     let status = response.status();

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use env::{ENV_ALIASES, env_overrides};
 pub use llamagate_crds::{Transport, mcpserver::ProtocolMode};
 pub use load::{ConfigError, load, load_from_str};
-pub use secret::{REDACTED, Secret};
+pub use secret::{REDACTED, Secret, redact_url};
 
 /// The whole gateway configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -60,6 +60,20 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// A URL fit to print: `user:password@` is a credential too.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest
+            .split_once('@')
+            .filter(|(userinfo, _)| !userinfo.contains('/'))
+        {
+            Some((_, host)) => format!("{scheme}://{REDACTED}@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +88,18 @@ mod tests {
         assert!(!shown.contains("sk-very-secret"), "{shown}");
         assert_eq!(shown.matches(REDACTED).count(), 3);
         assert_eq!(secret.expose(), "sk-very-secret");
+    }
+
+    #[test]
+    fn urls_lose_their_userinfo() {
+        assert_eq!(
+            redact_url("https://bob:hunter2@mcp.example.com/mcp"),
+            format!("https://{REDACTED}@mcp.example.com/mcp")
+        );
+        assert_eq!(
+            redact_url("http://127.0.0.1:3001/mcp?x=a@b"),
+            "http://127.0.0.1:3001/mcp?x=a@b"
+        );
     }
 
     #[test]

@@ -88,7 +88,7 @@ impl ServerClient {
             .body(body.to_string())
             .send()
             .await
-            .map_err(|e| failed(super::error::error_chain(&e)))?;
+            .map_err(|e| failed(super::error::error_chain(&e.without_url())))?;
         if !response.status().is_success() {
             return Err(failed(format!("HTTP {}", response.status())));
         }

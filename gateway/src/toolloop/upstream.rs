@@ -17,6 +17,8 @@ pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Value, ApiError>> + Send
 pub struct Upstream {
     http: reqwest::Client,
     base: String,
+    /// `base` without credentials, for messages.
+    shown: String,
     api_key: Option<String>,
     timeout: Duration,
 }
@@ -33,6 +35,7 @@ impl Upstream {
         Self {
             http,
             base: config.url.trim_end_matches('/').to_owned(),
+            shown: crate::config::redact_url(config.url.trim_end_matches('/')),
             api_key: config.api_key.as_ref().map(|k| k.expose().to_owned()),
             timeout: config.timeout,
         }
@@ -52,16 +55,23 @@ impl Upstream {
         path: &str,
     ) -> Result<reqwest::Response, ApiError> {
         let response = request.send().await.map_err(|e| {
-            let detail = crate::mcp::error::error_chain(&e);
-            if e.is_timeout() {
+            let timeout = e.is_timeout();
+            let detail = crate::mcp::error::error_chain(&e.without_url());
+            if timeout {
                 ApiError::Timeout {
                     code: "upstream_timeout",
-                    message: format!("the upstream at {}{path} did not answer in time", self.base),
+                    message: format!(
+                        "the upstream at {}{path} did not answer in time",
+                        self.shown
+                    ),
                 }
             } else {
                 ApiError::BadGateway {
                     code: "upstream_unreachable",
-                    message: format!("cannot reach the upstream at {}{path}: {detail}", self.base),
+                    message: format!(
+                        "cannot reach the upstream at {}{path}: {detail}",
+                        self.shown
+                    ),
                 }
             }
         })?;

@@ -23,7 +23,8 @@ pub async fn connect(
         detail,
     };
     let url = server.url.as_deref().unwrap_or_default();
-    let base = reqwest::Url::parse(url).map_err(|e| failed(format!("bad url `{url}`: {e}")))?;
+    let shown = crate::config::redact_url(url);
+    let base = reqwest::Url::parse(url).map_err(|e| failed(format!("bad url `{shown}`: {e}")))?;
     let headers = auth_headers(server)?;
     let opened = async {
         let response = http
@@ -34,12 +35,15 @@ pub async fn connect(
             .await
             .map_err(|e| {
                 failed(format!(
-                    "GET {url} failed: {}",
-                    crate::mcp::error::error_chain(&e)
+                    "GET {shown} failed: {}",
+                    crate::mcp::error::error_chain(&e.without_url())
                 ))
             })?;
         if !response.status().is_success() {
-            return Err(failed(format!("GET {url} answered {}", response.status())));
+            return Err(failed(format!(
+                "GET {shown} answered {}",
+                response.status()
+            )));
         }
         let mut events: EventStream =
             Box::pin(SseStream::from_bytes_stream(response.bytes_stream()));

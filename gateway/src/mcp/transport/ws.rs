@@ -27,9 +27,10 @@ pub async fn connect(
         detail,
     };
     let url = server.url.as_deref().unwrap_or_default();
+    let shown = crate::config::redact_url(url);
     let mut request = url
         .into_client_request()
-        .map_err(|e| failed(format!("bad url `{url}`: {e}")))?;
+        .map_err(|e| failed(format!("bad url `{shown}`: {e}")))?;
     let headers = request.headers_mut();
     headers.insert("sec-websocket-protocol", HeaderValue::from_static("mcp"));
     headers.extend(super::auth_headers(server)?);
@@ -42,7 +43,7 @@ pub async fn connect(
     )
     .await
     .map_err(|_| failed(format!("no WebSocket handshake within {connect_timeout:?}")))?
-    .map_err(|e| failed(format!("WebSocket handshake with {url} failed: {e}")))?;
+    .map_err(|e| failed(format!("WebSocket handshake with {shown} failed: {e}")))?;
     if response
         .headers()
         .get("sec-websocket-protocol")

@@ -319,6 +319,55 @@ async fn down_server_turns_unhealthy_and_fails_fast() {
     server.stop(Duration::from_secs(1)).await;
 }
 
+/// A healthy stateless server is watched by the shared prober: when the server dies the
+/// prober gives it back to its monitor, it turns unhealthy, and it heals when the server is
+/// back on the same address.
+#[tokio::test]
+async fn stateless_http_server_killed_turns_unhealthy_and_recovers() {
+    let port = free_port();
+    let mut peer = mcp2_http_on(port);
+    let server = client_with(
+        remote("stateless", Transport::StreamableHttp, &peer.url),
+        |mcp| mcp.health_failure_threshold = 1,
+    );
+    server.start();
+    wait_for("healthy", async || {
+        server.health().state == HealthState::Healthy
+    })
+    .await;
+    assert!(server.info().unwrap().stateless, "the 2026-07-28 path");
+    // Several probe rounds, so that the prober (not the first round) is in charge.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(server.health().state, HealthState::Healthy);
+
+    peer.kill();
+    wait_for("unhealthy", async || {
+        server.health().state == HealthState::Unhealthy
+    })
+    .await;
+    let health = server.health();
+    assert!(
+        health
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("stateless")),
+        "the error names the server: {health:?}"
+    );
+
+    let _back = mcp2_http_on(port);
+    wait_for("healthy again", async || {
+        server.health().state == HealthState::Healthy
+    })
+    .await;
+    let outcome = server
+        .call_tool(tool("echo", json!({"message": "back"})))
+        .await
+        .unwrap();
+    assert!(format!("{outcome:?}").contains("back"), "{outcome:?}");
+    server.stop(Duration::from_secs(1)).await;
+    assert_eq!(server.health().state, HealthState::Stopped);
+}
+
 #[tokio::test]
 async fn restart_of_a_stdio_server_gets_a_new_process() {
     let server = client_with(mcp2_stdio("restartable"), |_| {});

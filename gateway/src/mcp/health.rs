@@ -76,9 +76,12 @@ impl Default for Health {
 }
 
 impl Health {
-    /// Record a successful probe.
+    /// Record a successful probe. A probe does not end a stop or a restart in progress:
+    /// those states are left by whoever entered them.
     pub fn succeeded(&mut self, latency: Duration) {
-        self.state = HealthState::Healthy;
+        if !matches!(self.state, HealthState::Stopped | HealthState::Restarting) {
+            self.state = HealthState::Healthy;
+        }
         self.consecutive_failures = 0;
         self.last_error = None;
         self.latency_ms = Some(latency.as_secs_f64() * 1000.0);

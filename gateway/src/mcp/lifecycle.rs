@@ -2,10 +2,23 @@
 
 use std::{sync::Arc, time::Duration};
 
+use tokio::sync::oneshot;
+
 use super::{
+    error::McpError,
     health::{HealthState, backoff, jittered},
+    prober::{self, Handback, Watch},
     server::{ServerClient, close_when_unused},
 };
+use crate::config::Transport;
+
+/// What the monitor task does after a round.
+enum Next {
+    /// Run the next round after this delay.
+    After(Duration),
+    /// The shared prober watches the server until it gives it back.
+    Watched(oneshot::Receiver<Handback>),
+}
 
 impl ServerClient {
     /// Start the health monitor: connect (with capped exponential backoff while the server is
@@ -28,19 +41,34 @@ impl ServerClient {
         *monitor = Some(tokio::spawn(async move {
             let mut attempt = 0u32;
             loop {
+                // Only a weak reference is held between rounds, so that a removed server
+                // ends its monitor.
                 let Some(this) = client.upgrade() else { return };
-                let delay = this.monitor_step(&mut attempt).await;
+                let next = this.monitor_step(&mut attempt).await;
                 drop(this);
+                let delay = match next {
+                    Next::After(delay) => delay,
+                    Next::Watched(handback) => {
+                        let handback = handback.await;
+                        let Some(this) = client.upgrade() else { return };
+                        match handback {
+                            Ok(Handback::Failed(error)) => this.probe_failed(error, &mut attempt),
+                            Ok(Handback::Resume) => Duration::ZERO,
+                            // The prober dropped the server without a word: probe it here.
+                            Err(_) => jittered(this.settings.health_check_interval),
+                        }
+                    }
+                };
                 tokio::time::sleep(delay).await;
             }
         }));
     }
 
-    /// One round of the monitor; returns how long to wait before the next one.
-    async fn monitor_step(&self, attempt: &mut u32) -> Duration {
+    /// One round of the monitor: connect if needed, probe, and say when to go on.
+    async fn monitor_step(self: &Arc<Self>, attempt: &mut u32) -> Next {
         let interval = self.settings.health_check_interval;
         if self.health().state == HealthState::Stopped {
-            return interval;
+            return Next::After(interval);
         }
         if !self.pool.vacant_slots().is_empty()
             && let Err(error) = self.connect_vacant().await
@@ -49,31 +77,58 @@ impl ServerClient {
             self.record_failure(error.to_string());
             let delay = backoff(*attempt, interval);
             tracing::warn!(server = %self.name(), attempt = *attempt, retry_in_ms = delay.as_millis() as u64, "{error}");
-            return delay;
+            return Next::After(delay);
         }
         *attempt = 0;
         match self.probe().await {
             Ok(latency) => {
-                let was = self.health().state;
-                self.health
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .succeeded(latency);
-                if was != HealthState::Healthy {
-                    tracing::info!(server = %self.name(), latency_ms = latency.as_secs_f64() * 1000.0, "MCP server healthy");
-                }
-                self.publish_health();
-                jittered(interval)
+                self.record_success(latency);
+                self.hand_to_prober()
+                    .map_or(Next::After(jittered(interval)), Next::Watched)
             }
-            Err(error) => {
-                self.record_failure(error.to_string());
-                // A probe that fails on an open session: replace the sessions on the next round.
-                for session in self.pool.take_all() {
-                    close_when_unused(session);
-                }
-                *attempt += 1;
-                backoff(*attempt, interval)
+            Err(error) => Next::After(self.probe_failed(error, attempt)),
+        }
+    }
+
+    /// A healthy stateless Streamable HTTP server is probed from here on by the shared
+    /// prober (`prober.rs`), which is far cheaper with many servers; the returned receiver
+    /// says when it gives the server back.
+    fn hand_to_prober(self: &Arc<Self>) -> Option<oneshot::Receiver<Handback>> {
+        let stateless = self.info().is_some_and(|info| info.stateless);
+        if !stateless
+            || self.config.transport != Transport::StreamableHttp
+            || self.health().state != HealthState::Healthy
+        {
+            return None;
+        }
+        let (watch, handback) = Watch::new(self)?;
+        prober::hand_over(watch).then_some(handback)
+    }
+
+    /// Record a failed probe and close the sessions (they are replaced on the next round);
+    /// returns the backoff before that round.
+    fn probe_failed(&self, error: McpError, attempt: &mut u32) -> Duration {
+        self.record_failure(error.to_string());
+        for session in self.pool.take_all() {
+            close_when_unused(session);
+        }
+        *attempt += 1;
+        backoff(*attempt, self.settings.health_check_interval)
+    }
+
+    /// Record a successful probe. Metrics are only touched when the state changes: with
+    /// hundreds of servers probed every second that is most of a probe's cost.
+    pub(crate) fn record_success(&self, latency: Duration) {
+        let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        let was = health.state;
+        health.succeeded(latency);
+        let now = health.state;
+        drop(health);
+        if was != now {
+            if now == HealthState::Healthy {
+                tracing::info!(server = %self.name(), latency_ms = latency.as_secs_f64() * 1000.0, "MCP server healthy");
             }
+            self.publish_health();
         }
     }
 
@@ -91,16 +146,10 @@ impl ServerClient {
     }
 
     /// Probe now and record the outcome (the API's `?probe=true`).
-    pub async fn probe_now(&self) -> Result<Duration, super::error::McpError> {
+    pub async fn probe_now(&self) -> Result<Duration, McpError> {
         let outcome = self.probe().await;
         match &outcome {
-            Ok(latency) => {
-                self.health
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .succeeded(*latency);
-                self.publish_health();
-            }
+            Ok(latency) => self.record_success(*latency),
             Err(error) => self.record_failure(error.to_string()),
         }
         outcome
@@ -108,7 +157,7 @@ impl ServerClient {
 
     /// Let in-flight calls finish for at most `grace`, then close every session, drop the
     /// cache and reconnect (a stdio server gets a new process).
-    pub async fn restart(self: &Arc<Self>, grace: Duration) -> Result<(), super::error::McpError> {
+    pub async fn restart(self: &Arc<Self>, grace: Duration) -> Result<(), McpError> {
         self.set_state(HealthState::Restarting);
         if !self.pool.drain(grace).await {
             tracing::warn!(server = %self.name(), "calls still in flight after {grace:?}; restarting anyway");

@@ -11,6 +11,7 @@ mod lists;
 pub mod operations;
 pub mod pool;
 mod probe;
+mod prober;
 pub mod registry;
 pub mod server;
 pub mod session;

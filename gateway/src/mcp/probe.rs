@@ -6,12 +6,15 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use rmcp::model::{ClientRequest, PingRequest, RequestMetaObject};
 use serde_json::json;
 
 use super::{error::McpError, server::ServerClient, transport::auth_headers};
-use crate::config::Transport;
+use crate::config::{ServerConfig, Transport};
 
 impl ServerClient {
     /// Probe the server: `server/discover` on stateless sessions, `ping` on legacy ones.
@@ -32,7 +35,7 @@ impl ServerClient {
         let started = Instant::now();
         let stateless = session.info().stateless;
         let timeout = self.settings.health_check_timeout;
-        let method = if stateless { "server/discover" } else { "ping" };
+        let method = if stateless { DISCOVER } else { "ping" };
         let timed_out = || McpError::Timeout {
             server: self.name().to_owned(),
             method: method.to_owned(),
@@ -64,43 +67,102 @@ impl ServerClient {
     async fn discover_over_http(&self) -> Result<(), McpError> {
         let failed = |detail: String| McpError::Transport {
             server: self.name().to_owned(),
-            method: "server/discover".to_owned(),
+            method: DISCOVER.to_owned(),
             detail,
         };
-        let body = json!({
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "server/discover",
-            "params": {"_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {},
-                "io.modelcontextprotocol/clientInfo": {"name": "llamagate", "version": env!("CARGO_PKG_VERSION")},
-            }},
-        });
         let response = self
             .http
             .post(self.config.url.as_deref().unwrap_or_default())
-            .headers(auth_headers(&self.config)?)
-            .header(ACCEPT, "application/json, text/event-stream")
-            .header(CONTENT_TYPE, "application/json")
-            .header("MCP-Protocol-Version", "2026-07-28")
-            .header("Mcp-Method", "server/discover")
-            .body(body.to_string())
+            .headers(discover_headers(&self.config)?)
+            .body(discover_body())
             .send()
             .await
             .map_err(|e| failed(super::error::error_chain(&e.without_url())))?;
         if !response.status().is_success() {
             return Err(failed(format!("HTTP {}", response.status())));
         }
-        let text = response.text().await.map_err(|e| failed(e.to_string()))?;
-        // A JSON body, or one SSE event carrying it: either way it must hold a result.
-        if text.contains("\"supportedVersions\"") && !text.contains("\"error\"") {
-            Ok(())
-        } else {
-            Err(failed(format!(
-                "unexpected answer: {}",
-                text.chars().take(200).collect::<String>()
-            )))
-        }
+        let body = response.bytes().await.map_err(|e| failed(e.to_string()))?;
+        check_discover_answer(&body).map_err(failed)
+    }
+}
+
+/// The method of the stateless protocol's probe.
+pub(crate) const DISCOVER: &str = "server/discover";
+
+/// Headers of a `server/discover` POST: the server's auth and the protocol's own.
+pub(crate) fn discover_headers(server: &ServerConfig) -> Result<HeaderMap, McpError> {
+    let mut headers = auth_headers(server)?;
+    headers.insert(
+        ACCEPT,
+        HeaderValue::from_static("application/json, text/event-stream"),
+    );
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        "mcp-protocol-version",
+        HeaderValue::from_static(STATELESS_VERSION),
+    );
+    headers.insert("mcp-method", HeaderValue::from_static(DISCOVER));
+    Ok(headers)
+}
+
+const STATELESS_VERSION: &str = "2026-07-28";
+
+/// The JSON-RPC body of a `server/discover` probe; the same bytes every time.
+pub(crate) fn discover_body() -> Bytes {
+    static BODY: OnceLock<Bytes> = OnceLock::new();
+    BODY.get_or_init(|| {
+        let body = json!({
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": DISCOVER,
+            "params": {"_meta": {
+                "io.modelcontextprotocol/protocolVersion": STATELESS_VERSION,
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": {"name": "llamagate", "version": env!("CARGO_PKG_VERSION")},
+            }},
+        });
+        Bytes::from(body.to_string())
+    })
+    .clone()
+}
+
+/// Accept a `server/discover` answer: a JSON body, or one SSE event carrying it, that holds
+/// a result with the supported versions and no error.
+pub(crate) fn check_discover_answer(body: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(body);
+    if text.contains("\"supportedVersions\"") && !text.contains("\"error\"") {
+        Ok(())
+    } else {
+        Err(format!(
+            "unexpected answer: {}",
+            text.chars().take(200).collect::<String>()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discover_answers_are_checked() {
+        let ok = br#"{"jsonrpc":"2.0","id":0,"result":{"supportedVersions":["2026-07-28"]}}"#;
+        assert!(check_discover_answer(ok).is_ok());
+        let sse = b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":0,\"result\":{\"supportedVersions\":[]}}\n\n";
+        assert!(check_discover_answer(sse).is_ok());
+        let error = br#"{"jsonrpc":"2.0","id":0,"error":{"code":-32601,"message":"no"}}"#;
+        let message = check_discover_answer(error).unwrap_err();
+        assert!(message.contains("-32601"), "{message}");
+        assert!(check_discover_answer(b"<html>").is_err());
+    }
+
+    #[test]
+    fn the_probe_body_is_a_discover_request() {
+        let body: serde_json::Value = serde_json::from_slice(&discover_body()).unwrap();
+        assert_eq!(body["method"], DISCOVER);
+        assert_eq!(
+            body["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"],
+            STATELESS_VERSION
+        );
     }
 }

@@ -124,7 +124,11 @@ pub fn ws_peer_with_env(env: &[(&str, &str)]) -> Peer {
 
 /// The mcp 2.3 peer over Streamable HTTP.
 pub fn mcp2_http() -> Peer {
-    let port = free_port();
+    mcp2_http_on(free_port())
+}
+
+/// The mcp 2.3 peer over Streamable HTTP on `port` (to bring a killed one back).
+pub fn mcp2_http_on(port: u16) -> Peer {
     let mut command = Command::new(python("mcp2"));
     command
         .arg(peers_dir().join("mcp2_server.py"))

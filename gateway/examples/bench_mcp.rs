@@ -182,6 +182,82 @@ fn cpu_seconds() -> f64 {
     ticks / 100.0
 }
 
+/// CPU share of `servers` bare `server/discover` POSTs per `interval` to `url`, sent from
+/// one current-thread runtime over a kept-alive hyper connection each, a tenth of them per
+/// tenth of the interval: what the round trips themselves cost here, for comparison.
+fn bare_probes(url: &str, servers: usize, interval: Duration) -> f64 {
+    use http_body_util::{BodyExt, Full};
+    let url = reqwest::Url::parse(url).unwrap();
+    let body = bytes::Bytes::from(
+        serde_json::json!({
+            "jsonrpc": "2.0", "id": 0, "method": "server/discover",
+            "params": {"_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+            }},
+        })
+        .to_string(),
+    );
+    let probe =
+        async move |sender: &mut hyper::client::conn::http1::SendRequest<Full<bytes::Bytes>>,
+                    url: &reqwest::Url,
+                    body: &bytes::Bytes| {
+            sender.ready().await.unwrap();
+            let request = http::Request::post(url.path())
+                .header("host", url.authority())
+                .header("accept", "application/json, text/event-stream")
+                .header("content-type", "application/json")
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "server/discover")
+                .body(Full::new(body.clone()))
+                .unwrap();
+            let response = sender.send_request(request).await.unwrap();
+            let answer = response.into_body().collect().await.unwrap().to_bytes();
+            assert!(answer.windows(17).any(|w| w == b"supportedVersions"));
+        };
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let mut senders = Vec::new();
+            for _ in 0..servers {
+                let stream = tokio::net::TcpStream::connect(url.socket_addrs(|| None).unwrap()[0])
+                    .await
+                    .unwrap();
+                stream.set_nodelay(true).unwrap();
+                let (sender, connection) =
+                    hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                        .await
+                        .unwrap();
+                tokio::spawn(connection);
+                senders.push(sender);
+            }
+            let tick = interval / 10;
+            let per_tick = servers.div_ceil(10);
+            let prober = tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(tick);
+                for round in 0usize.. {
+                    ticker.tick().await;
+                    let start = (round % 10) * per_tick;
+                    let slice = &mut senders[start.min(servers)..(start + per_tick).min(servers)];
+                    futures::future::join_all(slice.iter_mut().map(|s| probe(s, &url, &body)))
+                        .await;
+                }
+            });
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let (cpu_before, wall_before) = (cpu_seconds(), Instant::now());
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            let share = (cpu_seconds() - cpu_before) / wall_before.elapsed().as_secs_f64();
+            prober.abort();
+            share
+        })
+    })
+    .join()
+    .unwrap()
+}
+
 fn row(name: &str, baseline: &mut [Duration], measured: &mut [Duration]) {
     let (b50, b99) = (percentile(baseline, 0.5), percentile(baseline, 0.99));
     let (m50, m99) = (percentile(measured, 0.5), percentile(measured, 0.99));
@@ -267,6 +343,9 @@ async fn main() {
         health_check_timeout: Duration::from_millis(900),
         ..McpConfig::default()
     };
+    // The floor, measured first while nothing else runs: the same round trips from one
+    // thread over kept-alive connections, batched per tick, with no bookkeeping at all.
+    let floor = bare_probes(&url, 200, Duration::from_secs(interval));
     let clients: Vec<_> = (0..200)
         .map(|i| {
             let config = server(
@@ -295,6 +374,11 @@ async fn main() {
     println!(
         "health monitoring ({protocol:?}): {healthy}/200 servers healthy, {interval} s interval: {:.2}% of one core",
         share * 100.0
+    );
+    println!(
+        "bare HTTP/1.1 `server/discover` round trips at the same rate (the floor): {:.2}% of one core; LlamaGate / floor: {:.2}",
+        floor * 100.0,
+        share / floor
     );
     for client in &clients {
         client.stop(Duration::from_millis(100)).await;

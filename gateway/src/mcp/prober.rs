@@ -152,9 +152,9 @@ fn proxy_in_environment() -> bool {
         .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
 }
 
-/// A watched server and its connection.
+/// A watched server and its connection (boxed: entries move in and out of futures).
 struct Entry {
-    watch: Watch,
+    watch: Box<Watch>,
     connection: Option<SendRequest<Full<Bytes>>>,
 }
 
@@ -177,6 +177,7 @@ async fn run(mut incoming: mpsc::UnboundedReceiver<Watch>) {
         tokio::select! {
             Some(watch) = incoming.recv() => {
                 let at = next_probe(epoch, watch.interval);
+                let watch = Box::new(watch);
                 waiting.insert_at(Entry { watch, connection: None }, at);
             }
             Some(due) = waiting.next() => {
@@ -214,7 +215,7 @@ fn settle(entry: Entry, outcome: Result<Duration, McpError>) -> Option<Entry> {
     let handback = match outcome {
         Ok(latency) => {
             client.record_success(latency);
-            let keep = client.health().state == HealthState::Healthy
+            let keep = client.health_state() == HealthState::Healthy
                 && client.pool.vacant_slots().is_empty();
             if keep {
                 return Some(entry);

@@ -151,6 +151,11 @@ impl ServerClient {
             .clone()
     }
 
+    /// Current state (cheaper than [`ServerClient::health`]).
+    pub fn health_state(&self) -> HealthState {
+        self.health.lock().unwrap_or_else(|p| p.into_inner()).state
+    }
+
     /// What the server reported when the last session opened.
     pub fn info(&self) -> Option<SessionInfo> {
         self.info.lock().unwrap_or_else(|p| p.into_inner()).clone()

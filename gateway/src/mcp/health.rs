@@ -142,6 +142,22 @@ mod tests {
     }
 
     #[test]
+    fn a_probe_does_not_end_a_stop_or_a_restart() {
+        for state in [HealthState::Stopped, HealthState::Restarting] {
+            let mut health = Health {
+                state,
+                ..Health::default()
+            };
+            health.succeeded(Duration::from_millis(2));
+            assert_eq!(health.state, state);
+            assert_eq!(health.latency_ms, Some(2.0), "the latency is still recorded");
+        }
+        let mut starting = Health::default();
+        starting.succeeded(Duration::from_millis(2));
+        assert_eq!(starting.state, HealthState::Healthy);
+    }
+
+    #[test]
     fn backoff_grows_and_is_capped() {
         let cap = Duration::from_secs(30);
         assert_eq!(backoff(1, cap), Duration::from_millis(500));

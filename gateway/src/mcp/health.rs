@@ -150,7 +150,11 @@ mod tests {
             };
             health.succeeded(Duration::from_millis(2));
             assert_eq!(health.state, state);
-            assert_eq!(health.latency_ms, Some(2.0), "the latency is still recorded");
+            assert_eq!(
+                health.latency_ms,
+                Some(2.0),
+                "the latency is still recorded"
+            );
         }
         let mut starting = Health::default();
         starting.succeeded(Duration::from_millis(2));

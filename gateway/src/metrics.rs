@@ -23,6 +23,9 @@ pub struct Metrics {
     pub mcp_cache: IntCounterVec,
     /// 1 for the current health state of each server, 0 for the others.
     pub mcp_health: IntGaugeVec,
+    /// Health probes by server and outcome: `ok`, `failed`, or `skipped` because calls had
+    /// just proved the server alive.
+    pub mcp_probes: IntCounterVec,
     /// Tool-loop rounds per chat request.
     pub toolloop_rounds: HistogramVec,
     /// Tool calls per chat request.
@@ -106,6 +109,11 @@ impl Metrics {
                 "mcp_server_health",
                 "1 for the current health state of each MCP server",
                 &["server", "state"],
+            ),
+            mcp_probes: counter(
+                "mcp_probes_total",
+                "MCP health probes by server and outcome (skipped: traffic proved the server alive)",
+                &["server", "outcome"],
             ),
             toolloop_rounds: histogram(
                 "toolloop_rounds",

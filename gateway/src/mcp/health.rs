@@ -1,8 +1,18 @@
 //! Health of one server: the state machine the monitor drives and the API reports.
 
-use std::{fmt, time::Duration};
+use std::{
+    fmt,
+    sync::{
+        OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
+use prometheus::IntCounter;
 use serde::Serialize;
+
+use crate::metrics::Metrics;
 
 /// Where a server stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,12 +89,17 @@ impl Health {
     /// Record a successful probe. A probe does not end a stop or a restart in progress:
     /// those states are left by whoever entered them.
     pub fn succeeded(&mut self, latency: Duration) {
+        self.alive();
+        self.latency_ms = Some(latency.as_secs_f64() * 1000.0);
+    }
+
+    /// Record proof of life without a latency (calls answered in place of a probe).
+    pub fn alive(&mut self) {
         if !matches!(self.state, HealthState::Stopped | HealthState::Restarting) {
             self.state = HealthState::Healthy;
         }
         self.consecutive_failures = 0;
         self.last_error = None;
-        self.latency_ms = Some(latency.as_secs_f64() * 1000.0);
         self.last_success_unix = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .ok()
@@ -103,6 +118,54 @@ impl Health {
     /// True when calls may be sent.
     pub fn accepts_calls(&self) -> bool {
         matches!(self.state, HealthState::Healthy | HealthState::Starting)
+    }
+}
+
+/// When the server last answered a call. Passive health: a call answered within the probe
+/// interval proves the server alive as well as a probe would, so busy servers are not
+/// probed on top of their traffic.
+#[derive(Debug, Default)]
+pub struct LastAnswer(AtomicU64);
+
+impl LastAnswer {
+    /// A call was just answered.
+    pub fn record(&self) {
+        self.0.store(clock_millis().max(1), Ordering::Relaxed);
+    }
+
+    /// True when a call was answered less than `window` ago.
+    pub fn within(&self, window: Duration) -> bool {
+        let at = self.0.load(Ordering::Relaxed);
+        at != 0 && u128::from(clock_millis().saturating_sub(at)) < window.as_millis()
+    }
+}
+
+/// Milliseconds on a monotonic process clock (cheap to store in an atomic).
+fn clock_millis() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    u64::try_from(START.get_or_init(Instant::now).elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The probe counters of one server, looked up once: probes are frequent.
+#[derive(Debug, Clone)]
+pub struct ProbeCounters {
+    /// Probes answered.
+    pub ok: IntCounter,
+    /// Probes failed or timed out.
+    pub failed: IntCounter,
+    /// Probes not sent because calls had just proved the server alive.
+    pub skipped: IntCounter,
+}
+
+impl ProbeCounters {
+    /// The counters of `server`.
+    pub fn new(metrics: &Metrics, server: &str) -> Self {
+        let counter = |outcome: &str| metrics.mcp_probes.with_label_values(&[server, outcome]);
+        Self {
+            ok: counter("ok"),
+            failed: counter("failed"),
+            skipped: counter("skipped"),
+        }
     }
 }
 
@@ -159,6 +222,15 @@ mod tests {
         let mut starting = Health::default();
         starting.succeeded(Duration::from_millis(2));
         assert_eq!(starting.state, HealthState::Healthy);
+    }
+
+    #[test]
+    fn last_answer_is_recent_only_within_the_window() {
+        let last = LastAnswer::default();
+        assert!(!last.within(Duration::from_secs(3600)), "never answered");
+        last.record();
+        assert!(last.within(Duration::from_secs(60)));
+        assert!(!last.within(Duration::ZERO));
     }
 
     #[test]

@@ -80,14 +80,23 @@ impl ServerClient {
             return Next::After(delay);
         }
         *attempt = 0;
-        match self.probe().await {
-            Ok(latency) => {
-                self.record_success(latency);
-                self.hand_to_prober()
-                    .map_or(Next::After(jittered(interval)), Next::Watched)
+        if self.last_answer.within(interval) {
+            self.probes.skipped.inc();
+            self.record_success(None);
+        } else {
+            match self.probe().await {
+                Ok(latency) => {
+                    self.probes.ok.inc();
+                    self.record_success(Some(latency));
+                }
+                Err(error) => {
+                    self.probes.failed.inc();
+                    return Next::After(self.probe_failed(error, attempt));
+                }
             }
-            Err(error) => Next::After(self.probe_failed(error, attempt)),
         }
+        self.hand_to_prober()
+            .map_or(Next::After(jittered(interval)), Next::Watched)
     }
 
     /// A healthy stateless Streamable HTTP server is probed from here on by the shared
@@ -116,17 +125,21 @@ impl ServerClient {
         backoff(*attempt, self.settings.health_check_interval)
     }
 
-    /// Record a successful probe. Metrics are only touched when the state changes: with
-    /// hundreds of servers probed every second that is most of a probe's cost.
-    pub(crate) fn record_success(&self, latency: Duration) {
+    /// Record a successful probe, or (without a latency) calls answered in its place.
+    /// Metrics are only touched when the state changes: with hundreds of servers probed
+    /// every second that is most of a probe's cost.
+    pub(crate) fn record_success(&self, latency: Option<Duration>) {
         let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
         let was = health.state;
-        health.succeeded(latency);
+        match latency {
+            Some(latency) => health.succeeded(latency),
+            None => health.alive(),
+        }
         let now = health.state;
         drop(health);
         if was != now {
             if now == HealthState::Healthy {
-                tracing::info!(server = %self.name(), latency_ms = latency.as_secs_f64() * 1000.0, "MCP server healthy");
+                tracing::info!(server = %self.name(), "MCP server healthy");
             }
             self.publish_health();
         }
@@ -149,8 +162,14 @@ impl ServerClient {
     pub async fn probe_now(&self) -> Result<Duration, McpError> {
         let outcome = self.probe().await;
         match &outcome {
-            Ok(latency) => self.record_success(*latency),
-            Err(error) => self.record_failure(error.to_string()),
+            Ok(latency) => {
+                self.probes.ok.inc();
+                self.record_success(Some(*latency));
+            }
+            Err(error) => {
+                self.probes.failed.inc();
+                self.record_failure(error.to_string());
+            }
         }
         outcome
     }

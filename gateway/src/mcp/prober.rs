@@ -7,7 +7,8 @@
 //! most 100 ms) leave together from one current-thread runtime, each over a kept-alive
 //! connection of its own, while the server's monitor task sleeps until a probe fails.
 //! Connecting, backoff, legacy sessions and the other transports stay with the per-server
-//! monitor task (`lifecycle.rs`), which takes over again when a probe fails.
+//! monitor task (`lifecycle.rs`), which takes over again when a probe fails. A server whose
+//! calls were answered within the interval is not probed at all (passive health).
 
 use std::{
     sync::{OnceLock, Weak},
@@ -182,7 +183,13 @@ async fn run(mut incoming: mpsc::UnboundedReceiver<Watch>) {
             }
             Some(due) = waiting.next() => {
                 let entry = due.into_inner();
-                if !entry.watch.abandoned() {
+                if entry.watch.abandoned() {
+                    continue;
+                }
+                if proven_by_traffic(&entry) {
+                    let at = next_probe(epoch, entry.watch.interval);
+                    waiting.insert_at(entry, at);
+                } else {
                     probing.push(probe(entry, pooled.clone()));
                 }
             }
@@ -206,6 +213,19 @@ fn next_probe(epoch: Instant, interval: Duration) -> Instant {
     epoch + Duration::from_nanos(offset)
 }
 
+/// Passive health: calls answered within the interval stand in for the probe.
+fn proven_by_traffic(entry: &Entry) -> bool {
+    let Some(client) = entry.watch.client.upgrade() else {
+        return false;
+    };
+    if !client.last_answer.within(entry.watch.interval) {
+        return false;
+    }
+    client.probes.skipped.inc();
+    client.record_success(None);
+    true
+}
+
 /// Record a probe's outcome; returns the entry when it stays with the prober.
 fn settle(entry: Entry, outcome: Result<Duration, McpError>) -> Option<Entry> {
     if entry.watch.abandoned() {
@@ -214,7 +234,8 @@ fn settle(entry: Entry, outcome: Result<Duration, McpError>) -> Option<Entry> {
     let client = entry.watch.client.upgrade()?;
     let handback = match outcome {
         Ok(latency) => {
-            client.record_success(latency);
+            client.probes.ok.inc();
+            client.record_success(Some(latency));
             let keep = client.health_state() == HealthState::Healthy
                 && client.pool.vacant_slots().is_empty();
             if keep {
@@ -222,7 +243,10 @@ fn settle(entry: Entry, outcome: Result<Duration, McpError>) -> Option<Entry> {
             }
             Handback::Resume
         }
-        Err(error) => Handback::Failed(error),
+        Err(error) => {
+            client.probes.failed.inc();
+            Handback::Failed(error)
+        }
     };
     // The monitor task may have just gone; then there is nobody left to tell.
     let _ = entry.watch.handback.send(handback);

@@ -13,7 +13,7 @@ use super::{
     cache::{ListCache, ListKind, Lookup},
     error::McpError,
     events::ClientEvents,
-    health::{Health, HealthState},
+    health::{Health, HealthState, LastAnswer, ProbeCounters},
     lists::{list_all, list_method},
     pool::{AcquireError, Pool, PoolStats},
     session::{Session, SessionInfo, SessionOptions},
@@ -95,6 +95,8 @@ pub struct ServerClient {
     pub(crate) metrics: Metrics,
     pub(crate) connecting: tokio::sync::Mutex<()>,
     pub(crate) monitor: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    pub(crate) last_answer: LastAnswer,
+    pub(crate) probes: ProbeCounters,
 }
 
 impl ServerClient {
@@ -117,6 +119,7 @@ impl ServerClient {
             settings.max_in_flight,
             settings.connection_timeout,
         );
+        let probes = ProbeCounters::new(&metrics, &config.name);
         let client = Arc::new(Self {
             config,
             settings,
@@ -128,6 +131,8 @@ impl ServerClient {
             metrics,
             connecting: tokio::sync::Mutex::new(()),
             monitor: Mutex::new(None),
+            last_answer: LastAnswer::default(),
+            probes,
         });
         client.publish_health();
         client
@@ -351,7 +356,10 @@ impl ServerClient {
             }),
         };
         let label = match &outcome {
-            Ok(_) => "ok",
+            Ok(_) => {
+                self.last_answer.record();
+                "ok"
+            }
             Err(e) => e.code(),
         };
         self.metrics

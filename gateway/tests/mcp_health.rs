@@ -1,0 +1,98 @@
+//! Health monitoring seen from outside: probes counted by outcome, and passive health
+//! (calls answered within the interval stand in for probes) against a real server.
+
+mod support;
+
+use std::time::Duration;
+
+use llamagate::{
+    config::{McpConfig, Transport},
+    mcp::{
+        health::HealthState,
+        operations::ToolCall,
+        server::{ClientSettings, ServerClient},
+    },
+    metrics::Metrics,
+};
+use serde_json::json;
+use support::*;
+
+/// `llamagate_mcp_probes_total{outcome="…",server="…"}` as rendered on `/metrics`.
+fn probes(metrics: &Metrics, server: &str, outcome: &str) -> u64 {
+    let needle =
+        format!("llamagate_mcp_probes_total{{outcome=\"{outcome}\",server=\"{server}\"}} ");
+    metrics
+        .render()
+        .lines()
+        .find_map(|line| line.strip_prefix(needle.as_str()))
+        .map_or(0, |value| value.trim().parse().unwrap())
+}
+
+async fn wait_healthy(server: &ServerClient) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while server.health().state != HealthState::Healthy {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not healthy: {:?}",
+            server.health()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// While calls are answered the server is not probed on top of them; when the calls stop,
+/// probing resumes. Both over the shared prober (stateless HTTP) and the per-server
+/// monitor (a stdio session).
+#[tokio::test]
+async fn answered_calls_stand_in_for_probes_until_traffic_stops() {
+    let peer = mcp2_http();
+    for config in [
+        remote("busy-http", Transport::StreamableHttp, &peer.url),
+        mcp2_stdio("busy-stdio"),
+    ] {
+        let name = config.name.clone();
+        let mcp = McpConfig {
+            health_check_interval: Duration::from_millis(300),
+            health_check_timeout: Duration::from_millis(250),
+            ..Default::default()
+        };
+        let metrics = Metrics::new();
+        let settings = ClientSettings::new(&mcp, &config);
+        let server = ServerClient::new(config, settings, reqwest::Client::new(), metrics.clone());
+        server.start();
+        wait_healthy(&server).await;
+
+        // Busy: a call about every 60 ms for 2 s, about six probe rounds.
+        let (ok_before, skipped_before) = (
+            probes(&metrics, &name, "ok"),
+            probes(&metrics, &name, "skipped"),
+        );
+        let busy_until = tokio::time::Instant::now() + Duration::from_secs(2);
+        while tokio::time::Instant::now() < busy_until {
+            let call = ToolCall {
+                name: "echo".to_owned(),
+                arguments: json!({"message": "busy"}).as_object().cloned().unwrap(),
+                ..Default::default()
+            };
+            server.call_tool(call).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        let skipped = probes(&metrics, &name, "skipped") - skipped_before;
+        let sent = probes(&metrics, &name, "ok") - ok_before;
+        assert!(
+            skipped >= 3 && skipped > sent,
+            "{name}: while busy, {skipped} probes skipped and {sent} sent"
+        );
+        assert_eq!(server.health().state, HealthState::Healthy);
+
+        // Idle: probes are sent again.
+        let ok_idle = probes(&metrics, &name, "ok");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(
+            probes(&metrics, &name, "ok") >= ok_idle + 2,
+            "{name}: probing resumes when the calls stop"
+        );
+        assert_eq!(probes(&metrics, &name, "failed"), 0, "{name}");
+        server.stop(Duration::from_secs(1)).await;
+    }
+}

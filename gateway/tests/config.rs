@@ -164,6 +164,15 @@ fn bad_values_explain_the_fix() {
 }
 
 #[test]
+fn a_probe_interval_past_a_day_is_refused() {
+    let err = load("mcp: { health_check_interval: 1000years }").unwrap_err();
+    assert!(
+        err.contains("mcp.health_check_interval: must be at most `24h`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn api_keys_are_checked() {
     let err = load("auth: { keys: [ { key: short }, { key: \"sha256:abc\" }, { key: 0123456789abcdefX, scopes: [] }, { key: short } ] }").unwrap_err();
     for needle in [

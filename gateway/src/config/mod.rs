@@ -19,6 +19,7 @@ pub use env::{ENV_ALIASES, env_overrides};
 pub use llamagate_crds::{Transport, mcpserver::ProtocolMode};
 pub use load::{ConfigError, load, load_from_str};
 pub use secret::{REDACTED, Secret, redact_url};
+pub use validate::MAX_HEALTH_CHECK_INTERVAL;
 
 /// The whole gateway configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

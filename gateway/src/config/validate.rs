@@ -95,6 +95,9 @@ fn validate_auth(config: &Config, problems: &mut FieldErrors) {
     }
 }
 
+/// The longest probe interval accepted.
+pub const MAX_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+
 fn validate_mcp(config: &Config, problems: &mut FieldErrors) {
     let mcp = &config.mcp;
     positive(mcp.connection_timeout, "mcp.connection_timeout", problems);
@@ -108,6 +111,12 @@ fn validate_mcp(config: &Config, problems: &mut FieldErrors) {
         "mcp.health_check_timeout",
         problems,
     );
+    if mcp.health_check_interval > MAX_HEALTH_CHECK_INTERVAL {
+        problems.push(
+            "mcp.health_check_interval",
+            "must be at most `24h` (a server probed less often is not monitored)",
+        );
+    }
     if mcp.health_check_timeout >= mcp.health_check_interval {
         problems.push(
             "mcp.health_check_timeout",

@@ -206,6 +206,9 @@ async fn run(mut incoming: mpsc::UnboundedReceiver<Watch>) {
 /// When to probe next: the jittered interval from now, rounded up to the tick grid so
 /// that servers due close together are probed in one wake-up.
 fn next_probe(epoch: Instant, interval: Duration) -> Instant {
+    // Validation caps the interval; the cap here keeps `DelayQueue` (which panics past about
+    // two years) safe from any other caller.
+    let interval = interval.min(crate::config::MAX_HEALTH_CHECK_INTERVAL);
     let tick = (interval / 10).clamp(Duration::from_millis(1), Duration::from_millis(100));
     let since_epoch = (Instant::now() + jittered(interval)) - epoch;
     let ticks = since_epoch.as_nanos().div_ceil(tick.as_nanos());

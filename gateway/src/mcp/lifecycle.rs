@@ -12,6 +12,20 @@ use super::{
 };
 use crate::config::Transport;
 
+/// What a monitor task carries from round to round.
+#[derive(Debug, Default)]
+struct Round {
+    /// Failed connection attempts or probes in a row (for the backoff).
+    attempt: u32,
+    /// The shared prober just gave the server back with a failure.
+    after_prober_failure: bool,
+    /// Times the server's own probe succeeded right after the prober failed.
+    disputes: u32,
+}
+
+/// Disputes after which a server is no longer handed to the shared prober.
+const MAX_DISPUTES: u32 = 3;
+
 /// What the monitor task does after a round.
 enum Next {
     /// Run the next round after this delay.
@@ -39,12 +53,12 @@ impl ServerClient {
         self.publish_health();
         let client = Arc::downgrade(self);
         *monitor = Some(tokio::spawn(async move {
-            let mut attempt = 0u32;
+            let mut round = Round::default();
             loop {
                 // Only a weak reference is held between rounds, so that a removed server
                 // ends its monitor.
                 let Some(this) = client.upgrade() else { return };
-                let next = this.monitor_step(&mut attempt).await;
+                let next = this.monitor_step(&mut round).await;
                 drop(this);
                 let delay = match next {
                     Next::After(delay) => delay,
@@ -52,10 +66,16 @@ impl ServerClient {
                         let handback = handback.await;
                         let Some(this) = client.upgrade() else { return };
                         match handback {
-                            Ok(Handback::Failed(error)) => this.probe_failed(error, &mut attempt),
+                            Ok(Handback::Failed(error)) => {
+                                round.after_prober_failure = true;
+                                this.probe_failed(error, &mut round.attempt)
+                            }
                             Ok(Handback::Resume) => Duration::ZERO,
-                            // The prober dropped the server without a word: probe it here.
-                            Err(_) => jittered(this.settings.health_check_interval),
+                            Err(_) => {
+                                tracing::warn!(server = %this.name(), "the shared health prober stopped; the server's own monitor probes it");
+                                round.disputes = MAX_DISPUTES;
+                                jittered(this.settings.health_check_interval)
+                            }
                         }
                     }
                 };
@@ -64,8 +84,22 @@ impl ServerClient {
         }));
     }
 
+    /// Abort the monitor task (and so the shared prober's watch of the server).
+    fn abort_monitor(&self) {
+        let task = self
+            .monitor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = task {
+            task.abort();
+        }
+    }
+
     /// One round of the monitor: connect if needed, probe, and say when to go on.
-    async fn monitor_step(self: &Arc<Self>, attempt: &mut u32) -> Next {
+    async fn monitor_step(self: &Arc<Self>, round: &mut Round) -> Next {
+        let attempt = &mut round.attempt;
+        let checking_prober = std::mem::take(&mut round.after_prober_failure);
         let interval = self.settings.health_check_interval;
         if self.health().state == HealthState::Stopped {
             return Next::After(interval);
@@ -88,12 +122,23 @@ impl ServerClient {
                 Ok(latency) => {
                     self.probes.ok.inc();
                     self.record_success(Some(latency));
+                    if checking_prober {
+                        // The prober failed where this probe succeeds at once (a proxy or
+                        // server quirk): after a few such disputes, stop handing it over.
+                        round.disputes += 1;
+                        if round.disputes == MAX_DISPUTES {
+                            tracing::warn!(server = %self.name(), "the shared health prober keeps failing where the server's own probe succeeds; probing it from its own monitor");
+                        }
+                    }
                 }
                 Err(error) => {
                     self.probes.failed.inc();
                     return Next::After(self.probe_failed(error, attempt));
                 }
             }
+        }
+        if round.disputes >= MAX_DISPUTES {
+            return Next::After(jittered(interval));
         }
         self.hand_to_prober()
             .map_or(Next::After(jittered(interval)), Next::Watched)
@@ -178,6 +223,9 @@ impl ServerClient {
     /// cache and reconnect (a stdio server gets a new process).
     pub async fn restart(self: &Arc<Self>, grace: Duration) -> Result<(), McpError> {
         self.set_state(HealthState::Restarting);
+        // A new monitor takes over afterwards: the old one may be waiting on the shared
+        // prober, or be mid-way through a reconnect of its own.
+        self.abort_monitor();
         if !self.pool.drain(grace).await {
             tracing::warn!(server = %self.name(), "calls still in flight after {grace:?}; restarting anyway");
         }
@@ -191,32 +239,22 @@ impl ServerClient {
             health.state = HealthState::Starting;
             health.consecutive_failures = 0;
         }
-        match reconnected {
-            Ok(()) => {
-                self.probe_now().await?;
-            }
+        let outcome = match reconnected {
+            Ok(()) => self.probe_now().await.map(drop),
             Err(error) => {
                 self.record_failure(error.to_string());
-                self.start();
-                return Err(error);
+                Err(error)
             }
-        }
+        };
         self.start();
-        Ok(())
+        outcome
     }
 
     /// Stop: no new calls, in-flight ones finish for at most `grace`, sessions close and a
     /// stdio process ends.
     pub async fn stop(&self, grace: Duration) {
         self.set_state(HealthState::Stopped);
-        if let Some(task) = self
-            .monitor
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            task.abort();
-        }
+        self.abort_monitor();
         self.pool.drain(grace).await;
         for session in self.pool.take_all() {
             if let Ok(owned) = Arc::try_unwrap(session) {

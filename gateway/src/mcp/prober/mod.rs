@@ -17,9 +17,8 @@ use std::{
 
 use bytes::Bytes;
 use futures::{StreamExt, stream::FuturesUnordered};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
-use reqwest::header::{HOST, HeaderMap, HeaderValue};
 use tokio::{
     sync::{mpsc, oneshot},
     time::Instant,
@@ -29,13 +28,13 @@ use tokio_util::time::DelayQueue;
 use super::{
     error::McpError,
     health::{HealthState, jittered},
-    probe::{DISCOVER, check_discover_answer, discover_body, discover_headers},
+    probe::DISCOVER,
     server::ServerClient,
 };
-use crate::config::ServerConfig;
 
-/// Largest `server/discover` answer read; a real one is well under a kilobyte.
-const MAX_ANSWER_BYTES: usize = 64 * 1024;
+mod target;
+
+use target::{Target, exchange};
 
 /// Why the prober gave a server back to its monitor task.
 #[derive(Debug)]
@@ -85,72 +84,26 @@ pub(crate) fn hand_over(watch: Watch) -> bool {
     static PROBER: OnceLock<Option<mpsc::UnboundedSender<Watch>>> = OnceLock::new();
     let sender = PROBER.get_or_init(|| {
         let (sender, receiver) = mpsc::unbounded_channel();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .ok()?;
-        std::thread::Builder::new()
+        // The runtime is built on the new thread: dropping one inside the caller's async
+        // context (if the spawn failed) would panic.
+        let spawned = std::thread::Builder::new()
             .name("llamagate-prober".to_owned())
-            .spawn(move || runtime.block_on(run(receiver)))
-            .ok()?;
-        Some(sender)
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(run(receiver)),
+                    Err(e) => tracing::warn!(
+                        "shared health prober not started ({e}); each server's monitor probes it"
+                    ),
+                }
+            });
+        spawned.ok().map(|_| sender)
     });
     sender
         .as_ref()
         .is_some_and(|sender| sender.send(watch).is_ok())
-}
-
-/// Where and how a server is probed, prepared once.
-struct Target {
-    server: String,
-    route: Route,
-    headers: HeaderMap,
-}
-
-enum Route {
-    /// Plain HTTP with no proxy in the environment: a kept-alive HTTP/1.1 connection of
-    /// the server's own, without a pool in between.
-    Direct {
-        host: url::Host,
-        port: u16,
-        uri: http::Uri,
-    },
-    /// TLS, proxies: the prober's `reqwest` client, which handles them.
-    Pooled { url: reqwest::Url },
-}
-
-impl Target {
-    fn new(config: &ServerConfig) -> Option<Self> {
-        let url = reqwest::Url::parse(config.url.as_deref()?).ok()?;
-        let mut headers = discover_headers(config).ok()?;
-        let direct = url.scheme() == "http"
-            && url.username().is_empty()
-            && url.password().is_none()
-            && !proxy_in_environment();
-        let route = match (direct, url.host(), url.port_or_known_default()) {
-            (true, Some(host), Some(port)) => {
-                headers.insert(HOST, HeaderValue::from_str(url.authority()).ok()?);
-                let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
-                Route::Direct {
-                    host: host.to_owned(),
-                    port,
-                    uri: path.parse().ok()?,
-                }
-            }
-            _ => Route::Pooled { url },
-        };
-        Some(Self {
-            server: config.name.clone(),
-            route,
-            headers,
-        })
-    }
-}
-
-fn proxy_in_environment() -> bool {
-    ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
-        .iter()
-        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
 }
 
 /// A watched server and its connection (boxed: entries move in and out of futures).
@@ -181,18 +134,14 @@ async fn run(mut incoming: mpsc::UnboundedReceiver<Watch>) {
                 let watch = Box::new(watch);
                 waiting.insert_at(Entry { watch, connection: None }, at);
             }
-            Some(due) = waiting.next() => {
-                let entry = due.into_inner();
-                if entry.watch.abandoned() {
-                    continue;
-                }
-                if proven_by_traffic(&entry) {
+            Some(due) = waiting.next() => match on_due(due.into_inner()) {
+                Due::Probe(entry) => probing.push(probe(entry, pooled.clone())),
+                Due::Again(entry) => {
                     let at = next_probe(epoch, entry.watch.interval);
                     waiting.insert_at(entry, at);
-                } else {
-                    probing.push(probe(entry, pooled.clone()));
                 }
-            }
+                Due::Done => {}
+            },
             Some((entry, outcome)) = probing.next() => {
                 if let Some(entry) = settle(entry, outcome) {
                     let at = next_probe(epoch, entry.watch.interval);
@@ -216,17 +165,28 @@ fn next_probe(epoch: Instant, interval: Duration) -> Instant {
     epoch + Duration::from_nanos(offset)
 }
 
-/// Passive health: calls answered within the interval stand in for the probe.
-fn proven_by_traffic(entry: &Entry) -> bool {
+/// What to do with a server whose time has come.
+enum Due {
+    Probe(Entry),
+    Again(Entry),
+    Done,
+}
+
+/// Probe the server, unless it is gone or calls answered within the interval stand in for
+/// the probe (passive health).
+fn on_due(entry: Entry) -> Due {
+    if entry.watch.abandoned() {
+        return Due::Done;
+    }
     let Some(client) = entry.watch.client.upgrade() else {
-        return false;
+        return Due::Done;
     };
     if !client.last_answer.within(entry.watch.interval) {
-        return false;
+        return Due::Probe(entry);
     }
     client.probes.skipped.inc();
     client.record_success(None);
-    true
+    keep_or_give_back(entry, &client, Handback::Resume).map_or(Due::Done, Due::Again)
 }
 
 /// Record a probe's outcome; returns the entry when it stays with the prober.
@@ -235,23 +195,27 @@ fn settle(entry: Entry, outcome: Result<Duration, McpError>) -> Option<Entry> {
         return None;
     }
     let client = entry.watch.client.upgrade()?;
-    let handback = match outcome {
+    match outcome {
         Ok(latency) => {
             client.probes.ok.inc();
             client.record_success(Some(latency));
-            let keep = client.health_state() == HealthState::Healthy
-                && client.pool.vacant_slots().is_empty();
-            if keep {
-                return Some(entry);
-            }
-            Handback::Resume
+            keep_or_give_back(entry, &client, Handback::Resume)
         }
         Err(error) => {
             client.probes.failed.inc();
-            Handback::Failed(error)
+            // The monitor task may have just gone; then there is nobody left to tell.
+            let _ = entry.watch.handback.send(Handback::Failed(error));
+            None
         }
-    };
-    // The monitor task may have just gone; then there is nobody left to tell.
+    }
+}
+
+/// A healthy server with all its sessions stays; any other goes back to its monitor, which
+/// reconnects what is missing.
+fn keep_or_give_back(entry: Entry, client: &ServerClient, handback: Handback) -> Option<Entry> {
+    if client.health_state() == HealthState::Healthy && client.pool.vacant_slots().is_empty() {
+        return Some(entry);
+    }
     let _ = entry.watch.handback.send(handback);
     None
 }
@@ -280,107 +244,9 @@ async fn probe(mut entry: Entry, pooled: reqwest::Client) -> (Entry, Result<Dura
     (entry, outcome)
 }
 
-/// One `server/discover` POST and the check of its answer.
-async fn exchange(entry: &mut Entry, pooled: &reqwest::Client) -> Result<(), String> {
-    let target = &entry.watch.target;
-    let (status, body) = match &target.route {
-        Route::Direct { host, port, uri } => {
-            let mut connection = match entry.connection.take() {
-                Some(open) if !open.is_closed() => open,
-                _ => connect(host, *port).await?,
-            };
-            connection.ready().await.map_err(|e| e.to_string())?;
-            let mut request = http::Request::post(uri.clone())
-                .body(Full::new(discover_body()))
-                .map_err(|e| e.to_string())?;
-            *request.headers_mut() = target.headers.clone();
-            let response = connection
-                .send_request(request)
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = response.status();
-            let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
-                .collect()
-                .await
-                .map_err(|e| format!("reading the answer: {e}"))?
-                .to_bytes();
-            entry.connection = Some(connection);
-            (status, body)
-        }
-        Route::Pooled { url } => {
-            let response = pooled
-                .post(url.clone())
-                .headers(target.headers.clone())
-                .body(discover_body())
-                .send()
-                .await
-                .map_err(|e| super::error::error_chain(&e.without_url()))?;
-            let status = response.status();
-            let body = response.bytes().await.map_err(|e| e.to_string())?;
-            (status, body)
-        }
-    };
-    if !status.is_success() {
-        return Err(format!("HTTP {status}"));
-    }
-    check_discover_answer(&body)
-}
-
-async fn connect(host: &url::Host, port: u16) -> Result<SendRequest<Full<Bytes>>, String> {
-    let stream = match host {
-        url::Host::Domain(name) => tokio::net::TcpStream::connect((name.as_str(), port)).await,
-        url::Host::Ipv4(address) => tokio::net::TcpStream::connect((*address, port)).await,
-        url::Host::Ipv6(address) => tokio::net::TcpStream::connect((*address, port)).await,
-    }
-    .map_err(|e| format!("connecting: {e}"))?;
-    stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let (sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-    // Ends when `sender` is dropped or the server closes the connection.
-    tokio::spawn(connection);
-    Ok(sender)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config(url: &str) -> ServerConfig {
-        serde_json::from_value(serde_json::json!({
-            "name": "probe-target",
-            "transport": "streamable-http",
-            "url": url,
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn plain_http_is_probed_over_a_connection_of_its_own() {
-        if proxy_in_environment() {
-            return;
-        }
-        let target = Target::new(&config("http://127.0.0.1:8931/mcp?tenant=a")).unwrap();
-        let Route::Direct { host, port, uri } = &target.route else {
-            panic!("plain HTTP should go direct")
-        };
-        assert_eq!((host.to_string().as_str(), *port), ("127.0.0.1", 8931));
-        assert_eq!(uri.to_string(), "/mcp?tenant=a");
-        assert_eq!(target.headers[HOST], "127.0.0.1:8931");
-        assert_eq!(target.headers["mcp-method"], DISCOVER);
-    }
-
-    #[test]
-    fn tls_and_credentials_in_the_url_go_through_reqwest() {
-        for url in [
-            "https://mcp.example.com/mcp",
-            "http://user:pw@127.0.0.1:1/mcp",
-        ] {
-            let target = Target::new(&config(url)).unwrap();
-            assert!(matches!(target.route, Route::Pooled { .. }), "{url}");
-        }
-    }
 
     #[test]
     fn probes_due_close_together_share_a_tick() {

@@ -374,6 +374,49 @@ async fn stateless_http_server_killed_turns_unhealthy_and_recovers() {
     assert_eq!(server.health().state, HealthState::Stopped);
 }
 
+/// A stateless server that stops answering but keeps its connections open (frozen with
+/// SIGSTOP): the prober's probes time out, it turns unhealthy, and heals once thawed.
+#[tokio::test]
+async fn stateless_http_server_that_stops_answering_turns_unhealthy_and_recovers() {
+    let peer = mcp2_http();
+    let server = client_with(
+        remote("frozen", Transport::StreamableHttp, &peer.url),
+        |mcp| {
+            mcp.health_failure_threshold = 2;
+            mcp.health_check_interval = Duration::from_secs(1);
+            mcp.health_check_timeout = Duration::from_millis(400);
+        },
+    );
+    server.start();
+    wait_for("healthy", async || {
+        server.health().state == HealthState::Healthy
+    })
+    .await;
+    // Several probe rounds, so that the prober is in charge.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(server.health().state, HealthState::Healthy);
+
+    peer.signal("STOP");
+    wait_for("unhealthy", async || {
+        server.health().state == HealthState::Unhealthy
+    })
+    .await;
+    let health = server.health();
+    peer.signal("CONT");
+    assert!(
+        health
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("frozen")),
+        "the error names the server: {health:?}"
+    );
+    wait_for("healthy again", async || {
+        server.health().state == HealthState::Healthy
+    })
+    .await;
+    server.stop(Duration::from_secs(1)).await;
+}
+
 #[tokio::test]
 async fn restart_of_a_stdio_server_gets_a_new_process() {
     let server = client_with(mcp2_stdio("restartable"), |_| {});

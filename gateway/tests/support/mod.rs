@@ -65,6 +65,17 @@ impl Peer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Send a signal by name (`STOP` freezes the server with its connections open, `CONT`
+    /// thaws it).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("the kill command");
+        assert!(status.success(), "kill -{name} failed");
+    }
 }
 
 fn wait_for_port(port: u16, child: &mut Child) {

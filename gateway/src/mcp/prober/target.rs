@@ -2,14 +2,12 @@
 //! exchange with it.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::client::conn::http1::SendRequest;
 use reqwest::{
     StatusCode,
-    header::{HOST, HeaderMap, HeaderValue},
+    header::{HOST, HeaderValue},
 };
 
-use super::Entry;
+use super::wire::{self, Connection, WireError};
 use crate::{
     config::ServerConfig,
     mcp::probe::{check_discover_answer, discover_body, discover_headers},
@@ -23,37 +21,39 @@ pub(super) struct Target {
     pub(super) server: String,
     url: reqwest::Url,
     route: Route,
-    headers: HeaderMap,
+    headers: reqwest::header::HeaderMap,
 }
 
 enum Route {
     /// Plain HTTP with no proxy in the environment: a kept-alive HTTP/1.1 connection of
-    /// the server's own, without a pool in between.
+    /// the server's own and the probe's request bytes, prepared once.
     Direct {
         host: url::Host,
         port: u16,
-        uri: http::Uri,
+        request: Bytes,
     },
-    /// TLS, proxies, redirects: the prober's `reqwest` client, which handles them.
+    /// TLS, proxies, redirects, answers the direct route does not read: the prober's
+    /// `reqwest` client, which handles them.
     Pooled,
 }
 
 impl Target {
     pub(super) fn new(config: &ServerConfig) -> Option<Self> {
         let url = reqwest::Url::parse(config.url.as_deref()?).ok()?;
-        let mut headers = discover_headers(config).ok()?;
+        let headers = discover_headers(config).ok()?;
         let direct = url.scheme() == "http"
             && url.username().is_empty()
             && url.password().is_none()
             && !proxy_in_environment();
         let route = match (direct, url.host(), url.port_or_known_default()) {
             (true, Some(host), Some(port)) => {
-                headers.insert(HOST, HeaderValue::from_str(url.authority()).ok()?);
+                let mut with_host = headers.clone();
+                with_host.insert(HOST, HeaderValue::from_str(url.authority()).ok()?);
                 let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
                 Route::Direct {
                     host: host.to_owned(),
                     port,
-                    uri: path.parse().ok()?,
+                    request: wire::prepare(path, &with_host, &discover_body()),
                 }
             }
             _ => Route::Pooled,
@@ -66,10 +66,9 @@ impl Target {
         })
     }
 
-    /// From now on through `reqwest`: it follows redirects as the sessions' client does.
+    /// From now on through `reqwest`.
     fn use_pooled(&mut self) {
         self.route = Route::Pooled;
-        self.headers.remove(HOST);
     }
 }
 
@@ -80,27 +79,41 @@ fn proxy_in_environment() -> bool {
 }
 
 /// One `server/discover` POST and the check of its answer.
-pub(super) async fn exchange(entry: &mut Entry, pooled: &reqwest::Client) -> Result<(), String> {
-    let Entry { watch, connection } = entry;
-    let target = &mut watch.target;
-    let (mut status, mut body) = match &target.route {
-        Route::Direct { host, port, uri } => {
-            let reused = connection.as_ref().is_some_and(|open| !open.is_closed());
-            match direct(connection, host, *port, uri, &target.headers).await {
+pub(super) async fn exchange(
+    target: &mut Target,
+    connection: &mut Option<Connection>,
+    pooled: &reqwest::Client,
+) -> Result<(), String> {
+    let direct = match &target.route {
+        Route::Direct {
+            host,
+            port,
+            request,
+        } => {
+            let reused = connection.is_some();
+            match direct(connection, host, *port, request).await {
                 // The server may close an idle connection just as the probe goes out on
                 // it: once more on a new connection, as a pool would.
-                Err(_) if reused => {
-                    *connection = None;
-                    direct(connection, host, *port, uri, &target.headers).await?
+                Err(WireError::ClosedBeforeAnswer | WireError::Failed(_)) if reused => {
+                    Some(direct(connection, host, *port, request).await)
                 }
-                answer => answer?,
+                answer => Some(answer),
             }
         }
-        Route::Pooled => through_reqwest(target, pooled).await?,
+        Route::Pooled => None,
+    };
+    let (mut status, mut body) = match direct {
+        Some(Ok(answer)) => answer,
+        Some(Err(WireError::Unsupported(_))) => {
+            target.use_pooled();
+            through_reqwest(target, pooled).await?
+        }
+        Some(Err(error)) => return Err(error.to_string()),
+        None => through_reqwest(target, pooled).await?,
     };
     if status.is_redirection() {
-        // hyper does not follow redirects (e.g. `/mcp` to `/mcp/`), and the sessions'
-        // client does: probe the way the sessions reach the server.
+        // The direct route does not follow redirects (e.g. `/mcp` to `/mcp/`), and the
+        // sessions' client does: probe the way the sessions reach the server.
         *connection = None;
         target.use_pooled();
         (status, body) = through_reqwest(target, pooled).await?;
@@ -112,33 +125,22 @@ pub(super) async fn exchange(entry: &mut Entry, pooled: &reqwest::Client) -> Res
 }
 
 async fn direct(
-    connection: &mut Option<SendRequest<Full<Bytes>>>,
+    connection: &mut Option<Connection>,
     host: &url::Host,
     port: u16,
-    uri: &http::Uri,
-    headers: &HeaderMap,
-) -> Result<(StatusCode, Bytes), String> {
+    request: &[u8],
+) -> Result<(StatusCode, Bytes), WireError> {
     let mut open = match connection.take() {
-        Some(open) if !open.is_closed() => open,
-        _ => connect(host, port).await?,
+        Some(open) => open,
+        None => Connection::open(host, port)
+            .await
+            .map_err(WireError::Failed)?,
     };
-    open.ready().await.map_err(|e| e.to_string())?;
-    let mut request = http::Request::post(uri.clone())
-        .body(Full::new(discover_body()))
-        .map_err(|e| e.to_string())?;
-    *request.headers_mut() = headers.clone();
-    let response = open
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status();
-    let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
-        .collect()
-        .await
-        .map_err(|e| format!("reading the answer: {e}"))?
-        .to_bytes();
-    *connection = Some(open);
-    Ok((status, body))
+    let answer = open.exchange(request, MAX_ANSWER_BYTES).await?;
+    if answer.keep_alive {
+        *connection = Some(open);
+    }
+    Ok((answer.status, answer.body))
 }
 
 async fn through_reqwest(
@@ -165,23 +167,6 @@ async fn through_reqwest(
     Ok((status, Bytes::from(body)))
 }
 
-async fn connect(host: &url::Host, port: u16) -> Result<SendRequest<Full<Bytes>>, String> {
-    let stream = match host {
-        url::Host::Domain(name) => tokio::net::TcpStream::connect((name.as_str(), port)).await,
-        url::Host::Ipv4(address) => tokio::net::TcpStream::connect((*address, port)).await,
-        url::Host::Ipv6(address) => tokio::net::TcpStream::connect((*address, port)).await,
-    }
-    .map_err(|e| format!("connecting: {e}"))?;
-    stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let (sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-    // Ends when `sender` is dropped or the server closes the connection.
-    tokio::spawn(connection);
-    Ok(sender)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,13 +186,30 @@ mod tests {
             return;
         }
         let target = Target::new(&config("http://127.0.0.1:8931/mcp?tenant=a")).unwrap();
-        let Route::Direct { host, port, uri } = &target.route else {
+        let Route::Direct {
+            host,
+            port,
+            request,
+        } = &target.route
+        else {
             panic!("plain HTTP should go direct")
         };
         assert_eq!((host.to_string().as_str(), *port), ("127.0.0.1", 8931));
-        assert_eq!(uri.to_string(), "/mcp?tenant=a");
-        assert_eq!(target.headers[HOST], "127.0.0.1:8931");
-        assert_eq!(target.headers["mcp-method"], crate::mcp::probe::DISCOVER);
+        let request = String::from_utf8_lossy(request);
+        assert!(
+            request.starts_with("POST /mcp?tenant=a HTTP/1.1\r\n"),
+            "{request}"
+        );
+        assert!(
+            request.contains("\r\nhost: 127.0.0.1:8931\r\n"),
+            "{request}"
+        );
+        assert!(request.contains("\r\nmcp-method: server/discover\r\n"));
+        assert!(request.ends_with(&*String::from_utf8_lossy(&discover_body())));
+        assert!(
+            target.headers.get(HOST).is_none(),
+            "reqwest sets Host per hop"
+        );
     }
 
     #[test]
@@ -221,14 +223,48 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn an_answer_the_direct_route_does_not_read_goes_through_reqwest() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            // Every request, on every connection, answered with a chunked body.
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let mut request = vec![0; 8192];
+                    while socket.read(&mut request).await.is_ok_and(|n| n > 0) {
+                        let body = r#"{"jsonrpc":"2.0","id":0,"result":{"supportedVersions":["2026-07-28"]}}"#;
+                        let answer = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+                            body.len()
+                        );
+                        if socket.write_all(answer.as_bytes()).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let mut target = Target::new(&config(&format!("http://127.0.0.1:{port}/mcp"))).unwrap();
+        if !matches!(target.route, Route::Direct { .. }) {
+            return; // a proxy in the environment
+        }
+        let pooled = reqwest::Client::new();
+        let mut connection = None;
+        for _ in 0..2 {
+            exchange(&mut target, &mut connection, &pooled)
+                .await
+                .unwrap();
+            assert!(matches!(target.route, Route::Pooled));
+        }
+    }
+
     #[test]
     fn after_a_redirect_the_target_goes_through_reqwest() {
         let mut target = Target::new(&config("http://127.0.0.1:8931/mcp")).unwrap();
         target.use_pooled();
         assert!(matches!(target.route, Route::Pooled));
-        assert!(
-            target.headers.get(HOST).is_none(),
-            "reqwest sets Host per hop"
-        );
     }
 }

@@ -9,6 +9,7 @@ import base64
 import os
 
 import anyio
+from mcp import types
 
 # A 1x1 transparent PNG.
 TINY_PNG = base64.b64decode(
@@ -75,6 +76,18 @@ def register(server, image_type, tool_error, context_type):
         else:
             await ctx.session.send_tool_list_changed()
         return f"added {name}"
+
+    @server.tool()
+    def vendor_fields():
+        """Answer with a field no SDK knows and a `_meta` (both must reach the caller).
+
+        mcp 1.x serializes such extra fields; mcp 2.x drops them before they are sent.
+        """
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text="with extras")],
+            vendorExtension={"kept": True},
+            _meta={"io.example/trace": "abc"},
+        )
 
     @server.tool()
     def big(size: int) -> str:

@@ -1,6 +1,10 @@
-"""WebSocket MCP peer (mcp 1.30): subprotocol `mcp`, one JSON-RPC message per text frame.
+"""The mcp 1.30 peer: WebSocket (subprotocol `mcp`, one JSON-RPC message per text frame) by
+default, or stdio, Streamable HTTP and legacy HTTP+SSE.
 
-    .venv-mcp1/bin/python ws_server.py --port 8765     # ws://127.0.0.1:8765/ws
+    .venv-mcp1/bin/python ws_server.py --port 8765                              # ws://127.0.0.1:8765/ws
+    .venv-mcp1/bin/python ws_server.py --transport stdio
+    .venv-mcp1/bin/python ws_server.py --transport streamable-http --port 8766  # http://127.0.0.1:8766/mcp
+    .venv-mcp1/bin/python ws_server.py --transport sse --port 8767              # http://127.0.0.1:8767/sse
 """
 
 import argparse
@@ -30,9 +34,22 @@ async def ws_endpoint(websocket):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--transport", default="ws", choices=["ws", "stdio", "streamable-http", "sse"])
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--json", action="store_true", help="Streamable HTTP answers as JSON, not SSE")
     args = parser.parse_args()
-    app = Starlette(routes=[WebSocketRoute("/ws", ws_endpoint)])
+    server.settings.json_response = args.json
+    if args.transport == "stdio":
+        server.run("stdio")
+        return
+    if args.port is None:
+        parser.error("--port is needed for a network transport")
+    if args.transport == "streamable-http":
+        app = server.streamable_http_app()
+    elif args.transport == "sse":
+        app = server.sse_app()
+    else:
+        app = Starlette(routes=[WebSocketRoute("/ws", ws_endpoint)])
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 

@@ -12,6 +12,7 @@ pub mod operations;
 pub mod pool;
 mod probe;
 mod prober;
+pub mod raw;
 pub mod registry;
 pub mod server;
 pub mod session;

@@ -1,17 +1,23 @@
 //! The protocol operations beyond lists: tools/call, resources/read, prompts/get,
-//! completion/complete. Results stay JSON (unknown fields and `_meta` pass through); an
-//! `input_required` answer is surfaced as such, never mistaken for a tool result.
+//! completion/complete. Results are handed on as the server sent them (unknown fields and
+//! `_meta` included: see `raw.rs`), the typed result only where the raw one is not at
+//! hand; an `input_required` answer is surfaced as such, never mistaken for a tool result.
 
 use std::time::Duration;
 
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CompleteRequestParams, GetPromptRequestParams,
-    GetPromptResponse, ReadResourceRequestParams, ReadResourceResponse,
+use rmcp::{
+    model::{
+        CallToolRequest, CallToolRequestParams, CancelledNotification, CancelledNotificationParam,
+        ClientNotification, ClientRequest, CompleteRequest, CompleteRequestParams,
+        GetPromptRequest, GetPromptRequestParams, ReadResourceRequest, ReadResourceRequestParams,
+        RequestId, ServerResult,
+    },
+    service::{Peer, PeerRequestOptions, RoleClient},
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{error::McpError, server::ServerClient};
+use super::{error::McpError, server::ServerClient, session::SharedSession};
 
 /// How a tool call ended.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -117,24 +123,34 @@ impl ServerClient {
         }
         let request: CallToolRequestParams = params(self.name(), method, body)?;
         let timeout = call.timeout.unwrap_or(self.settings.call_timeout);
-        let response = self
-            .request(method, timeout, |peer| async move {
-                peer.call_tool_once(request).await
-            })
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
+        let (typed, raw) = self
+            .request_on_session(method, timeout, |session| send_recorded(session, request))
             .await?;
-        let outcome = match response {
-            CallToolResponse::Complete(result) => ToolOutcome::Complete {
-                result: to_json(&result),
+        let outcome = match typed {
+            ServerResult::CallToolResult(result) => ToolOutcome::Complete {
+                result: raw.unwrap_or_else(|| to_json(&result)),
             },
-            CallToolResponse::InputRequired(result) => ToolOutcome::InputRequired {
-                result: to_json(&result),
+            ServerResult::InputRequiredResult(result) => ToolOutcome::InputRequired {
+                result: raw.unwrap_or_else(|| to_json(&result)),
             },
-            CallToolResponse::Task(task) => {
+            ServerResult::CreateTaskResult(task) => {
                 return Err(self.unsupported(
                     method,
                     format!("the server started a task ({})", to_json(&task)),
                 ));
             }
+            // A result with no content at all (`{}` or only `_meta`) is an empty result.
+            ServerResult::EmptyResult(_) | ServerResult::CustomResult(_)
+                if raw.as_ref().is_some_and(is_contentless) =>
+            {
+                let mut result = raw.unwrap_or_default();
+                result["content"] = Value::Array(Vec::new());
+                ToolOutcome::Complete { result }
+            }
+            ServerResult::EmptyResult(_) => ToolOutcome::Complete {
+                result: serde_json::json!({"content": []}),
+            },
             _ => return Err(self.unknown_result(method)),
         };
         let (ToolOutcome::Complete { result } | ToolOutcome::InputRequired { result }) = &outcome;
@@ -154,14 +170,17 @@ impl ServerClient {
             body["_meta"] = Value::Object(meta);
         }
         let request: ReadResourceRequestParams = params(self.name(), method, body)?;
-        let response = self
-            .request(method, self.settings.call_timeout, |peer| async move {
-                peer.read_resource_once(request).await
+        let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
+        let (typed, raw) = self
+            .request_on_session(method, self.settings.call_timeout, |session| {
+                send_recorded(session, request)
             })
             .await?;
-        let value = match response {
-            ReadResourceResponse::Complete(result) => to_json(&result),
-            ReadResourceResponse::InputRequired(result) => input_required(&result),
+        let value = match typed {
+            ServerResult::ReadResourceResult(result) => raw.unwrap_or_else(|| to_json(&result)),
+            ServerResult::InputRequiredResult(result) => {
+                input_required(raw.unwrap_or_else(|| to_json(&result)))
+            }
             _ => return Err(self.unknown_result(method)),
         };
         self.check_size(method, &value)?;
@@ -180,14 +199,17 @@ impl ServerClient {
             method,
             serde_json::json!({ "name": name, "arguments": arguments }),
         )?;
-        let response = self
-            .request(method, self.settings.call_timeout, |peer| async move {
-                peer.get_prompt_once(request).await
+        let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
+        let (typed, raw) = self
+            .request_on_session(method, self.settings.call_timeout, |session| {
+                send_recorded(session, request)
             })
             .await?;
-        let value = match response {
-            GetPromptResponse::Complete(result) => to_json(&result),
-            GetPromptResponse::InputRequired(result) => input_required(&result),
+        let value = match typed {
+            ServerResult::GetPromptResult(result) => raw.unwrap_or_else(|| to_json(&result)),
+            ServerResult::InputRequiredResult(result) => {
+                input_required(raw.unwrap_or_else(|| to_json(&result)))
+            }
             _ => return Err(self.unknown_result(method)),
         };
         self.check_size(method, &value)?;
@@ -198,18 +220,76 @@ impl ServerClient {
     pub async fn complete(&self, request: Value) -> Result<Value, McpError> {
         let method = "completion/complete";
         let request: CompleteRequestParams = params(self.name(), method, request)?;
-        let result = self
-            .request(method, self.settings.call_timeout, |peer| async move {
-                peer.complete(request).await
+        let request = ClientRequest::CompleteRequest(CompleteRequest::new(request));
+        let (typed, raw) = self
+            .request_on_session(method, self.settings.call_timeout, |session| {
+                send_recorded(session, request)
             })
             .await?;
-        Ok(to_json(&result))
+        match typed {
+            ServerResult::CompleteResult(result) => Ok(raw.unwrap_or_else(|| to_json(&result))),
+            _ => Err(self.unknown_result(method)),
+        }
     }
 }
 
+/// Send `request` on `session` and wait for its answer: the typed result, and the result
+/// as the server sent it when the transport recorded it. Dropped before the answer (the
+/// call timed out, or its caller went away), it tells the server with
+/// `notifications/cancelled`.
+async fn send_recorded(
+    session: SharedSession,
+    request: ClientRequest,
+) -> Result<(ServerResult, Option<Value>), rmcp::ServiceError> {
+    let peer = session.peer().clone();
+    let handle = peer
+        .send_cancellable_request(request, PeerRequestOptions::no_options())
+        .await?;
+    let mut guard = CancelOnDrop {
+        peer,
+        id: Some(handle.id.clone()),
+    };
+    let typed = handle.await_response().await;
+    let id = guard.id.take();
+    let typed = typed?;
+    let raw = id.and_then(|id| session.raw_results().take(&id));
+    Ok((typed, raw))
+}
+
+/// Sends `notifications/cancelled` for a request abandoned before its answer.
+struct CancelOnDrop {
+    peer: Peer<RoleClient>,
+    id: Option<RequestId>,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else { return };
+        let peer = self.peer.clone();
+        let notification = ClientNotification::CancelledNotification(CancelledNotification::new(
+            CancelledNotificationParam::new(Some(id), Some("request abandoned".to_owned())),
+        ));
+        // Drop may run outside a runtime (at shutdown): then there is nobody to tell.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = peer.send_notification(notification).await;
+            });
+        }
+    }
+}
+
+/// True for a result with nothing but (optionally) `_meta` and `resultType: complete`.
+fn is_contentless(result: &Value) -> bool {
+    result.as_object().is_some_and(|fields| {
+        fields
+            .iter()
+            .all(|(name, value)| name == "_meta" || (name == "resultType" && value == "complete"))
+    })
+}
+
 /// How a resource read or prompt that needs user input is reported.
-fn input_required<T: Serialize>(result: &T) -> Value {
-    serde_json::json!({"resultType": "input_required", "result": to_json(result)})
+fn input_required(result: Value) -> Value {
+    serde_json::json!({"resultType": "input_required", "result": result})
 }
 
 fn to_json<T: Serialize>(value: &T) -> Value {

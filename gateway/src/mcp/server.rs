@@ -16,7 +16,7 @@ use super::{
     health::{Health, HealthState, LastAnswer, ProbeCounters},
     lists::{list_all, list_method},
     pool::{AcquireError, Pool, PoolStats},
-    session::{Session, SessionInfo, SessionOptions},
+    session::{Session, SessionInfo, SessionOptions, SharedSession},
     transport::RESULT_TOO_LARGE,
 };
 use crate::{
@@ -324,6 +324,21 @@ impl ServerClient {
         F: FnOnce(Peer<RoleClient>) -> Fut,
         Fut: Future<Output = Result<T, rmcp::ServiceError>>,
     {
+        self.request_on_session(method, timeout, |session| send(session.peer().clone()))
+            .await
+    }
+
+    /// [`Self::request`], for requests that need the session itself (its raw results).
+    pub(crate) async fn request_on_session<T, F, Fut>(
+        &self,
+        method: &str,
+        timeout: Duration,
+        send: F,
+    ) -> Result<T, McpError>
+    where
+        F: FnOnce(SharedSession) -> Fut,
+        Fut: Future<Output = Result<T, rmcp::ServiceError>>,
+    {
         let health = self.health();
         if !health.accepts_calls() {
             return Err(McpError::Unavailable {
@@ -345,8 +360,8 @@ impl ServerClient {
             Err(e) => return Err(self.acquire_error(e)),
         };
         let started = Instant::now();
-        let peer = lease.session().peer().clone();
-        let outcome = match tokio::time::timeout(timeout, send(peer)).await {
+        let session = lease.session().clone();
+        let outcome = match tokio::time::timeout(timeout, send(session)).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(self.service_error(method, e)),
             Err(_) => Err(McpError::Timeout {

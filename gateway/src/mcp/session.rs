@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::{
     error::{McpError, error_chain},
     events::ClientEvents,
+    raw::RawResults,
     transport::{self, stdio::StdioChild},
 };
 use crate::config::{ProtocolMode, ServerConfig, Transport};
@@ -49,6 +50,7 @@ pub struct Session {
     service: RunningService<RoleClient, ClientEvents>,
     child: Option<StdioChild>,
     info: SessionInfo,
+    raw: RawResults,
 }
 
 impl Session {
@@ -74,11 +76,12 @@ impl Session {
             ProtocolMode::Legacy => ClientLifecycleMode::Initialize,
         };
         let max = options.max_message_bytes;
+        let raw = RawResults::default();
         let mut child = None;
         let serving = async {
             match server.transport {
                 Transport::Stdio => {
-                    let (transport, spawned) = transport::stdio::spawn(server, max)?;
+                    let (transport, spawned) = transport::stdio::spawn(server, max, raw.clone())?;
                     child = Some(spawned);
                     events
                         .serve_with_lifecycle(transport, lifecycle)
@@ -108,16 +111,22 @@ impl Session {
                             .filter_map(|(k, v)| k.map(|k| (k, v)))
                             .collect(),
                     );
-                    let transport =
-                        StreamableHttpClientTransport::with_client(http.clone(), config);
+                    let client = transport::http::RecordingClient::new(http.clone(), raw.clone());
+                    let transport = StreamableHttpClientTransport::with_client(client, config);
                     events
                         .serve_with_lifecycle(transport, lifecycle)
                         .await
                         .map_err(|e| failed(error_chain(&e)))
                 }
                 Transport::Sse => {
-                    let transport =
-                        transport::sse::connect(server, http, options.connect_timeout, max).await?;
+                    let transport = transport::sse::connect(
+                        server,
+                        http,
+                        options.connect_timeout,
+                        max,
+                        raw.clone(),
+                    )
+                    .await?;
                     events
                         .serve_with_lifecycle(transport, lifecycle)
                         .await
@@ -125,7 +134,8 @@ impl Session {
                 }
                 Transport::Websocket => {
                     let transport =
-                        transport::ws::connect(server, options.connect_timeout, max).await?;
+                        transport::ws::connect(server, options.connect_timeout, max, raw.clone())
+                            .await?;
                     events
                         .serve_with_lifecycle(transport, lifecycle)
                         .await
@@ -172,12 +182,18 @@ impl Session {
             service,
             child,
             info,
+            raw,
         })
     }
 
     /// The request side of the session.
     pub fn peer(&self) -> &Peer<RoleClient> {
         self.service.peer()
+    }
+
+    /// Results of this session's responses as the server sent them.
+    pub fn raw_results(&self) -> &RawResults {
+        &self.raw
     }
 
     /// What the server reported.

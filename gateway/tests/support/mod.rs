@@ -133,6 +133,31 @@ pub fn ws_peer_with_env(env: &[(&str, &str)]) -> Peer {
     spawn(command, port, format!("ws://127.0.0.1:{port}/ws"))
 }
 
+/// The mcp 1.30 peer over a network transport: `streamable-http` (answers as SSE),
+/// `streamable-http-json` (answers as JSON) or `sse`.
+pub fn mcp1_peer(transport: &str) -> Peer {
+    let port = free_port();
+    let mut command = Command::new(python("mcp1"));
+    command.arg(peers_dir().join("ws_server.py"));
+    let (transport, json) = match transport.strip_suffix("-json") {
+        Some(transport) => (transport, true),
+        None => (transport, false),
+    };
+    command.args(["--transport", transport, "--port", &port.to_string()]);
+    if json {
+        command.arg("--json");
+    }
+    command.current_dir(peers_dir());
+    let path = if transport == "sse" { "sse" } else { "mcp" };
+    spawn(command, port, format!("http://127.0.0.1:{port}/{path}"))
+}
+
+/// The mcp 1.30 peer over stdio.
+pub fn mcp1_stdio(name: &str) -> ServerConfig {
+    let script = peers_dir().join("ws_server.py").display().to_string();
+    stdio(name, &python("mcp1"), &[&script, "--transport", "stdio"])
+}
+
 /// The mcp 2.3 peer over Streamable HTTP.
 pub fn mcp2_http() -> Peer {
     mcp2_http_on(free_port())

@@ -3,6 +3,7 @@
 //! WebSocket and legacy HTTP+SSE are pumps between the wire and a pair of channels that
 //! rmcp uses as its transport.
 
+pub mod http;
 pub mod sse;
 pub mod stdio;
 pub mod ws;

@@ -9,7 +9,10 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use sse_stream::SseStream;
 
 use super::{ChannelTransport, PumpEnds, auth_headers, channel_pair};
-use crate::{config::ServerConfig, mcp::error::McpError};
+use crate::{
+    config::ServerConfig,
+    mcp::{error::McpError, raw::RawResults},
+};
 
 /// Open the event stream, wait for the `endpoint` event, and start the pump.
 pub async fn connect(
@@ -17,6 +20,7 @@ pub async fn connect(
     http: &reqwest::Client,
     connect_timeout: Duration,
     max_message_bytes: usize,
+    raw: RawResults,
 ) -> Result<ChannelTransport, McpError> {
     let failed = |detail: String| McpError::Connect {
         server: server.name.clone(),
@@ -81,7 +85,7 @@ pub async fn connect(
         headers,
         server: Arc::from(server.name.as_str()),
     };
-    tokio::spawn(pump(poster, events, ends, max_message_bytes));
+    tokio::spawn(pump(poster, events, ends, max_message_bytes, raw));
     Ok(transport)
 }
 
@@ -121,6 +125,7 @@ async fn pump(
     mut events: EventStream,
     mut ends: PumpEnds,
     max_message_bytes: usize,
+    raw: RawResults,
 ) {
     let (failure_tx, mut failure_rx) = tokio::sync::mpsc::channel::<String>(1);
     let reason = loop {
@@ -152,6 +157,7 @@ async fn pump(
                     if data.len() > max_message_bytes {
                         break format!("a message over the limit of {max_message_bytes} bytes");
                     }
+                    raw.record_text(&data);
                     match serde_json::from_str(&data) {
                         Ok(message) => {
                             if ends.incoming.send(message).await.is_err() {

@@ -11,7 +11,10 @@ use rmcp::{service::RoleClient, transport::async_rw::AsyncRwTransport};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use super::{id_of_truncated, too_large_response};
-use crate::{config::ServerConfig, mcp::error::McpError};
+use crate::{
+    config::ServerConfig,
+    mcp::{error::McpError, raw::RawResults},
+};
 
 /// The running child. Dropping it kills the process group.
 pub struct StdioChild {
@@ -48,6 +51,7 @@ pub type StdioTransport =
 pub fn spawn(
     server: &ServerConfig,
     max_message_bytes: usize,
+    raw: RawResults,
 ) -> Result<(StdioTransport, StdioChild), McpError> {
     let name: Arc<str> = Arc::from(server.name.as_str());
     let program = server.command.as_deref().unwrap_or_default();
@@ -82,6 +86,7 @@ pub fn spawn(
         stdout,
         checked_writer,
         max_message_bytes,
+        raw,
     ));
     Ok((
         AsyncRwTransport::new_client(checked_reader, stdin),
@@ -109,6 +114,7 @@ async fn check_stdout(
     stdout: impl AsyncRead + Unpin,
     mut to_rmcp: impl AsyncWrite + Unpin,
     max_line: usize,
+    raw: RawResults,
 ) {
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
     let mut line: Vec<u8> = Vec::new();
@@ -160,6 +166,9 @@ async fn check_stdout(
         } else if line.iter().all(u8::is_ascii_whitespace) {
             Some(Vec::new())
         } else if serde_json::from_slice::<serde::de::IgnoredAny>(&line).is_ok() {
+            if let Ok(text) = std::str::from_utf8(&line) {
+                raw.record_text(text);
+            }
             Some(std::mem::take(&mut line))
         } else {
             let preview: String = String::from_utf8_lossy(&line).chars().take(120).collect();

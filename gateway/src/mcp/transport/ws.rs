@@ -11,7 +11,10 @@ use tokio_tungstenite::tungstenite::{
 };
 
 use super::{ChannelTransport, PumpEnds, channel_pair};
-use crate::{config::ServerConfig, mcp::error::McpError};
+use crate::{
+    config::ServerConfig,
+    mcp::{error::McpError, raw::RawResults},
+};
 
 /// Interval between keep-alive pings; two missed intervals end the session.
 const KEEPALIVE: Duration = Duration::from_secs(20);
@@ -21,6 +24,7 @@ pub async fn connect(
     server: &ServerConfig,
     connect_timeout: Duration,
     max_message_bytes: usize,
+    raw: RawResults,
 ) -> Result<ChannelTransport, McpError> {
     let failed = |detail: String| McpError::Connect {
         server: server.name.clone(),
@@ -54,12 +58,16 @@ pub async fn connect(
         ));
     }
     let (transport, ends) = channel_pair();
-    tokio::spawn(pump(server.name.clone(), socket, ends));
+    tokio::spawn(pump(server.name.clone(), socket, ends, raw));
     Ok(transport)
 }
 
-async fn pump<S>(server: String, socket: tokio_tungstenite::WebSocketStream<S>, mut ends: PumpEnds)
-where
+async fn pump<S>(
+    server: String,
+    socket: tokio_tungstenite::WebSocketStream<S>,
+    mut ends: PumpEnds,
+    raw: RawResults,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let (mut sink, mut stream) = socket.split();
@@ -81,14 +89,17 @@ where
             frame = stream.next() => {
                 silent_ticks = 0;
                 match frame {
-                    Some(Ok(Message::Text(text))) => match serde_json::from_str(text.as_str()) {
-                        Ok(message) => {
-                            if ends.incoming.send(message).await.is_err() {
-                                break "the client closed the session".to_owned();
+                    Some(Ok(Message::Text(text))) => {
+                        raw.record_text(text.as_str());
+                        match serde_json::from_str(text.as_str()) {
+                            Ok(message) => {
+                                if ends.incoming.send(message).await.is_err() {
+                                    break "the client closed the session".to_owned();
+                                }
                             }
+                            Err(e) => break format!("a text frame is not a JSON-RPC message ({e})"),
                         }
-                        Err(e) => break format!("a text frame is not a JSON-RPC message ({e})"),
-                    },
+                    }
                     Some(Ok(Message::Binary(_))) => break "binary frame received; MCP over WebSocket uses text frames".to_owned(),
                     Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                     Some(Ok(Message::Close(frame))) => break format!("server closed the WebSocket ({frame:?})"),

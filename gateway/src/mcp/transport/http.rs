@@ -1,0 +1,347 @@
+//! Streamable HTTP: rmcp's client transport over reqwest, with our own POST for the
+//! requests whose results are handed on whole (tools/call, resources/read, prompts/get,
+//! completion/complete), so that their results are recorded as the server sent them
+//! (`raw.rs`) before rmcp decodes them. Everything else — handshake, discovery, lists,
+//! notifications, the GET stream, DELETE — is rmcp's own reqwest client, unchanged.
+
+use std::{borrow::Cow, collections::HashMap, sync::Arc};
+
+use bytes::Bytes;
+use futures::{StreamExt, stream::BoxStream};
+use reqwest::{
+    StatusCode,
+    header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue},
+};
+use rmcp::{
+    model::{ClientJsonRpcMessage, ServerJsonRpcMessage},
+    transport::streamable_http_client::{
+        SseError, StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
+        StreamableHttpResponseLimits,
+    },
+};
+use sse_stream::{Sse, SseStream};
+
+use crate::mcp::raw::RawResults;
+
+type Error = StreamableHttpError<reqwest::Error>;
+
+/// The methods whose results are recorded.
+const RECORDED: [&str; 4] = [
+    "tools/call",
+    "resources/read",
+    "prompts/get",
+    "completion/complete",
+];
+
+/// rmcp's reqwest client plus the recording POST.
+#[derive(Clone)]
+pub struct RecordingClient {
+    http: reqwest::Client,
+    raw: RawResults,
+}
+
+impl RecordingClient {
+    pub fn new(http: reqwest::Client, raw: RawResults) -> Self {
+        Self { http, raw }
+    }
+
+    /// The POST of a recorded request; the same exchange as rmcp's, answers recorded.
+    async fn post_recorded(
+        &self,
+        uri: &str,
+        body: Vec<u8>,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        limits: StreamableHttpResponseLimits,
+    ) -> Result<StreamableHttpPostResponse, Error> {
+        let mut request = self
+            .http
+            .post(uri)
+            .header(ACCEPT, "text/event-stream, application/json")
+            .header(CONTENT_TYPE, "application/json");
+        if let Some(token) = auth_header {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in custom_headers {
+            request = request.header(name, value);
+        }
+        let session_was_attached = session_id.is_some();
+        if let Some(session) = session_id {
+            request = request.header("mcp-session-id", session.as_ref());
+        }
+        let response = request.body(body).send().await.map_err(Error::Client)?;
+        let status = response.status();
+        if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
+            return Ok(StreamableHttpPostResponse::Accepted);
+        }
+        if status == StatusCode::NOT_FOUND && session_was_attached {
+            return Err(Error::SessionExpired);
+        }
+        let session = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.to_ascii_lowercase());
+        let media = content_type
+            .as_deref()
+            .map(|v| v.split(';').next().unwrap_or_default().trim().to_owned());
+        match media.as_deref() {
+            Some("application/json") => {
+                let body = read_bounded(response, limits.max_json_response_size).await?;
+                match serde_json::from_slice::<serde_json::Value>(&body) {
+                    Ok(value) => {
+                        // A JSON-RPC answer, whatever the status: an error status with a
+                        // JSON-RPC error body is that error.
+                        if status.is_success() {
+                            self.raw.record(&value, body.len());
+                        }
+                        let message: ServerJsonRpcMessage = serde_json::from_value(value)?;
+                        Ok(StreamableHttpPostResponse::Json(message, session))
+                    }
+                    Err(_) if !status.is_success() => Err(http_error(status)),
+                    Err(e) => Err(Error::Deserialize(e)),
+                }
+            }
+            Some("text/event-stream") if status.is_success() => {
+                let raw = self.raw.clone();
+                let max_event = limits.max_sse_event_size;
+                let bytes = limit_events(response.bytes_stream(), max_event);
+                let events = SseStream::from_bytes_stream(bytes)
+                    .map(move |event| {
+                        if let Ok(Sse {
+                            data: Some(data), ..
+                        }) = &event
+                        {
+                            raw.record_text(data);
+                        }
+                        event
+                    })
+                    .boxed();
+                Ok(StreamableHttpPostResponse::Sse(events, session))
+            }
+            _ if !status.is_success() => Err(http_error(status)),
+            _ => Err(Error::UnexpectedContentType(content_type)),
+        }
+    }
+}
+
+fn http_error(status: StatusCode) -> Error {
+    Error::UnexpectedServerResponse(Cow::Owned(format!("HTTP {status}")))
+}
+
+/// Read a whole body of at most `limit` bytes.
+async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<Bytes, Error> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(Error::ResponseBodyTooLarge { max_size: limit });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Error::Client)? {
+        if body.len() + chunk.len() > limit {
+            return Err(Error::ResponseBodyTooLarge { max_size: limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(body))
+}
+
+/// Fail the stream when one SSE event (the bytes between blank lines) passes `limit`, so
+/// that a server cannot make us buffer an endless event.
+fn limit_events(
+    bytes: impl futures::Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
+    limit: usize,
+) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
+    let mut counter = EventCounter::default();
+    bytes
+        .map(move |chunk| {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            if counter.feed(&chunk) > limit {
+                return Err(std::io::Error::other(format!(
+                    "an event larger than {limit} bytes"
+                )));
+            }
+            Ok(chunk)
+        })
+        .boxed()
+}
+
+/// The size of the SSE event under way, across chunks.
+#[derive(Default)]
+struct EventCounter {
+    size: usize,
+    newlines: u8,
+}
+
+impl EventCounter {
+    /// Count `chunk`; returns the largest event size seen in it.
+    fn feed(&mut self, chunk: &[u8]) -> usize {
+        let mut largest = self.size;
+        for byte in chunk {
+            match byte {
+                b'\r' => {}
+                b'\n' => {
+                    self.newlines += 1;
+                    if self.newlines >= 2 {
+                        self.size = 0;
+                        self.newlines = 0;
+                        continue;
+                    }
+                }
+                _ => self.newlines = 0,
+            }
+            self.size += 1;
+            largest = largest.max(self.size);
+        }
+        largest
+    }
+}
+
+fn is_recorded(message: &ClientJsonRpcMessage) -> bool {
+    match message {
+        ClientJsonRpcMessage::Request(request) => RECORDED.contains(&request.request.method()),
+        _ => false,
+    }
+}
+
+impl StreamableHttpClient for RecordingClient {
+    type Error = reqwest::Error;
+
+    async fn post_message(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<StreamableHttpPostResponse, Error> {
+        self.post_message_with_response_limits(
+            uri,
+            message,
+            session_id,
+            auth_header,
+            custom_headers,
+            StreamableHttpResponseLimits::default(),
+        )
+        .await
+    }
+
+    async fn post_message_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Result<StreamableHttpPostResponse, Error> {
+        let mut limits = StreamableHttpResponseLimits::default();
+        limits.max_sse_event_size = max_sse_event_size;
+        self.post_message_with_response_limits(
+            uri,
+            message,
+            session_id,
+            auth_header,
+            custom_headers,
+            limits,
+        )
+        .await
+    }
+
+    async fn post_message_with_response_limits(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        limits: StreamableHttpResponseLimits,
+    ) -> Result<StreamableHttpPostResponse, Error> {
+        if !is_recorded(&message) {
+            return self
+                .http
+                .post_message_with_response_limits(
+                    uri,
+                    message,
+                    session_id,
+                    auth_header,
+                    custom_headers,
+                    limits,
+                )
+                .await;
+        }
+        let body = serde_json::to_vec(&message)?;
+        self.post_recorded(&uri, body, session_id, auth_header, custom_headers, limits)
+            .await
+    }
+
+    async fn delete_session(
+        &self,
+        uri: Arc<str>,
+        session_id: Arc<str>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<(), Error> {
+        self.http
+            .delete_session(uri, session_id, auth_header, custom_headers)
+            .await
+    }
+
+    async fn get_stream(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<BoxStream<'static, Result<Sse, SseError>>, Error> {
+        self.http
+            .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
+            .await
+    }
+
+    async fn get_stream_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Result<BoxStream<'static, Result<Sse, SseError>>, Error> {
+        self.http
+            .get_stream_with_max_sse_event_size(
+                uri,
+                session_id,
+                last_event_id,
+                auth_header,
+                custom_headers,
+                max_sse_event_size,
+            )
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_measured_across_chunks() {
+        let mut counter = EventCounter::default();
+        assert_eq!(counter.feed(b"data: 12345"), 11);
+        assert_eq!(counter.feed(b"678\n"), 15);
+        // The blank line ends the event, even split across chunks and with CRLF.
+        assert_eq!(counter.feed(b"\r"), 15);
+        assert_eq!(counter.feed(b"\ndata: x"), 15);
+        assert_eq!(counter.feed(b"\n\n"), 8);
+        assert_eq!(counter.feed(b"data: y"), 7);
+    }
+}

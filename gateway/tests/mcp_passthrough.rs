@@ -1,5 +1,5 @@
 //! Results pass through as the server sent them: a field no SDK knows and `_meta` reach the
-//! caller over every transport (rmcp's typed results would drop the unknown field), against
+//! caller over every transport, in tool results and in tool lists (rmcp's typed results would drop the unknown field), against
 //! the real mcp 1.30 peer, which sends such fields.
 
 mod support;
@@ -7,6 +7,7 @@ mod support;
 use llamagate::{
     config::{McpConfig, ServerConfig, Transport},
     mcp::{
+        cache::ListKind,
         operations::{ToolCall, ToolOutcome},
         server::{ClientSettings, ServerClient},
     },
@@ -37,6 +38,22 @@ async fn assert_passes_through(config: ServerConfig) {
             "{name}: {result}"
         );
     }
+    // Tool definitions too, from the cached list and from one page.
+    let (tools, _) = server.list(ListKind::Tools, "").await.unwrap();
+    let vendor = tools
+        .iter()
+        .find(|tool| tool["name"] == "vendor_fields")
+        .expect("listed");
+    assert_eq!(vendor["vendorHint"], "kept", "{name}: {vendor}");
+    let page = server.list_page(ListKind::Tools, "").await.unwrap();
+    assert!(
+        page["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|tool| tool["vendorHint"] == "kept"),
+        "{name}: {page}"
+    );
     // Ordinary results are unchanged by the recording.
     let ToolOutcome::Complete { result } = server
         .call_tool(ToolCall {

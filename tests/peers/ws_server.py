@@ -26,6 +26,19 @@ server = FastMCP("llamagate-ws-peer")
 register(server, Image, ToolError, Context)
 
 
+async def list_tools_with_a_vendor_field():
+    """FastMCP's tool list, with a field no SDK knows on `vendor_fields` (it must reach the
+    gateway's clients)."""
+    tools = await server.list_tools()
+    for tool in tools:
+        if tool.name == "vendor_fields":
+            tool.vendorHint = "kept"
+    return tools
+
+
+server._mcp_server.list_tools()(list_tools_with_a_vendor_field)
+
+
 async def ws_endpoint(websocket):
     async with websocket_server(websocket.scope, websocket.receive, websocket._send) as (read, write):
         low_level = server._mcp_server

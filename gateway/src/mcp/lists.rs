@@ -1,13 +1,18 @@
 //! Listing tools, resources, templates and prompts: every page, merged, with the server's
-//! caching hints.
+//! caching hints; items as the server sent them (unknown fields included, see `raw.rs`).
 
 use std::{sync::Arc, time::Duration};
 
-use rmcp::service::{Peer, RoleClient};
+use rmcp::model::{
+    ClientRequest, ListPromptsRequest, ListResourceTemplatesRequest, ListResourcesRequest,
+    ListToolsRequest, PaginatedRequestParams, ServerResult,
+};
+use serde_json::Value;
 
 use super::{
     cache::{CacheScope, ListKind, Loaded},
     server::Listing,
+    session::{SharedSession, send_recorded},
 };
 
 pub(crate) fn list_method(kind: ListKind) -> &'static str {
@@ -19,46 +24,101 @@ pub(crate) fn list_method(kind: ListKind) -> &'static str {
     }
 }
 
-/// Every page of a list, merged, with the server's caching hints.
+/// The field of a list result that holds its items.
+fn items_key(kind: ListKind) -> &'static str {
+    match kind {
+        ListKind::Tools => "tools",
+        ListKind::Resources => "resources",
+        ListKind::ResourceTemplates => "resourceTemplates",
+        ListKind::Prompts => "prompts",
+    }
+}
+
+/// Most pages followed for one list: a server whose cursors never end is an error, not a
+/// loop.
+const MAX_PAGES: usize = 1000;
+
+/// The request for one page of `kind`.
+fn page_request(kind: ListKind, cursor: Option<String>) -> ClientRequest {
+    let params = PaginatedRequestParams::default().with_cursor(cursor);
+    match kind {
+        ListKind::Tools => ClientRequest::ListToolsRequest(ListToolsRequest::with_param(params)),
+        ListKind::Resources => {
+            ClientRequest::ListResourcesRequest(ListResourcesRequest::with_param(params))
+        }
+        ListKind::ResourceTemplates => ClientRequest::ListResourceTemplatesRequest(
+            ListResourceTemplatesRequest::with_param(params),
+        ),
+        ListKind::Prompts => {
+            ClientRequest::ListPromptsRequest(ListPromptsRequest::with_param(params))
+        }
+    }
+}
+
+/// One page as the server sent it (rmcp's typed page when the raw one is not at hand).
+async fn page(
+    session: &SharedSession,
+    kind: ListKind,
+    cursor: Option<String>,
+) -> Result<Value, rmcp::ServiceError> {
+    let (typed, raw) = send_recorded(session.clone(), page_request(kind, cursor)).await?;
+    let typed = match (kind, typed) {
+        (ListKind::Tools, ServerResult::ListToolsResult(page)) => serde_json::to_value(page),
+        (ListKind::Resources, ServerResult::ListResourcesResult(page)) => {
+            serde_json::to_value(page)
+        }
+        (ListKind::ResourceTemplates, ServerResult::ListResourceTemplatesResult(page)) => {
+            serde_json::to_value(page)
+        }
+        (ListKind::Prompts, ServerResult::ListPromptsResult(page)) => serde_json::to_value(page),
+        _ => return Err(rmcp::ServiceError::UnexpectedResponse),
+    };
+    Ok(raw.unwrap_or_else(|| typed.unwrap_or_default()))
+}
+
+/// Every page of a list, merged, with the server's caching hints: the shortest `ttlMs`
+/// (none unless every page gave one), private if any page is.
 pub(crate) async fn list_all(
-    peer: &Peer<RoleClient>,
+    session: &SharedSession,
     kind: ListKind,
 ) -> Result<Loaded<Listing>, rmcp::ServiceError> {
-    fn items<T: serde::Serialize>(items: Vec<T>) -> Listing {
-        Arc::new(
-            items
-                .iter()
-                .filter_map(|item| serde_json::to_value(item).ok())
-                .collect(),
-        )
+    let mut items = Vec::new();
+    let mut ttl_ms: Option<u64> = None;
+    let mut private = false;
+    let mut cursor = None;
+    for number in 0..MAX_PAGES {
+        let page = page(session, kind, cursor.take()).await?;
+        let page_ttl = page.get("ttlMs").and_then(Value::as_u64);
+        ttl_ms = match (number, ttl_ms, page_ttl) {
+            (0, _, ttl) => ttl,
+            (_, Some(merged), Some(ttl)) => Some(merged.min(ttl)),
+            _ => None,
+        };
+        private |= page.get("cacheScope").and_then(Value::as_str) == Some("private");
+        if let Some(Value::Array(page_items)) = page.get(items_key(kind)) {
+            items.extend(page_items.iter().cloned());
+        }
+        match page.get("nextCursor").and_then(Value::as_str) {
+            Some(next) if !next.is_empty() => cursor = Some(next.to_owned()),
+            _ => {
+                return Ok(Loaded {
+                    value: Arc::new(items),
+                    ttl_hint: ttl_ms.map(Duration::from_millis),
+                    scope: if private {
+                        CacheScope::Private
+                    } else {
+                        CacheScope::Shared
+                    },
+                });
+            }
+        }
     }
-    let (value, ttl_ms, scope) = match kind {
-        ListKind::Tools => {
-            let merged = peer.list_all_tools_with_cache_hint().await?;
-            (items(merged.items), merged.ttl_ms, merged.cache_scope)
-        }
-        ListKind::Resources => {
-            let merged = peer.list_all_resources_with_cache_hint().await?;
-            (items(merged.items), merged.ttl_ms, merged.cache_scope)
-        }
-        ListKind::ResourceTemplates => {
-            let merged = peer.list_all_resource_templates_with_cache_hint().await?;
-            (items(merged.items), merged.ttl_ms, merged.cache_scope)
-        }
-        ListKind::Prompts => {
-            let merged = peer.list_all_prompts_with_cache_hint().await?;
-            (items(merged.items), merged.ttl_ms, merged.cache_scope)
-        }
-    };
-    let scope = match scope {
-        Some(rmcp::model::CacheScope::Private) => CacheScope::Private,
-        _ => CacheScope::Shared,
-    };
-    Ok(Loaded {
-        value,
-        ttl_hint: ttl_ms.map(Duration::from_millis),
-        scope,
-    })
+    Err(rmcp::ServiceError::McpError(
+        rmcp::model::ErrorData::internal_error(
+            format!("{} returned more than {MAX_PAGES} pages", list_method(kind)),
+            None,
+        ),
+    ))
 }
 
 impl super::server::ServerClient {
@@ -69,29 +129,10 @@ impl super::server::ServerClient {
         kind: ListKind,
         cursor: &str,
     ) -> Result<serde_json::Value, super::error::McpError> {
-        let params: rmcp::model::PaginatedRequestParams =
-            serde_json::from_value(if cursor.is_empty() {
-                serde_json::json!({})
-            } else {
-                serde_json::json!({ "cursor": cursor })
-            })
-            .map_err(|e| super::error::McpError::Protocol {
-                server: self.name().to_owned(),
-                method: list_method(kind).to_owned(),
-                detail: e.to_string(),
-            })?;
+        let cursor = (!cursor.is_empty()).then(|| cursor.to_owned());
         let timeout = self.settings.call_timeout;
-        self.request(list_method(kind), timeout, |peer| async move {
-            let params = Some(params);
-            let page = match kind {
-                ListKind::Tools => serde_json::to_value(peer.list_tools(params).await?),
-                ListKind::Resources => serde_json::to_value(peer.list_resources(params).await?),
-                ListKind::ResourceTemplates => {
-                    serde_json::to_value(peer.list_resource_templates(params).await?)
-                }
-                ListKind::Prompts => serde_json::to_value(peer.list_prompts(params).await?),
-            };
-            Ok(page.unwrap_or_default())
+        self.request(list_method(kind), timeout, |session| async move {
+            page(&session, kind, cursor).await
         })
         .await
     }

@@ -5,19 +5,15 @@
 
 use std::time::Duration;
 
-use rmcp::{
-    model::{
-        CallToolRequest, CallToolRequestParams, CancelledNotification, CancelledNotificationParam,
-        ClientNotification, ClientRequest, CompleteRequest, CompleteRequestParams,
-        GetPromptRequest, GetPromptRequestParams, ReadResourceRequest, ReadResourceRequestParams,
-        RequestId, ServerResult,
-    },
-    service::{Peer, PeerRequestOptions, RoleClient},
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, ClientRequest, CompleteRequest, CompleteRequestParams,
+    GetPromptRequest, GetPromptRequestParams, ReadResourceRequest, ReadResourceRequestParams,
+    ServerResult,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{error::McpError, server::ServerClient, session::SharedSession};
+use super::{error::McpError, server::ServerClient, session::send_recorded};
 
 /// How a tool call ended.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -125,7 +121,7 @@ impl ServerClient {
         let timeout = call.timeout.unwrap_or(self.settings.call_timeout);
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
         let (typed, raw) = self
-            .request_on_session(method, timeout, |session| send_recorded(session, request))
+            .request(method, timeout, |session| send_recorded(session, request))
             .await?;
         let outcome = match typed {
             ServerResult::CallToolResult(result) => ToolOutcome::Complete {
@@ -172,7 +168,7 @@ impl ServerClient {
         let request: ReadResourceRequestParams = params(self.name(), method, body)?;
         let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
         let (typed, raw) = self
-            .request_on_session(method, self.settings.call_timeout, |session| {
+            .request(method, self.settings.call_timeout, |session| {
                 send_recorded(session, request)
             })
             .await?;
@@ -201,7 +197,7 @@ impl ServerClient {
         )?;
         let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
         let (typed, raw) = self
-            .request_on_session(method, self.settings.call_timeout, |session| {
+            .request(method, self.settings.call_timeout, |session| {
                 send_recorded(session, request)
             })
             .await?;
@@ -222,58 +218,13 @@ impl ServerClient {
         let request: CompleteRequestParams = params(self.name(), method, request)?;
         let request = ClientRequest::CompleteRequest(CompleteRequest::new(request));
         let (typed, raw) = self
-            .request_on_session(method, self.settings.call_timeout, |session| {
+            .request(method, self.settings.call_timeout, |session| {
                 send_recorded(session, request)
             })
             .await?;
         match typed {
             ServerResult::CompleteResult(result) => Ok(raw.unwrap_or_else(|| to_json(&result))),
             _ => Err(self.unknown_result(method)),
-        }
-    }
-}
-
-/// Send `request` on `session` and wait for its answer: the typed result, and the result
-/// as the server sent it when the transport recorded it. Dropped before the answer (the
-/// call timed out, or its caller went away), it tells the server with
-/// `notifications/cancelled`.
-async fn send_recorded(
-    session: SharedSession,
-    request: ClientRequest,
-) -> Result<(ServerResult, Option<Value>), rmcp::ServiceError> {
-    let peer = session.peer().clone();
-    let handle = peer
-        .send_cancellable_request(request, PeerRequestOptions::no_options())
-        .await?;
-    let mut guard = CancelOnDrop {
-        peer,
-        id: Some(handle.id.clone()),
-    };
-    let typed = handle.await_response().await;
-    let id = guard.id.take();
-    let typed = typed?;
-    let raw = id.and_then(|id| session.raw_results().take(&id));
-    Ok((typed, raw))
-}
-
-/// Sends `notifications/cancelled` for a request abandoned before its answer.
-struct CancelOnDrop {
-    peer: Peer<RoleClient>,
-    id: Option<RequestId>,
-}
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        let Some(id) = self.id.take() else { return };
-        let peer = self.peer.clone();
-        let notification = ClientNotification::CancelledNotification(CancelledNotification::new(
-            CancelledNotificationParam::new(Some(id), Some("request abandoned".to_owned())),
-        ));
-        // Drop may run outside a runtime (at shutdown): then there is nobody to tell.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let _ = peer.send_notification(notification).await;
-            });
         }
     }
 }

@@ -7,8 +7,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rmcp::service::{Peer, RoleClient};
-
 use super::{
     cache::{ListCache, ListKind, Lookup},
     error::McpError,
@@ -313,23 +311,9 @@ impl ServerClient {
     }
 
     /// Run one request on a pooled session with a timeout. A timed-out request is dropped,
-    /// which makes rmcp send `notifications/cancelled`; a broken session is evicted.
+    /// which sends `notifications/cancelled` (`session::send_recorded`); a broken session is
+    /// evicted.
     pub(crate) async fn request<T, F, Fut>(
-        &self,
-        method: &str,
-        timeout: Duration,
-        send: F,
-    ) -> Result<T, McpError>
-    where
-        F: FnOnce(Peer<RoleClient>) -> Fut,
-        Fut: Future<Output = Result<T, rmcp::ServiceError>>,
-    {
-        self.request_on_session(method, timeout, |session| send(session.peer().clone()))
-            .await
-    }
-
-    /// [`Self::request`], for requests that need the session itself (its raw results).
-    pub(crate) async fn request_on_session<T, F, Fut>(
         &self,
         method: &str,
         timeout: Duration,
@@ -438,8 +422,8 @@ impl ServerClient {
             .cache
             .get_or_load(kind, principal, self.settings.ttl(kind), || async {
                 let method = list_method(kind);
-                self.request(method, timeout, |peer| async move {
-                    list_all(&peer, kind).await
+                self.request(method, timeout, |session| async move {
+                    list_all(&session, kind).await
                 })
                 .await
             })

@@ -5,13 +5,17 @@ use std::{sync::Arc, time::Duration};
 
 use rmcp::{
     ClientCacheConfig, ClientLifecycleMode, ClientServiceExt,
-    model::ProtocolVersion,
-    service::{Peer, RoleClient, RunningService},
+    model::{
+        CancelledNotification, CancelledNotificationParam, ClientNotification, ClientRequest,
+        ProtocolVersion, RequestId, ServerResult,
+    },
+    service::{Peer, PeerRequestOptions, RoleClient, RunningService},
     transport::{
         StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
     },
 };
 use serde::Serialize;
+use serde_json::Value;
 
 use super::{
     error::{McpError, error_chain},
@@ -225,3 +229,48 @@ impl Session {
 
 /// Sessions are shared by calls in flight; the last one to let go closes it.
 pub type SharedSession = Arc<Session>;
+
+/// Send `request` on `session` and wait for its answer: the typed result, and the result
+/// as the server sent it when the transport recorded it. Dropped before the answer (the
+/// call timed out, or its caller went away), it tells the server with
+/// `notifications/cancelled`.
+pub(crate) async fn send_recorded(
+    session: SharedSession,
+    request: ClientRequest,
+) -> Result<(ServerResult, Option<Value>), rmcp::ServiceError> {
+    let peer = session.peer().clone();
+    let handle = peer
+        .send_cancellable_request(request, PeerRequestOptions::no_options())
+        .await?;
+    let mut guard = CancelOnDrop {
+        peer,
+        id: Some(handle.id.clone()),
+    };
+    let typed = handle.await_response().await;
+    let id = guard.id.take();
+    let typed = typed?;
+    let raw = id.and_then(|id| session.raw_results().take(&id));
+    Ok((typed, raw))
+}
+
+/// Sends `notifications/cancelled` for a request abandoned before its answer.
+struct CancelOnDrop {
+    peer: Peer<RoleClient>,
+    id: Option<RequestId>,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else { return };
+        let peer = self.peer.clone();
+        let notification = ClientNotification::CancelledNotification(CancelledNotification::new(
+            CancelledNotificationParam::new(Some(id), Some("request abandoned".to_owned())),
+        ));
+        // Drop may run outside a runtime (at shutdown): then there is nobody to tell.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = peer.send_notification(notification).await;
+            });
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! Streamable HTTP: rmcp's client transport over reqwest, with our own POST for the
 //! requests whose results are handed on whole (tools/call, resources/read, prompts/get,
-//! completion/complete), so that their results are recorded as the server sent them
-//! (`raw.rs`) before rmcp decodes them. Everything else — handshake, discovery, lists,
+//! completion/complete and the lists), so that their results are recorded as the server sent them
+//! (`raw.rs`) before rmcp decodes them. Everything else — handshake, discovery, pings,
 //! notifications, the GET stream, DELETE — is rmcp's own reqwest client, unchanged.
 
 use std::{borrow::Cow, collections::HashMap, sync::Arc};
@@ -26,11 +26,15 @@ use crate::mcp::raw::RawResults;
 type Error = StreamableHttpError<reqwest::Error>;
 
 /// The methods whose results are recorded.
-const RECORDED: [&str; 4] = [
+const RECORDED: [&str; 8] = [
     "tools/call",
     "resources/read",
     "prompts/get",
     "completion/complete",
+    "tools/list",
+    "resources/list",
+    "resources/templates/list",
+    "prompts/list",
 ];
 
 /// rmcp's reqwest client plus the recording POST.
@@ -339,8 +343,8 @@ mod tests {
         assert_eq!(counter.feed(b"data: 12345"), 11);
         assert_eq!(counter.feed(b"678\n"), 15);
         // The blank line ends the event, even split across chunks and with CRLF.
-        assert_eq!(counter.feed(b"\r"), 15);
-        assert_eq!(counter.feed(b"\ndata: x"), 15);
+        assert_eq!(counter.feed(b"\r"), 16);
+        assert_eq!(counter.feed(b"\ndata: x"), 16);
         assert_eq!(counter.feed(b"\n\n"), 8);
         assert_eq!(counter.feed(b"data: y"), 7);
     }

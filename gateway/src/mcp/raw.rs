@@ -48,7 +48,10 @@ impl RawResults {
     pub fn record(&self, message: &Value, size: usize) {
         let (Some(id), Some(result)) = (
             message.get("id").and_then(key_of),
-            message.get("result").filter(|r| r.is_object()),
+            // An empty result (a ping's) has nothing to lose.
+            message
+                .get("result")
+                .filter(|r| r.as_object().is_some_and(|fields| !fields.is_empty())),
         ) else {
             return;
         };
@@ -100,6 +103,7 @@ mod tests {
         raw.record_text(r#"{"jsonrpc":"2.0","id":"7","result":{"other":true}}"#);
         raw.record_text(r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{}}"#);
         raw.record_text(r#"{"jsonrpc":"2.0","id":8,"error":{"code":1,"message":"result"}}"#);
+        raw.record_text(r#"{"jsonrpc":"2.0","id":9,"result":{}}"#);
         assert_eq!(
             raw.take(&RequestId::Number(7)),
             Some(json!({"content": [], "vendor": 1}))
@@ -110,23 +114,24 @@ mod tests {
             Some(json!({"other": true}))
         );
         assert_eq!(raw.take(&RequestId::Number(8)), None);
+        assert_eq!(raw.take(&RequestId::Number(9)), None);
     }
 
     #[test]
     fn the_oldest_go_first_past_the_bounds() {
         let raw = RawResults::default();
         for id in 0..(MAX_KEPT as i64 + 10) {
-            raw.record(&json!({"id": id, "result": {}}), 10);
+            raw.record(&json!({"id": id, "result": {"n": id}}), 10);
         }
         assert_eq!(raw.take(&RequestId::Number(0)), None);
         assert!(raw.take(&RequestId::Number(MAX_KEPT as i64 + 9)).is_some());
 
         let big = MAX_KEPT_BYTES / 2 + 1;
-        raw.record(&json!({"id": "a", "result": {}}), big);
-        raw.record(&json!({"id": "b", "result": {}}), big);
+        raw.record(&json!({"id": "a", "result": {"n": 1}}), big);
+        raw.record(&json!({"id": "b", "result": {"n": 2}}), big);
         assert_eq!(raw.take(&RequestId::String("a".into())), None);
         assert!(raw.take(&RequestId::String("b".into())).is_some());
-        raw.record(&json!({"id": "c", "result": {}}), MAX_KEPT_BYTES + 1);
+        raw.record(&json!({"id": "c", "result": {"n": 3}}), MAX_KEPT_BYTES + 1);
         assert_eq!(raw.take(&RequestId::String("c".into())), None);
     }
 }

@@ -204,6 +204,12 @@ async fn oversized_result_is_refused_over_http() {
 }
 
 #[tokio::test]
+async fn oversized_result_is_refused_over_http_with_sse_answers() {
+    let peer = mcp1_peer("streamable-http");
+    assert_too_large(remote("big-http-sse", Transport::StreamableHttp, &peer.url)).await;
+}
+
+#[tokio::test]
 async fn list_changed_invalidates_the_tool_cache() {
     let peer = ws_peer();
     assert_list_changed_invalidates(remote("changing", Transport::Websocket, &peer.url)).await;

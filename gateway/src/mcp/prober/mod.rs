@@ -88,8 +88,11 @@ pub(crate) fn hand_over(watch: Watch) -> bool {
         let spawned = std::thread::Builder::new()
             .name("llamagate-prober".to_owned())
             .spawn(move || {
+                // I/O and timers only: the signal and child-process drivers would be
+                // serviced on every wake-up of this thread, for nothing.
                 match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
+                    .enable_io()
+                    .enable_time()
                     .build()
                 {
                     Ok(runtime) => runtime.block_on(run(receiver)),

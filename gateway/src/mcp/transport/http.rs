@@ -53,12 +53,17 @@ impl RecordingClient {
     async fn post_recorded(
         &self,
         uri: &str,
-        body: Vec<u8>,
+        message: &ClientJsonRpcMessage,
         session_id: Option<Arc<str>>,
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> Result<StreamableHttpPostResponse, Error> {
+        let body = serde_json::to_vec(message)?;
+        let id = match message {
+            ClientJsonRpcMessage::Request(request) => serde_json::to_value(&request.id)?,
+            _ => serde_json::Value::Null,
+        };
         let mut request = self
             .http
             .post(uri)
@@ -115,7 +120,7 @@ impl RecordingClient {
             Some("text/event-stream") if status.is_success() => {
                 let raw = self.raw.clone();
                 let max_event = limits.max_sse_event_size;
-                let bytes = limit_events(response.bytes_stream(), max_event);
+                let bytes = limit_events(response.bytes_stream(), max_event, id);
                 let events = SseStream::from_bytes_stream(bytes)
                     .map(move |event| {
                         if let Ok(Sse {
@@ -157,54 +162,82 @@ async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<B
     Ok(Bytes::from(body))
 }
 
-/// Fail the stream when one SSE event (the bytes between blank lines) passes `limit`, so
-/// that a server cannot make us buffer an endless event.
+/// Pass on the SSE stream event by event (each at most `limit` bytes). When an event would
+/// pass the limit, it is dropped and the stream ends with an error answer to request `id`
+/// in its place: the call fails as too large, and the session lives on.
 fn limit_events(
     bytes: impl futures::Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
     limit: usize,
+    id: serde_json::Value,
 ) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
-    let mut counter = EventCounter::default();
+    let mut events = EventLimiter::default();
+    let mut over = false;
     bytes
-        .map(move |chunk| {
-            let chunk = chunk.map_err(std::io::Error::other)?;
-            if counter.feed(&chunk) > limit {
-                return Err(std::io::Error::other(format!(
-                    "an event larger than {limit} bytes"
-                )));
-            }
-            Ok(chunk)
+        .map(Some)
+        .chain(futures::stream::once(async { None }))
+        .filter_map(move |chunk| {
+            let item = if over {
+                None
+            } else {
+                match chunk {
+                    Some(Ok(chunk)) => match events.feed(&chunk, limit) {
+                        Some(complete) if complete.is_empty() => None,
+                        Some(complete) => Some(Ok(complete)),
+                        None => {
+                            over = true;
+                            let answer = super::too_large_response(id.clone(), limit);
+                            Some(Ok(Bytes::from(format!(
+                                "event: message\ndata: {answer}\n\n"
+                            ))))
+                        }
+                    },
+                    Some(Err(e)) => Some(Err(std::io::Error::other(e))),
+                    // The end: whatever is left is an event without its blank line.
+                    None => Some(Ok(events.rest()))
+                        .filter(|rest| rest.as_ref().is_ok_and(|r| !r.is_empty())),
+                }
+            };
+            std::future::ready(item)
         })
         .boxed()
 }
 
-/// The size of the SSE event under way, across chunks.
+/// Holds the SSE event under way until its blank line, so that only whole events pass.
 #[derive(Default)]
-struct EventCounter {
-    size: usize,
+struct EventLimiter {
+    pending: Vec<u8>,
     newlines: u8,
 }
 
-impl EventCounter {
-    /// Count `chunk`; returns the largest event size seen in it.
-    fn feed(&mut self, chunk: &[u8]) -> usize {
-        let mut largest = self.size;
+impl EventLimiter {
+    /// Take `chunk`; the events it completed, or `None` once the event under way passes
+    /// `limit` bytes.
+    fn feed(&mut self, chunk: &[u8], limit: usize) -> Option<Bytes> {
+        let mut complete = 0;
         for byte in chunk {
+            self.pending.push(*byte);
             match byte {
                 b'\r' => {}
                 b'\n' => {
                     self.newlines += 1;
                     if self.newlines >= 2 {
-                        self.size = 0;
                         self.newlines = 0;
-                        continue;
+                        complete = self.pending.len();
                     }
                 }
                 _ => self.newlines = 0,
             }
-            self.size += 1;
-            largest = largest.max(self.size);
+            if self.pending.len() - complete > limit {
+                return None;
+            }
         }
-        largest
+        Some(Bytes::from(
+            self.pending.drain(..complete).collect::<Vec<u8>>(),
+        ))
+    }
+
+    fn rest(&mut self) -> Bytes {
+        Bytes::from(std::mem::take(&mut self.pending))
     }
 }
 
@@ -281,9 +314,15 @@ impl StreamableHttpClient for RecordingClient {
                 )
                 .await;
         }
-        let body = serde_json::to_vec(&message)?;
-        self.post_recorded(&uri, body, session_id, auth_header, custom_headers, limits)
-            .await
+        self.post_recorded(
+            &uri,
+            &message,
+            session_id,
+            auth_header,
+            custom_headers,
+            limits,
+        )
+        .await
     }
 
     async fn delete_session(
@@ -338,14 +377,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn events_are_measured_across_chunks() {
-        let mut counter = EventCounter::default();
-        assert_eq!(counter.feed(b"data: 12345"), 11);
-        assert_eq!(counter.feed(b"678\n"), 15);
+    fn only_whole_events_pass_across_chunks() {
+        let mut events = EventLimiter::default();
+        assert_eq!(&events.feed(b"data: 12345", 64).unwrap()[..], b"");
+        assert_eq!(&events.feed(b"678\n\r", 64).unwrap()[..], b"");
         // The blank line ends the event, even split across chunks and with CRLF.
-        assert_eq!(counter.feed(b"\r"), 16);
-        assert_eq!(counter.feed(b"\ndata: x"), 16);
-        assert_eq!(counter.feed(b"\n\n"), 8);
-        assert_eq!(counter.feed(b"data: y"), 7);
+        assert_eq!(
+            &events.feed(b"\ndata: x", 64).unwrap()[..],
+            b"data: 12345678\n\r\n"
+        );
+        assert_eq!(&events.feed(b"\n\n", 64).unwrap()[..], b"data: x\n\n");
+        assert_eq!(&events.rest()[..], b"");
+    }
+
+    #[test]
+    fn an_event_past_the_limit_stops_the_stream() {
+        let mut events = EventLimiter::default();
+        assert!(events.feed(b"data: ok\n\n", 10).is_some());
+        assert!(events.feed(b"data: far too long", 10).is_none());
+    }
+
+    #[tokio::test]
+    async fn an_oversized_event_becomes_an_error_answer_to_the_request() {
+        let chunks: Vec<reqwest::Result<Bytes>> = vec![
+            Ok(Bytes::from_static(b"event: message\ndata: {\"a\":1}\n\n")),
+            Ok(Bytes::from_static(
+                b"data: 0123456789012345678901234567890123456789",
+            )),
+            Ok(Bytes::from_static(b"never read\n\n")),
+        ];
+        let passed: Vec<_> = limit_events(futures::stream::iter(chunks), 32, 7.into())
+            .collect()
+            .await;
+        assert_eq!(passed.len(), 2, "{passed:?}");
+        assert_eq!(
+            passed[0].as_ref().unwrap(),
+            &Bytes::from_static(b"event: message\ndata: {\"a\":1}\n\n")
+        );
+        let answer = String::from_utf8_lossy(passed[1].as_ref().unwrap());
+        assert!(answer.contains(r#""id":7"#), "{answer}");
+        assert!(answer.contains("-32090"), "{answer}");
     }
 }

@@ -229,7 +229,7 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move {
-            // Every request, on every connection, answered with a chunked body.
+            // Every request, on every connection, answered with a chunked body and trailers.
             loop {
                 let (mut socket, _) = listener.accept().await.unwrap();
                 tokio::spawn(async move {
@@ -237,7 +237,7 @@ mod tests {
                     while socket.read(&mut request).await.is_ok_and(|n| n > 0) {
                         let body = r#"{"jsonrpc":"2.0","id":0,"result":{"supportedVersions":["2026-07-28"]}}"#;
                         let answer = format!(
-                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\nx-trailer: 1\r\n\r\n",
                             body.len()
                         );
                         if socket.write_all(answer.as_bytes()).await.is_err() {

@@ -5,10 +5,10 @@
 //! Why not hyper here: a probe is one fixed request and a small answer, and hyper's client
 //! dispatcher (a request channel, a connection task, header maps built per request) cost
 //! more CPU than the round trip itself; with hundreds of servers probed every second that
-//! is most of health monitoring's cost. Only the plainest answer is read here — a status
-//! line, headers and a `Content-Length` body. Anything else (chunked bodies, interim
-//! answers, HTTP/1.0) is `Unsupported`, and the prober sends that server's probes through
-//! `reqwest` from then on.
+//! is most of health monitoring's cost. Only plain answers are read here — a status line,
+//! headers and a `Content-Length` or chunked body (`httparse` reads the chunk sizes).
+//! Anything else (other transfer codings, trailers, interim answers, HTTP/1.0) is
+//! `Unsupported`, and the prober sends that server's probes through `reqwest` from then on.
 
 use bytes::Bytes;
 use reqwest::{
@@ -123,19 +123,17 @@ impl Connection {
                 None => {}
             }
         };
-        if head.content_length > max_body {
-            return Err(WireError::Failed(format!(
-                "the answer is larger than {max_body} bytes"
-            )));
-        }
-        let end = head.length + head.content_length;
-        while self.buffer.len() < end {
-            if self.read_more().await.map_err(failed)? == 0 {
-                return Err(WireError::Failed(
-                    "the connection closed in the answer's body".to_owned(),
-                ));
+        let (body, end) = match head.body {
+            Body::Length(length) => {
+                if length > max_body {
+                    return Err(too_large(max_body));
+                }
+                let end = head.length + length;
+                self.fill(end).await?;
+                (Bytes::copy_from_slice(&self.buffer[head.length..end]), end)
             }
-        }
+            Body::Chunked => self.read_chunks(head.length, max_body).await?,
+        };
         if self.buffer.len() > end {
             return Err(WireError::Failed(
                 "the server sent more than the answer it announced".to_owned(),
@@ -143,9 +141,66 @@ impl Connection {
         }
         Ok(Answer {
             status: head.status,
-            body: Bytes::copy_from_slice(&self.buffer[head.length..end]),
+            body,
             keep_alive: head.keep_alive,
         })
+    }
+
+    /// Read until the buffer holds at least `end` bytes.
+    async fn fill(&mut self, end: usize) -> Result<(), WireError> {
+        while self.buffer.len() < end {
+            let read = self
+                .read_more()
+                .await
+                .map_err(|e| WireError::Failed(e.to_string()))?;
+            if read == 0 {
+                return Err(WireError::Failed(
+                    "the connection closed in the answer's body".to_owned(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Decode a chunked body that starts at `start`; returns it and where the answer ends.
+    async fn read_chunks(
+        &mut self,
+        start: usize,
+        max_body: usize,
+    ) -> Result<(Bytes, usize), WireError> {
+        let mut body = Vec::new();
+        let mut at = start;
+        loop {
+            let (used, size) = match httparse::parse_chunk_size(&self.buffer[at..]) {
+                Ok(httparse::Status::Complete(found)) => found,
+                Ok(httparse::Status::Partial) => {
+                    let wanted = self.buffer.len() + 1;
+                    self.fill(wanted).await?;
+                    continue;
+                }
+                Err(_) => return Err(WireError::Failed("a malformed chunk size".to_owned())),
+            };
+            let size = usize::try_from(size).unwrap_or(usize::MAX);
+            if size > max_body.saturating_sub(body.len()) {
+                return Err(too_large(max_body));
+            }
+            at += used;
+            // The chunk's data (none for the last chunk) and the line end after it; a last
+            // chunk followed by trailers instead is left to reqwest.
+            self.fill(at + size + 2).await?;
+            if &self.buffer[at + size..at + size + 2] != b"\r\n" {
+                return Err(if size == 0 {
+                    WireError::Unsupported("a chunked body with trailers")
+                } else {
+                    WireError::Failed("a chunk longer than announced".to_owned())
+                });
+            }
+            body.extend_from_slice(&self.buffer[at..at + size]);
+            at += size + 2;
+            if size == 0 {
+                return Ok((Bytes::from(body), at));
+            }
+        }
     }
 
     async fn read_more(&mut self) -> std::io::Result<usize> {
@@ -154,13 +209,24 @@ impl Connection {
     }
 }
 
+fn too_large(max_body: usize) -> WireError {
+    WireError::Failed(format!("the answer is larger than {max_body} bytes"))
+}
+
+/// How the body of an answer is framed.
+#[derive(Debug, PartialEq)]
+enum Body {
+    Length(usize),
+    Chunked,
+}
+
 /// What the head of an answer says about the rest.
 #[derive(Debug, PartialEq)]
 struct Head {
     status: StatusCode,
     /// Bytes of the head, blank line included.
     length: usize,
-    content_length: usize,
+    body: Body,
     keep_alive: bool,
 }
 
@@ -187,10 +253,16 @@ fn parse_head(buffer: &[u8]) -> Result<Option<Head>, WireError> {
         return Err(WireError::Unsupported("an interim (1xx) answer"));
     }
     let mut content_length = None;
+    let mut chunked = false;
     let mut keep_alive = true;
     for header in response.headers.iter() {
         if header.name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(WireError::Unsupported("a body with a transfer encoding"));
+            if !header.value.trim_ascii().eq_ignore_ascii_case(b"chunked") || chunked {
+                return Err(WireError::Unsupported(
+                    "a transfer coding other than chunked",
+                ));
+            }
+            chunked = true;
         }
         if header.name.eq_ignore_ascii_case("content-length") {
             let value = std::str::from_utf8(header.value)
@@ -211,12 +283,16 @@ fn parse_head(buffer: &[u8]) -> Result<Option<Head>, WireError> {
             keep_alive = false;
         }
     }
-    let content_length =
-        content_length.ok_or(WireError::Unsupported("a body without a Content-Length"))?;
+    let body = match (chunked, content_length) {
+        // Chunked framing wins over a Content-Length (RFC 9112, 6.3).
+        (true, _) => Body::Chunked,
+        (false, Some(length)) => Body::Length(length),
+        (false, None) => return Err(WireError::Unsupported("a body without a framing")),
+    };
     Ok(Some(Head {
         status,
         length,
-        content_length,
+        body,
         keep_alive,
     }))
 }
@@ -244,7 +320,7 @@ mod tests {
             b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nContent-Length: 2\r\n\r\n{}";
         assert_eq!(parse_head(&ok[..20]), Ok(None));
         let head = parse_head(ok).unwrap().unwrap();
-        assert_eq!((head.status, head.content_length), (StatusCode::OK, 2));
+        assert_eq!((head.status, head.body), (StatusCode::OK, Body::Length(2)));
         assert_eq!(head.length, ok.len() - 2);
         assert!(head.keep_alive);
 
@@ -254,14 +330,17 @@ mod tests {
         assert_eq!(head.status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(!head.keep_alive);
 
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(parse_head(chunked).unwrap().unwrap().body, Body::Chunked);
+
         for (answer, expected) in [
             (
-                &b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"[..],
-                WireError::Unsupported("a body with a transfer encoding"),
+                &b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n"[..],
+                WireError::Unsupported("a transfer coding other than chunked"),
             ),
             (
                 b"HTTP/1.1 200 OK\r\n\r\n",
-                WireError::Unsupported("a body without a Content-Length"),
+                WireError::Unsupported("a body without a framing"),
             ),
             (
                 b"HTTP/1.1 100 Continue\r\n\r\n",
@@ -316,6 +395,37 @@ mod tests {
         assert_eq!(
             connection.exchange(b"probe", 64).await.unwrap_err(),
             WireError::ClosedBeforeAnswer
+        );
+    }
+
+    #[tokio::test]
+    async fn chunked_answers_are_decoded() {
+        let sse = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+            3b\r\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}\n\n\r\n0\r\n\r\n";
+        let (host, port) = scripted(vec![sse, sse]).await;
+        let mut connection = Connection::open(&host, port).await.unwrap();
+        for _ in 0..2 {
+            let answer = connection.exchange(b"probe", 1024).await.unwrap();
+            assert_eq!(
+                &answer.body[..],
+                &b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}\n\n"[..]
+            );
+        }
+
+        let long = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n400\r\n";
+        let (host, port) = scripted(vec![long]).await;
+        let mut connection = Connection::open(&host, port).await.unwrap();
+        assert_eq!(
+            connection.exchange(b"probe", 64).await.unwrap_err(),
+            too_large(64)
+        );
+
+        let trailers = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\nx: y\r\n\r\n";
+        let (host, port) = scripted(vec![trailers]).await;
+        let mut connection = Connection::open(&host, port).await.unwrap();
+        assert_eq!(
+            connection.exchange(b"probe", 64).await.unwrap_err(),
+            WireError::Unsupported("a chunked body with trailers")
         );
     }
 

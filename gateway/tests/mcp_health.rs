@@ -109,6 +109,56 @@ async fn a_redirected_url_is_probed_the_way_sessions_reach_it() {
     server.stop(Duration::from_secs(1)).await;
 }
 
+/// A legacy (2025-era) server is pinged on one of its sessions, by the shared prober once
+/// healthy: no probe fails, over SSE answers (mcp 1.30) and over the mcp 2.3 peer's legacy
+/// sessions; when the server dies it turns unhealthy, and heals when it is back.
+#[tokio::test]
+async fn legacy_servers_are_pinged_on_their_sessions() {
+    let mcp2 = mcp2_http();
+    let mcp1 = mcp1_peer("streamable-http");
+    for (name, url) in [("legacy-mcp2", &mcp2.url), ("legacy-mcp1", &mcp1.url)] {
+        let mut config = remote(name, Transport::StreamableHttp, url);
+        config.protocol = llamagate::config::ProtocolMode::Legacy;
+        config.connection_pool_size = Some(2);
+        let (server, metrics) = monitored(config);
+        server.start();
+        wait_healthy(&server).await;
+        assert!(
+            !server.info().unwrap().stateless,
+            "{name}: a legacy session"
+        );
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(probes(&metrics, name, "failed"), 0, "{name}");
+        assert!(probes(&metrics, name, "ok") >= 4, "{name}");
+        assert_eq!(server.health().state, HealthState::Healthy, "{name}");
+        server.stop(Duration::from_secs(1)).await;
+    }
+
+    let port = free_port();
+    let mut peer = mcp2_http_on(port);
+    let mut config = remote("legacy-killed", Transport::StreamableHttp, &peer.url);
+    config.protocol = llamagate::config::ProtocolMode::Legacy;
+    let (server, _) = monitored(config);
+    server.start();
+    wait_healthy(&server).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    peer.kill();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while server.health().state != HealthState::Unhealthy {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            server.health()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _back = tokio::task::spawn_blocking(move || mcp2_http_on(port))
+        .await
+        .unwrap();
+    wait_healthy(&server).await;
+    server.stop(Duration::from_secs(1)).await;
+}
+
 /// A client probed every 500 ms, with its own metrics.
 fn monitored(config: ServerConfig) -> (std::sync::Arc<ServerClient>, Metrics) {
     let mcp = McpConfig {

@@ -144,13 +144,12 @@ impl ServerClient {
             .map_or(Next::After(jittered(interval)), Next::Watched)
     }
 
-    /// A healthy stateless Streamable HTTP server is probed from here on by the shared
-    /// prober (`prober.rs`), which is far cheaper with many servers; the returned receiver
-    /// says when it gives the server back.
+    /// A healthy Streamable HTTP server is probed from here on by the shared prober
+    /// (`prober/`), which is far cheaper with many servers; the returned receiver says when
+    /// it gives the server back.
     fn hand_to_prober(self: &Arc<Self>) -> Option<oneshot::Receiver<Handback>> {
-        let stateless = self.info().is_some_and(|info| info.stateless);
-        if !stateless
-            || self.config.transport != Transport::StreamableHttp
+        if self.config.transport != Transport::StreamableHttp
+            || self.info().is_none()
             || self.health().state != HealthState::Healthy
         {
             return None;

@@ -107,6 +107,41 @@ pub(crate) fn discover_headers(server: &ServerConfig) -> Result<HeaderMap, McpEr
 
 const STATELESS_VERSION: &str = "2026-07-28";
 
+/// Headers of a `ping` POST on a legacy session, before its session headers: the server's
+/// auth and the content types.
+pub(crate) fn ping_headers(server: &ServerConfig) -> Result<HeaderMap, McpError> {
+    let mut headers = auth_headers(server)?;
+    headers.insert(
+        ACCEPT,
+        HeaderValue::from_static("application/json, text/event-stream"),
+    );
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(headers)
+}
+
+/// The JSON-RPC body of a `ping` probe. Its id is a string of its own, so that it can never
+/// be taken for one of the session's requests (rmcp numbers those).
+pub(crate) fn ping_body() -> Bytes {
+    Bytes::from_static(br#"{"jsonrpc":"2.0","id":"llamagate-probe","method":"ping"}"#)
+}
+
+/// Accept a `ping` answer: a JSON body, or an SSE event carrying it, with a result for the
+/// probe's id and no error.
+pub(crate) fn check_ping_answer(body: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(body);
+    if text.contains("\"llamagate-probe\"")
+        && text.contains("\"result\"")
+        && !text.contains("\"error\"")
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "unexpected answer: {}",
+            text.chars().take(200).collect::<String>()
+        ))
+    }
+}
+
 /// The JSON-RPC body of a `server/discover` probe; the same bytes every time.
 pub(crate) fn discover_body() -> Bytes {
     static BODY: OnceLock<Bytes> = OnceLock::new();
@@ -154,6 +189,21 @@ mod tests {
         let message = check_discover_answer(error).unwrap_err();
         assert!(message.contains("-32601"), "{message}");
         assert!(check_discover_answer(b"<html>").is_err());
+    }
+
+    #[test]
+    fn ping_answers_are_checked() {
+        let sse = b"event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"llamagate-probe\",\"result\":{}}\r\n\r\n";
+        assert!(check_ping_answer(sse).is_ok());
+        let other = br#"{"jsonrpc":"2.0","id":3,"result":{}}"#;
+        assert!(
+            check_ping_answer(other).is_err(),
+            "an answer to another request"
+        );
+        let error = br#"{"jsonrpc":"2.0","id":"llamagate-probe","error":{"code":-32600,"message":"no session"}}"#;
+        assert!(check_ping_answer(error).unwrap_err().contains("no session"));
+        let body: serde_json::Value = serde_json::from_slice(&ping_body()).unwrap();
+        assert_eq!(body["method"], "ping");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use super::{
     error::{McpError, error_chain},
     events::ClientEvents,
     raw::RawResults,
+    transport::http::SessionIdSeen,
     transport::{self, stdio::StdioChild},
 };
 use crate::config::{ProtocolMode, ServerConfig, Transport};
@@ -55,6 +56,7 @@ pub struct Session {
     child: Option<StdioChild>,
     info: SessionInfo,
     raw: RawResults,
+    http_session_id: Option<SessionIdSeen>,
 }
 
 impl Session {
@@ -81,6 +83,8 @@ impl Session {
         };
         let max = options.max_message_bytes;
         let raw = RawResults::default();
+        let http_session_id =
+            (server.transport == Transport::StreamableHttp).then(SessionIdSeen::default);
         let mut child = None;
         let serving = async {
             match server.transport {
@@ -115,7 +119,11 @@ impl Session {
                             .filter_map(|(k, v)| k.map(|k| (k, v)))
                             .collect(),
                     );
-                    let client = transport::http::RecordingClient::new(http.clone(), raw.clone());
+                    let client = transport::http::RecordingClient::new(
+                        http.clone(),
+                        raw.clone(),
+                        http_session_id.clone().unwrap_or_default(),
+                    );
                     let transport = StreamableHttpClientTransport::with_client(client, config);
                     events
                         .serve_with_lifecycle(transport, lifecycle)
@@ -187,12 +195,18 @@ impl Session {
             child,
             info,
             raw,
+            http_session_id,
         })
     }
 
     /// The request side of the session.
     pub fn peer(&self) -> &Peer<RoleClient> {
         self.service.peer()
+    }
+
+    /// The `Mcp-Session-Id` of a legacy Streamable HTTP session, once it has one.
+    pub fn http_session_id(&self) -> Option<Arc<str>> {
+        self.http_session_id.as_ref().and_then(SessionIdSeen::get)
     }
 
     /// Results of this session's responses as the server sent them.

@@ -1,5 +1,6 @@
-//! The shared prober: steady-state health probes of every healthy stateless (2026-07-28)
-//! Streamable HTTP server of the process, from one thread.
+//! The shared prober: steady-state health probes of every healthy Streamable HTTP server of
+//! the process, from one thread: `server/discover` for stateless (2026-07-28) servers, `ping`
+//! on one of its sessions for a legacy one.
 //!
 //! Why a shared thread: with hundreds of servers probed every second, a probe costs far
 //! more in waking threads than in its HTTP exchange. A task per server wakes the runtime's
@@ -59,7 +60,8 @@ impl Watch {
     pub(crate) fn new(
         client: &std::sync::Arc<ServerClient>,
     ) -> Option<(Self, oneshot::Receiver<Handback>)> {
-        let target = Target::new(&client.config)?;
+        let stateless = client.info().is_some_and(|info| info.stateless);
+        let target = Target::new(&client.config, stateless)?;
         let (handback, receiver) = oneshot::channel();
         let watch = Self {
             client: std::sync::Arc::downgrade(client),
@@ -193,7 +195,7 @@ enum Due {
 
 /// Probe the server, unless it is gone or calls answered within the interval stand in for
 /// the probe (passive health).
-fn on_due(entry: Entry) -> Due {
+fn on_due(mut entry: Entry) -> Due {
     if entry.watch.abandoned() {
         return Due::Done;
     }
@@ -201,6 +203,20 @@ fn on_due(entry: Entry) -> Due {
         return Due::Done;
     };
     if !client.last_answer.within(entry.watch.interval) {
+        if entry.watch.target.needs_session() {
+            // A legacy server is pinged on one of its sessions; without one, its monitor
+            // reconnects.
+            let session = client.pool.any_session();
+            let Some((id, session)) = session
+                .as_ref()
+                .and_then(|session| Some((session.http_session_id()?, session)))
+            else {
+                let _ = entry.watch.handback.send(Handback::Resume);
+                return Due::Done;
+            };
+            let version = &session.info().protocol_version;
+            entry.watch.target.use_session(id, version);
+        }
         return Due::Probe(entry);
     }
     client.probes.skipped.inc();

@@ -1,27 +1,43 @@
-//! The prober's side of a probe: where a server is reached and one `server/discover`
-//! exchange with it.
+//! The prober's side of a probe: where a server is reached and one probe exchange with it
+//! (`server/discover` for stateless servers, `ping` on a legacy server's session).
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use reqwest::{
     StatusCode,
-    header::{HOST, HeaderValue},
+    header::{HOST, HeaderMap, HeaderValue},
 };
 
 use super::wire::{self, Connection, WireError};
 use crate::{
     config::ServerConfig,
-    mcp::probe::{check_discover_answer, discover_body, discover_headers},
+    mcp::probe::{
+        check_discover_answer, check_ping_answer, discover_body, discover_headers, ping_body,
+        ping_headers,
+    },
 };
 
-/// Largest `server/discover` answer read; a real one is well under a kilobyte.
+/// Largest probe answer read; a real one is well under a kilobyte.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
-/// Where and how a server is probed, prepared once.
+/// Where and how a server is probed, prepared once (and again when a legacy server's
+/// session changes).
 pub(super) struct Target {
     pub(super) server: String,
     url: reqwest::Url,
     route: Route,
-    headers: reqwest::header::HeaderMap,
+    headers: HeaderMap,
+    method: Method,
+}
+
+/// What a probe asks.
+enum Method {
+    /// `server/discover`: stateless servers.
+    Discover,
+    /// `ping` on the legacy session `session` (its id and protocol version); `None` until
+    /// the prober has seen one.
+    Ping { session: Option<(Arc<str>, String)> },
 }
 
 enum Route {
@@ -30,6 +46,7 @@ enum Route {
     Direct {
         host: url::Host,
         port: u16,
+        path: String,
         request: Bytes,
     },
     /// TLS, proxies, redirects, answers the direct route does not read: the prober's
@@ -38,32 +55,91 @@ enum Route {
 }
 
 impl Target {
-    pub(super) fn new(config: &ServerConfig) -> Option<Self> {
+    /// A target for a stateless server (`stateless`) or a legacy one.
+    pub(super) fn new(config: &ServerConfig, stateless: bool) -> Option<Self> {
         let url = reqwest::Url::parse(config.url.as_deref()?).ok()?;
-        let headers = discover_headers(config).ok()?;
+        let (headers, method) = if stateless {
+            (discover_headers(config).ok()?, Method::Discover)
+        } else {
+            (ping_headers(config).ok()?, Method::Ping { session: None })
+        };
         let direct = url.scheme() == "http"
             && url.username().is_empty()
             && url.password().is_none()
             && !proxy_in_environment();
         let route = match (direct, url.host(), url.port_or_known_default()) {
-            (true, Some(host), Some(port)) => {
-                let mut with_host = headers.clone();
-                with_host.insert(HOST, HeaderValue::from_str(url.authority()).ok()?);
-                let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
-                Route::Direct {
-                    host: host.to_owned(),
-                    port,
-                    request: wire::prepare(path, &with_host, &discover_body()),
-                }
-            }
+            (true, Some(host), Some(port)) => Route::Direct {
+                host: host.to_owned(),
+                port,
+                path: url[url::Position::BeforePath..url::Position::AfterQuery].to_owned(),
+                request: Bytes::new(),
+            },
             _ => Route::Pooled,
         };
-        Some(Self {
+        let mut target = Self {
             server: config.name.clone(),
             url,
             route,
             headers,
-        })
+            method,
+        };
+        target.prepare()?;
+        Some(target)
+    }
+
+    /// True when probes need a legacy session's id.
+    pub(super) fn needs_session(&self) -> bool {
+        matches!(self.method, Method::Ping { .. })
+    }
+
+    /// Ping on `session` (id, protocol version) from now on.
+    pub(super) fn use_session(&mut self, id: Arc<str>, version: &str) {
+        if let Method::Ping { session } = &mut self.method
+            && session.as_ref().is_none_or(|(known, _)| *known != id)
+        {
+            *session = Some((id, version.to_owned()));
+            // Only header values that could not be sent at all make this fail; the
+            // sessions' own requests would fail the same way.
+            let _ = self.prepare();
+        }
+    }
+
+    /// The headers of a probe: the server's, and a legacy session's.
+    fn probe_headers(&self) -> Option<HeaderMap> {
+        let mut headers = self.headers.clone();
+        if let Method::Ping {
+            session: Some((id, version)),
+        } = &self.method
+        {
+            headers.insert("mcp-session-id", HeaderValue::from_str(id).ok()?);
+            headers.insert("mcp-protocol-version", HeaderValue::from_str(version).ok()?);
+        }
+        Some(headers)
+    }
+
+    fn body(&self) -> Bytes {
+        match self.method {
+            Method::Discover => discover_body(),
+            Method::Ping { .. } => ping_body(),
+        }
+    }
+
+    /// Prepare the direct route's request bytes.
+    fn prepare(&mut self) -> Option<()> {
+        let mut headers = self.probe_headers()?;
+        let body = self.body();
+        if let Route::Direct { path, request, .. } = &mut self.route {
+            headers.insert(HOST, HeaderValue::from_str(self.url.authority()).ok()?);
+            *request = wire::prepare(path, &headers, &body);
+        }
+        Some(())
+    }
+
+    fn check(&self, body: &[u8]) -> Result<(), String> {
+        match self.method {
+            Method::Discover => check_discover_answer(body),
+            Method::Ping { .. } => check_ping_answer(body),
+        }
     }
 
     /// From now on through `reqwest`.
@@ -89,6 +165,7 @@ pub(super) async fn exchange(
             host,
             port,
             request,
+            ..
         } => {
             let reused = connection.is_some();
             match direct(connection, host, *port, request).await {
@@ -118,10 +195,13 @@ pub(super) async fn exchange(
         target.use_pooled();
         (status, body) = through_reqwest(target, pooled).await?;
     }
+    if status == StatusCode::NOT_FOUND && target.needs_session() {
+        return Err("HTTP 404: the session expired".to_owned());
+    }
     if !status.is_success() {
         return Err(format!("HTTP {status}"));
     }
-    check_discover_answer(&body)
+    target.check(&body)
 }
 
 async fn direct(
@@ -147,10 +227,13 @@ async fn through_reqwest(
     target: &Target,
     pooled: &reqwest::Client,
 ) -> Result<(StatusCode, Bytes), String> {
+    let headers = target
+        .probe_headers()
+        .ok_or("a session id a header cannot carry")?;
     let mut response = pooled
         .post(target.url.clone())
-        .headers(target.headers.clone())
-        .body(discover_body())
+        .headers(headers)
+        .body(target.body())
         .send()
         .await
         .map_err(|e| crate::mcp::error::error_chain(&e.without_url()))?;
@@ -185,11 +268,12 @@ mod tests {
         if proxy_in_environment() {
             return;
         }
-        let target = Target::new(&config("http://127.0.0.1:8931/mcp?tenant=a")).unwrap();
+        let target = Target::new(&config("http://127.0.0.1:8931/mcp?tenant=a"), true).unwrap();
         let Route::Direct {
             host,
             port,
             request,
+            ..
         } = &target.route
         else {
             panic!("plain HTTP should go direct")
@@ -218,7 +302,7 @@ mod tests {
             "https://mcp.example.com/mcp",
             "http://user:pw@127.0.0.1:1/mcp",
         ] {
-            let target = Target::new(&config(url)).unwrap();
+            let target = Target::new(&config(url), true).unwrap();
             assert!(matches!(target.route, Route::Pooled), "{url}");
         }
     }
@@ -247,7 +331,8 @@ mod tests {
                 });
             }
         });
-        let mut target = Target::new(&config(&format!("http://127.0.0.1:{port}/mcp"))).unwrap();
+        let mut target =
+            Target::new(&config(&format!("http://127.0.0.1:{port}/mcp")), true).unwrap();
         if !matches!(target.route, Route::Direct { .. }) {
             return; // a proxy in the environment
         }
@@ -262,8 +347,31 @@ mod tests {
     }
 
     #[test]
+    fn a_legacy_target_pings_on_the_session_it_was_given() {
+        if proxy_in_environment() {
+            return;
+        }
+        let mut target = Target::new(&config("http://127.0.0.1:8931/mcp"), false).unwrap();
+        assert!(target.needs_session());
+        target.use_session(Arc::from("s-1"), "2025-11-25");
+        let Route::Direct { request, .. } = &target.route else {
+            panic!("plain HTTP should go direct")
+        };
+        let request = String::from_utf8_lossy(request).into_owned();
+        assert!(request.contains("\r\nmcp-session-id: s-1\r\n"), "{request}");
+        assert!(request.contains("\r\nmcp-protocol-version: 2025-11-25\r\n"));
+        assert!(!request.contains("mcp-method"), "{request}");
+        assert!(request.ends_with(&*String::from_utf8_lossy(&ping_body())));
+        target.use_session(Arc::from("s-2"), "2025-11-25");
+        let Route::Direct { request, .. } = &target.route else {
+            panic!()
+        };
+        assert!(String::from_utf8_lossy(request).contains("mcp-session-id: s-2\r\n"));
+    }
+
+    #[test]
     fn after_a_redirect_the_target_goes_through_reqwest() {
-        let mut target = Target::new(&config("http://127.0.0.1:8931/mcp")).unwrap();
+        let mut target = Target::new(&config("http://127.0.0.1:8931/mcp"), true).unwrap();
         target.use_pooled();
         assert!(matches!(target.route, Route::Pooled));
     }

@@ -37,16 +37,39 @@ const RECORDED: [&str; 8] = [
     "prompts/list",
 ];
 
+/// The `Mcp-Session-Id` a legacy session runs under, as its client last sent it (the shared
+/// prober pings on it).
+#[derive(Clone, Default)]
+pub struct SessionIdSeen(Arc<std::sync::Mutex<Option<Arc<str>>>>);
+
+impl SessionIdSeen {
+    pub fn get(&self) -> Option<Arc<str>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn see(&self, id: &Arc<str>) {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.as_ref() != Some(id) {
+            *seen = Some(id.clone());
+        }
+    }
+}
+
 /// rmcp's reqwest client plus the recording POST.
 #[derive(Clone)]
 pub struct RecordingClient {
     http: reqwest::Client,
     raw: RawResults,
+    session_id: SessionIdSeen,
 }
 
 impl RecordingClient {
-    pub fn new(http: reqwest::Client, raw: RawResults) -> Self {
-        Self { http, raw }
+    pub fn new(http: reqwest::Client, raw: RawResults, session_id: SessionIdSeen) -> Self {
+        Self {
+            http,
+            raw,
+            session_id,
+        }
     }
 
     /// The POST of a recorded request; the same exchange as rmcp's, answers recorded.
@@ -301,6 +324,9 @@ impl StreamableHttpClient for RecordingClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> Result<StreamableHttpPostResponse, Error> {
+        if let Some(id) = &session_id {
+            self.session_id.see(id);
+        }
         if !is_recorded(&message) {
             return self
                 .http

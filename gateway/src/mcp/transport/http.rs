@@ -133,8 +133,12 @@ impl RecordingClient {
                         if status.is_success() {
                             self.raw.record(&value, body.len());
                         }
-                        let message: ServerJsonRpcMessage = serde_json::from_value(value)?;
-                        Ok(StreamableHttpPostResponse::Json(message, session))
+                        match serde_json::from_value::<ServerJsonRpcMessage>(value) {
+                            Ok(message) => Ok(StreamableHttpPostResponse::Json(message, session)),
+                            // An error status with some other JSON body: the status says it.
+                            Err(_) if !status.is_success() => Err(http_error(status)),
+                            Err(e) => Err(Error::Deserialize(e)),
+                        }
                     }
                     Err(_) if !status.is_success() => Err(http_error(status)),
                     Err(e) => Err(Error::Deserialize(e)),
@@ -399,49 +403,5 @@ impl StreamableHttpClient for RecordingClient {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_whole_events_pass_across_chunks() {
-        let mut events = EventLimiter::default();
-        assert_eq!(&events.feed(b"data: 12345", 64).unwrap()[..], b"");
-        assert_eq!(&events.feed(b"678\n\r", 64).unwrap()[..], b"");
-        // The blank line ends the event, even split across chunks and with CRLF.
-        assert_eq!(
-            &events.feed(b"\ndata: x", 64).unwrap()[..],
-            b"data: 12345678\n\r\n"
-        );
-        assert_eq!(&events.feed(b"\n\n", 64).unwrap()[..], b"data: x\n\n");
-        assert_eq!(&events.rest()[..], b"");
-    }
-
-    #[test]
-    fn an_event_past_the_limit_stops_the_stream() {
-        let mut events = EventLimiter::default();
-        assert!(events.feed(b"data: ok\n\n", 10).is_some());
-        assert!(events.feed(b"data: far too long", 10).is_none());
-    }
-
-    #[tokio::test]
-    async fn an_oversized_event_becomes_an_error_answer_to_the_request() {
-        let chunks: Vec<reqwest::Result<Bytes>> = vec![
-            Ok(Bytes::from_static(b"event: message\ndata: {\"a\":1}\n\n")),
-            Ok(Bytes::from_static(
-                b"data: 0123456789012345678901234567890123456789",
-            )),
-            Ok(Bytes::from_static(b"never read\n\n")),
-        ];
-        let passed: Vec<_> = limit_events(futures::stream::iter(chunks), 32, 7.into())
-            .collect()
-            .await;
-        assert_eq!(passed.len(), 2, "{passed:?}");
-        assert_eq!(
-            passed[0].as_ref().unwrap(),
-            &Bytes::from_static(b"event: message\ndata: {\"a\":1}\n\n")
-        );
-        let answer = String::from_utf8_lossy(passed[1].as_ref().unwrap());
-        assert!(answer.contains(r#""id":7"#), "{answer}");
-        assert!(answer.contains("-32090"), "{answer}");
-    }
-}
+#[path = "http_tests.rs"]
+mod tests;

@@ -136,17 +136,18 @@ impl ServerClient {
                     format!("the server started a task ({})", to_json(&task)),
                 ));
             }
-            // A result with no content at all (`{}` or only `_meta`) is an empty result.
-            ServerResult::EmptyResult(_) | ServerResult::CustomResult(_)
-                if raw.as_ref().is_some_and(is_contentless) =>
-            {
-                let mut result = raw.unwrap_or_default();
+            // A result with no content at all (`{}`, only `_meta`, only `resultType:
+            // complete`) is an empty result, as rmcp's own `call_tool_once` has it.
+            other @ (ServerResult::EmptyResult(_)
+            | ServerResult::TaskAckResult(_)
+            | ServerResult::CustomResult(_)) => {
+                let mut result = raw.unwrap_or_else(|| to_json(&other));
+                if !is_contentless(&result) {
+                    return Err(self.unknown_result(method));
+                }
                 result["content"] = Value::Array(Vec::new());
                 ToolOutcome::Complete { result }
             }
-            ServerResult::EmptyResult(_) => ToolOutcome::Complete {
-                result: serde_json::json!({"content": []}),
-            },
             _ => return Err(self.unknown_result(method)),
         };
         let (ToolOutcome::Complete { result } | ToolOutcome::InputRequired { result }) = &outcome;
@@ -231,11 +232,12 @@ impl ServerClient {
 
 /// True for a result with nothing but (optionally) `_meta` and `resultType: complete`.
 fn is_contentless(result: &Value) -> bool {
-    result.as_object().is_some_and(|fields| {
-        fields
-            .iter()
-            .all(|(name, value)| name == "_meta" || (name == "resultType" && value == "complete"))
-    })
+    result.is_null()
+        || result.as_object().is_some_and(|fields| {
+            fields.iter().all(|(name, value)| {
+                name == "_meta" || (name == "resultType" && value == "complete")
+            })
+        })
 }
 
 /// How a resource read or prompt that needs user input is reported.

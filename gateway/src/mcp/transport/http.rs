@@ -208,14 +208,18 @@ fn limit_events(
             } else {
                 match chunk {
                     Some(Ok(chunk)) => match events.feed(&chunk, limit) {
-                        Some(complete) if complete.is_empty() => None,
-                        Some(complete) => Some(Ok(complete)),
-                        None => {
+                        Ok(complete) if complete.is_empty() => None,
+                        Ok(complete) => Some(Ok(complete)),
+                        Err(complete) => {
+                            // The events completed before the oversized one still count
+                            // (one may be the answer itself), then the error answer.
                             over = true;
                             let answer = super::too_large_response(id.clone(), limit);
-                            Some(Ok(Bytes::from(format!(
-                                "event: message\ndata: {answer}\n\n"
-                            ))))
+                            let mut last = complete.to_vec();
+                            last.extend_from_slice(
+                                format!("event: message\ndata: {answer}\n\n").as_bytes(),
+                            );
+                            Some(Ok(Bytes::from(last)))
                         }
                     },
                     Some(Err(e)) => Some(Err(std::io::Error::other(e))),
@@ -237,9 +241,9 @@ struct EventLimiter {
 }
 
 impl EventLimiter {
-    /// Take `chunk`; the events it completed, or `None` once the event under way passes
-    /// `limit` bytes.
-    fn feed(&mut self, chunk: &[u8], limit: usize) -> Option<Bytes> {
+    /// Take `chunk`; the events it completed, or (as an error) those completed before the
+    /// event under way passed `limit` bytes.
+    fn feed(&mut self, chunk: &[u8], limit: usize) -> Result<Bytes, Bytes> {
         let mut complete = 0;
         for byte in chunk {
             self.pending.push(*byte);
@@ -255,12 +259,14 @@ impl EventLimiter {
                 _ => self.newlines = 0,
             }
             if self.pending.len() - complete > limit {
-                return None;
+                return Err(self.take(complete));
             }
         }
-        Some(Bytes::from(
-            self.pending.drain(..complete).collect::<Vec<u8>>(),
-        ))
+        Ok(self.take(complete))
+    }
+
+    fn take(&mut self, end: usize) -> Bytes {
+        Bytes::from(self.pending.drain(..end).collect::<Vec<u8>>())
     }
 
     fn rest(&mut self) -> Bytes {

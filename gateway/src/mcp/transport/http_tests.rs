@@ -119,8 +119,16 @@ fn only_whole_events_pass_across_chunks() {
 #[test]
 fn an_event_past_the_limit_stops_the_stream() {
     let mut events = EventLimiter::default();
-    assert!(events.feed(b"data: ok\n\n", 10).is_some());
-    assert!(events.feed(b"data: far too long", 10).is_none());
+    assert!(events.feed(b"data: ok\n\n", 10).is_ok());
+    assert!(events.feed(b"data: far too long", 10).is_err());
+    // Events completed in the same chunk before the oversized one are kept.
+    let mut events = EventLimiter::default();
+    assert_eq!(
+        &events
+            .feed(b"data: 1\n\ndata: far too long", 10)
+            .unwrap_err()[..],
+        b"data: 1\n\n"
+    );
 }
 
 #[tokio::test]
@@ -128,7 +136,7 @@ async fn an_oversized_event_becomes_an_error_answer_to_the_request() {
     let chunks: Vec<reqwest::Result<Bytes>> = vec![
         Ok(Bytes::from_static(b"event: message\ndata: {\"a\":1}\n\n")),
         Ok(Bytes::from_static(
-            b"data: 0123456789012345678901234567890123456789",
+            b"data: {\"b\":2}\n\ndata: 0123456789012345678901234567890123456789",
         )),
         Ok(Bytes::from_static(b"never read\n\n")),
     ];
@@ -141,6 +149,7 @@ async fn an_oversized_event_becomes_an_error_answer_to_the_request() {
         &Bytes::from_static(b"event: message\ndata: {\"a\":1}\n\n")
     );
     let answer = String::from_utf8_lossy(passed[1].as_ref().unwrap());
+    assert!(answer.starts_with("data: {\"b\":2}\n\n"), "{answer}");
     assert!(answer.contains(r#""id":7"#), "{answer}");
     assert!(answer.contains("-32090"), "{answer}");
 }

@@ -125,14 +125,24 @@ pub(crate) fn ping_body() -> Bytes {
     Bytes::from_static(br#"{"jsonrpc":"2.0","id":"llamagate-probe","method":"ping"}"#)
 }
 
-/// Accept a `ping` answer: a JSON body, or an SSE event carrying it, with a result for the
-/// probe's id and no error.
+/// The id of every `ping` probe (see [`ping_body`]).
+const PING_ID: &str = "llamagate-probe";
+
+/// Accept a `ping` answer: a JSON body, or an SSE event carrying it, that is a result for
+/// the probe's own id.
 pub(crate) fn check_ping_answer(body: &[u8]) -> Result<(), String> {
+    let answers_the_probe = |text: &str| {
+        serde_json::from_str::<serde_json::Value>(text.trim()).is_ok_and(|message| {
+            message["id"] == PING_ID && message.get("result").is_some_and(|r| r.is_object())
+        })
+    };
     let text = String::from_utf8_lossy(body);
-    if text.contains("\"llamagate-probe\"")
-        && text.contains("\"result\"")
-        && !text.contains("\"error\"")
-    {
+    let found = answers_the_probe(&text)
+        || text
+            .lines()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .any(answers_the_probe);
+    if found {
         Ok(())
     } else {
         Err(format!(
@@ -195,6 +205,14 @@ mod tests {
     fn ping_answers_are_checked() {
         let sse = b"event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"llamagate-probe\",\"result\":{}}\r\n\r\n";
         assert!(check_ping_answer(sse).is_ok());
+        let logged = b"data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"level\":\"error\"}}\n\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"llamagate-probe\",\"result\":{}}\n\n";
+        assert!(
+            check_ping_answer(logged).is_ok(),
+            "a log event on the stream is no error"
+        );
+        assert!(
+            check_ping_answer(br#"{"jsonrpc":"2.0","id":"llamagate-probe","result":{}}"#).is_ok()
+        );
         let other = br#"{"jsonrpc":"2.0","id":3,"result":{}}"#;
         assert!(
             check_ping_answer(other).is_err(),

@@ -27,14 +27,13 @@ use tokio_util::time::DelayQueue;
 use super::{
     error::McpError,
     health::{HealthState, jittered},
-    probe::DISCOVER,
     server::ServerClient,
 };
 
 mod target;
 mod wire;
 
-use target::{Target, exchange};
+use target::{ProbeError, Target, exchange};
 
 /// Why the prober gave a server back to its monitor task.
 #[derive(Debug)]
@@ -206,16 +205,15 @@ fn on_due(mut entry: Entry) -> Due {
         if entry.watch.target.needs_session() {
             // A legacy server is pinged on one of its sessions; without one, its monitor
             // reconnects.
-            let session = client.pool.any_session();
-            let Some((id, session)) = session
-                .as_ref()
-                .and_then(|session| Some((session.http_session_id()?, session)))
-            else {
+            let Some(session) = client.pool.any_session() else {
                 let _ = entry.watch.handback.send(Handback::Resume);
                 return Due::Done;
             };
             let version = &session.info().protocol_version;
-            entry.watch.target.use_session(id, version);
+            entry
+                .watch
+                .target
+                .use_session(session.http_session_id(), version);
         }
         return Due::Probe(entry);
     }
@@ -225,24 +223,37 @@ fn on_due(mut entry: Entry) -> Due {
 }
 
 /// Record a probe's outcome; returns the entry when it stays with the prober.
-fn settle(entry: Entry, outcome: Result<Duration, McpError>) -> Option<Entry> {
+fn settle(entry: Entry, outcome: Outcome) -> Option<Entry> {
     if entry.watch.abandoned() {
         return None;
     }
     let client = entry.watch.client.upgrade()?;
     match outcome {
-        Ok(latency) => {
+        Outcome::Answered(latency) => {
             client.probes.ok.inc();
             client.record_success(Some(latency));
             keep_or_give_back(entry, &client, Handback::Resume)
         }
-        Err(error) => {
+        // Not a failure of the server: its monitor replaces the session (rmcp
+        // re-initializes it on its own next request).
+        Outcome::SessionExpired => {
+            let _ = entry.watch.handback.send(Handback::Resume);
+            None
+        }
+        Outcome::Failed(error) => {
             client.probes.failed.inc();
             // The monitor task may have just gone; then there is nobody left to tell.
             let _ = entry.watch.handback.send(Handback::Failed(error));
             None
         }
     }
+}
+
+/// How one probe of a batch ended.
+enum Outcome {
+    Answered(Duration),
+    SessionExpired,
+    Failed(McpError),
 }
 
 /// A healthy server with all its sessions stays; any other goes back to its monitor, which
@@ -263,9 +274,9 @@ async fn probe_batch(
     mut entries: Vec<Entry>,
     timeout: Duration,
     pooled: reqwest::Client,
-) -> Vec<(Entry, Result<Duration, McpError>)> {
+) -> Vec<(Entry, Outcome)> {
     let started = Instant::now();
-    let mut answers: Vec<Option<Result<Duration, String>>> = Vec::new();
+    let mut answers: Vec<Option<Result<Duration, ProbeError>>> = Vec::new();
     answers.resize_with(entries.len(), || None);
     {
         let pooled = &pooled;
@@ -296,20 +307,22 @@ async fn probe_batch(
         .zip(answers)
         .map(|(mut entry, answer)| {
             let server = entry.watch.target.server.clone();
+            let method = entry.watch.target.method_name().to_owned();
             let outcome = match answer {
-                Some(Ok(latency)) => Ok(latency),
-                Some(Err(detail)) => Err(McpError::Transport {
+                Some(Ok(latency)) => Outcome::Answered(latency),
+                Some(Err(ProbeError::SessionExpired)) => Outcome::SessionExpired,
+                Some(Err(ProbeError::Failed(detail))) => Outcome::Failed(McpError::Transport {
                     server,
-                    method: DISCOVER.to_owned(),
+                    method,
                     detail,
                 }),
-                None => Err(McpError::Timeout {
+                None => Outcome::Failed(McpError::Timeout {
                     server,
-                    method: DISCOVER.to_owned(),
+                    method,
                     timeout,
                 }),
             };
-            if outcome.is_err() {
+            if !matches!(outcome, Outcome::Answered(_)) {
                 // A connection that failed or timed out mid-exchange is not reused.
                 entry.connection = None;
             }

@@ -35,9 +35,16 @@ pub(super) struct Target {
 enum Method {
     /// `server/discover`: stateless servers.
     Discover,
-    /// `ping` on the legacy session `session` (its id and protocol version); `None` until
-    /// the prober has seen one.
-    Ping { session: Option<(Arc<str>, String)> },
+    /// `ping` on a legacy session; `None` until the prober has seen one.
+    Ping { session: Option<PingSession> },
+}
+
+/// The legacy session a ping goes to.
+#[derive(PartialEq)]
+struct PingSession {
+    /// `Mcp-Session-Id`, when the server gave one (it need not).
+    id: Option<Arc<str>>,
+    protocol_version: String,
 }
 
 enum Route {
@@ -92,12 +99,16 @@ impl Target {
         matches!(self.method, Method::Ping { .. })
     }
 
-    /// Ping on `session` (id, protocol version) from now on.
-    pub(super) fn use_session(&mut self, id: Arc<str>, version: &str) {
+    /// Ping on the session with `id` (if the server gave it one) and `version` from now on.
+    pub(super) fn use_session(&mut self, id: Option<Arc<str>>, version: &str) {
+        let wanted = PingSession {
+            id,
+            protocol_version: version.to_owned(),
+        };
         if let Method::Ping { session } = &mut self.method
-            && session.as_ref().is_none_or(|(known, _)| *known != id)
+            && session.as_ref() != Some(&wanted)
         {
-            *session = Some((id, version.to_owned()));
+            *session = Some(wanted);
             // Only header values that could not be sent at all make this fail; the
             // sessions' own requests would fail the same way.
             let _ = self.prepare();
@@ -108,13 +119,26 @@ impl Target {
     fn probe_headers(&self) -> Option<HeaderMap> {
         let mut headers = self.headers.clone();
         if let Method::Ping {
-            session: Some((id, version)),
+            session: Some(session),
         } = &self.method
         {
-            headers.insert("mcp-session-id", HeaderValue::from_str(id).ok()?);
-            headers.insert("mcp-protocol-version", HeaderValue::from_str(version).ok()?);
+            if let Some(id) = &session.id {
+                headers.insert("mcp-session-id", HeaderValue::from_str(id).ok()?);
+            }
+            headers.insert(
+                "mcp-protocol-version",
+                HeaderValue::from_str(&session.protocol_version).ok()?,
+            );
         }
         Some(headers)
+    }
+
+    /// The probe's method, for errors.
+    pub(super) fn method_name(&self) -> &'static str {
+        match self.method {
+            Method::Discover => crate::mcp::probe::DISCOVER,
+            Method::Ping { .. } => "ping",
+        }
     }
 
     fn body(&self) -> Bytes {
@@ -155,11 +179,27 @@ fn proxy_in_environment() -> bool {
 }
 
 /// One `server/discover` POST and the check of its answer.
+/// Why a probe gave no proof of life.
+#[derive(Debug)]
+pub(super) enum ProbeError {
+    /// The server did not answer as it should.
+    Failed(String),
+    /// A legacy server no longer knows the session: the server is up, the session must be
+    /// replaced.
+    SessionExpired,
+}
+
+impl From<String> for ProbeError {
+    fn from(detail: String) -> Self {
+        ProbeError::Failed(detail)
+    }
+}
+
 pub(super) async fn exchange(
     target: &mut Target,
     connection: &mut Option<Connection>,
     pooled: &reqwest::Client,
-) -> Result<(), String> {
+) -> Result<(), ProbeError> {
     let direct = match &target.route {
         Route::Direct {
             host,
@@ -185,7 +225,7 @@ pub(super) async fn exchange(
             target.use_pooled();
             through_reqwest(target, pooled).await?
         }
-        Some(Err(error)) => return Err(error.to_string()),
+        Some(Err(error)) => return Err(error.to_string().into()),
         None => through_reqwest(target, pooled).await?,
     };
     if status.is_redirection() {
@@ -196,12 +236,12 @@ pub(super) async fn exchange(
         (status, body) = through_reqwest(target, pooled).await?;
     }
     if status == StatusCode::NOT_FOUND && target.needs_session() {
-        return Err("HTTP 404: the session expired".to_owned());
+        return Err(ProbeError::SessionExpired);
     }
     if !status.is_success() {
-        return Err(format!("HTTP {status}"));
+        return Err(format!("HTTP {status}").into());
     }
-    target.check(&body)
+    Ok(target.check(&body)?)
 }
 
 async fn direct(
@@ -353,7 +393,7 @@ mod tests {
         }
         let mut target = Target::new(&config("http://127.0.0.1:8931/mcp"), false).unwrap();
         assert!(target.needs_session());
-        target.use_session(Arc::from("s-1"), "2025-11-25");
+        target.use_session(Some(Arc::from("s-1")), "2025-11-25");
         let Route::Direct { request, .. } = &target.route else {
             panic!("plain HTTP should go direct")
         };
@@ -362,11 +402,19 @@ mod tests {
         assert!(request.contains("\r\nmcp-protocol-version: 2025-11-25\r\n"));
         assert!(!request.contains("mcp-method"), "{request}");
         assert!(request.ends_with(&*String::from_utf8_lossy(&ping_body())));
-        target.use_session(Arc::from("s-2"), "2025-11-25");
+        target.use_session(Some(Arc::from("s-2")), "2025-11-25");
         let Route::Direct { request, .. } = &target.route else {
             panic!()
         };
         assert!(String::from_utf8_lossy(request).contains("mcp-session-id: s-2\r\n"));
+        // A server that gave no session id is pinged without one.
+        target.use_session(None, "2025-11-25");
+        let Route::Direct { request, .. } = &target.route else {
+            panic!()
+        };
+        let request = String::from_utf8_lossy(request);
+        assert!(!request.contains("mcp-session-id"), "{request}");
+        assert!(request.contains("mcp-protocol-version: 2025-11-25\r\n"));
     }
 
     #[test]

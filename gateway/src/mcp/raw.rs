@@ -7,9 +7,10 @@
 //! receives, keyed by JSON-RPC id, before rmcp sees it, and the operation takes its own by
 //! the id rmcp gave the request. The typed result is only the fallback.
 //!
-//! Bounded: at most [`MAX_KEPT`] results and [`MAX_KEPT_BYTES`] bytes are kept; the oldest
-//! go first. Results nobody takes (handshakes, probes, lists, late answers to calls that
-//! timed out) are evicted that way.
+//! Bounded per session: at most [`MAX_KEPT`] results, and twice the session's largest
+//! accepted message in bytes (counted on the wire); the oldest go first. Results nobody
+//! takes (handshakes, late answers to calls that timed out, answers to ids nobody asked
+//! for) are evicted that way; a call whose result was evicted gets rmcp's typed result.
 
 use std::{
     collections::VecDeque,
@@ -20,18 +21,27 @@ use rmcp::model::RequestId;
 use serde_json::Value;
 
 /// Most results kept at once.
-const MAX_KEPT: usize = 64;
-/// Most bytes of results kept at once (by their size on the wire).
-const MAX_KEPT_BYTES: usize = 8 * 1024 * 1024;
+const MAX_KEPT: usize = 32;
 
 /// The raw results of one session's responses, shared by its transport and its requests.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct RawResults(Arc<Mutex<Kept>>);
 
-#[derive(Default)]
 struct Kept {
     results: VecDeque<(String, Value, usize)>,
     bytes: usize,
+    max_bytes: usize,
+}
+
+impl RawResults {
+    /// A store for a session whose messages are at most `max_message_bytes`.
+    pub fn new(max_message_bytes: usize) -> Self {
+        Self(Arc::new(Mutex::new(Kept {
+            results: VecDeque::new(),
+            bytes: 0,
+            max_bytes: max_message_bytes.saturating_mul(2).max(64 * 1024),
+        })))
+    }
 }
 
 /// The key of a JSON-RPC id: its JSON text (`7` and `"7"` are different ids).
@@ -55,11 +65,11 @@ impl RawResults {
         ) else {
             return;
         };
-        if size > MAX_KEPT_BYTES {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if size > kept.max_bytes {
             return;
         }
-        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        while kept.results.len() >= MAX_KEPT || kept.bytes + size > MAX_KEPT_BYTES {
+        while kept.results.len() >= MAX_KEPT || kept.bytes + size > kept.max_bytes {
             let Some((_, _, old)) = kept.results.pop_front() else {
                 break;
             };
@@ -98,7 +108,7 @@ mod tests {
 
     #[test]
     fn results_are_taken_once_by_id() {
-        let raw = RawResults::default();
+        let raw = RawResults::new(1024 * 1024);
         raw.record_text(r#"{"jsonrpc":"2.0","id":7,"result":{"content":[],"vendor":1}}"#);
         raw.record_text(r#"{"jsonrpc":"2.0","id":"7","result":{"other":true}}"#);
         raw.record_text(r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{}}"#);
@@ -119,19 +129,19 @@ mod tests {
 
     #[test]
     fn the_oldest_go_first_past_the_bounds() {
-        let raw = RawResults::default();
+        let raw = RawResults::new(1024 * 1024);
         for id in 0..(MAX_KEPT as i64 + 10) {
             raw.record(&json!({"id": id, "result": {"n": id}}), 10);
         }
         assert_eq!(raw.take(&RequestId::Number(0)), None);
         assert!(raw.take(&RequestId::Number(MAX_KEPT as i64 + 9)).is_some());
 
-        let big = MAX_KEPT_BYTES / 2 + 1;
+        let big = 1024 * 1024 + 1;
         raw.record(&json!({"id": "a", "result": {"n": 1}}), big);
         raw.record(&json!({"id": "b", "result": {"n": 2}}), big);
         assert_eq!(raw.take(&RequestId::String("a".into())), None);
         assert!(raw.take(&RequestId::String("b".into())).is_some());
-        raw.record(&json!({"id": "c", "result": {"n": 3}}), MAX_KEPT_BYTES + 1);
+        raw.record(&json!({"id": "c", "result": {"n": 3}}), 2 * 1024 * 1024 + 1);
         assert_eq!(raw.take(&RequestId::String("c".into())), None);
     }
 }

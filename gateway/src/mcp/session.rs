@@ -82,7 +82,7 @@ impl Session {
             ProtocolMode::Legacy => ClientLifecycleMode::Initialize,
         };
         let max = options.max_message_bytes;
-        let raw = RawResults::default();
+        let raw = RawResults::new(max);
         let http_session_id =
             (server.transport == Transport::StreamableHttp).then(SessionIdSeen::default);
         let mut child = None;
@@ -264,6 +264,9 @@ pub(crate) async fn send_recorded(
     let id = guard.id.take();
     let typed = typed?;
     let raw = id.and_then(|id| session.raw_results().take(&id));
+    if raw.is_none() && !matches!(typed, ServerResult::EmptyResult(_)) {
+        tracing::debug!("a result was not kept as sent; handing on rmcp's decoding of it");
+    }
     Ok((typed, raw))
 }
 

@@ -40,7 +40,7 @@ async fn answering_server() -> String {
 #[tokio::test]
 async fn own_posts_answer_as_rmcps_would_and_record_results() {
     let url: Arc<str> = Arc::from(answering_server().await);
-    let raw = RawResults::default();
+    let raw = RawResults::new(1024 * 1024);
     let seen = SessionIdSeen::default();
     let client = RecordingClient::new(reqwest::Client::new(), raw.clone(), seen.clone());
     let call: ClientJsonRpcMessage = serde_json::from_value(serde_json::json!({

@@ -171,3 +171,60 @@ fn monitored(config: ServerConfig) -> (std::sync::Arc<ServerClient>, Metrics) {
     let server = ServerClient::new(config, settings, reqwest::Client::new(), metrics.clone());
     (server, metrics)
 }
+
+/// A server that needs credentials and a tenant header gets them on every request — the
+/// handshake, calls and the shared prober's pings — whether the token comes from `api_key`
+/// or from a configured `Authorization` header; without them it refuses, and the error
+/// names the status, never the secret.
+#[tokio::test]
+async fn credentials_and_headers_reach_the_server_on_every_request() {
+    use llamagate::config::{ProtocolMode, Secret};
+    let required = r#"{"authorization": "Bearer s3cret-token", "x-tenant": "team-a"}"#;
+    let peer = mcp1_peer_with_env("streamable-http", &[("PEER_REQUIRE_HEADERS", required)]);
+    let tenant = || ("x-tenant".to_owned(), Secret::new("team-a"));
+    let mut with_key = remote("with-key", Transport::StreamableHttp, &peer.url);
+    with_key.api_key = Some(Secret::new("s3cret-token"));
+    with_key.headers.insert(tenant().0, tenant().1);
+    let mut with_header = remote("with-header", Transport::StreamableHttp, &peer.url);
+    with_header.headers = [
+        tenant(),
+        (
+            "Authorization".to_owned(),
+            Secret::new("Bearer s3cret-token"),
+        ),
+    ]
+    .into();
+    for mut config in [with_key, with_header] {
+        config.protocol = ProtocolMode::Legacy;
+        let name = config.name.clone();
+        let (server, metrics) = monitored(config);
+        server.start();
+        wait_healthy(&server).await;
+        let outcome = server
+            .call_tool(ToolCall {
+                name: "echo".to_owned(),
+                arguments: json!({"message": "authorized"})
+                    .as_object()
+                    .cloned()
+                    .unwrap(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(format!("{outcome:?}").contains("authorized"), "{name}");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(probes(&metrics, &name, "failed"), 0, "{name}");
+        assert!(probes(&metrics, &name, "ok") >= 2, "{name}");
+        server.stop(Duration::from_secs(1)).await;
+    }
+
+    let mut wrong = remote("wrong-key", Transport::StreamableHttp, &peer.url);
+    wrong.api_key = Some(Secret::new("not-the-token"));
+    let (server, _) = monitored(wrong);
+    let error = server.connect_vacant().await.unwrap_err().to_string();
+    assert!(error.contains("401"), "{error}");
+    assert!(
+        !error.contains("not-the-token"),
+        "no secret in errors: {error}"
+    );
+}

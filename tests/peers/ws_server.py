@@ -8,6 +8,8 @@ default, or stdio, Streamable HTTP and legacy HTTP+SSE.
 """
 
 import argparse
+import json
+import os
 import warnings
 
 import uvicorn
@@ -45,6 +47,26 @@ async def ws_endpoint(websocket):
         await low_level.run(read, write, low_level.create_initialization_options())
 
 
+def require_headers(app):
+    """With $PEER_REQUIRE_HEADERS (a JSON object of header: value), answer 401 to every HTTP
+    request that lacks one of them: a server that needs auth and a tenant header."""
+    expected = json.loads(os.environ.get("PEER_REQUIRE_HEADERS") or "{}")
+    if not expected:
+        return app
+
+    async def guarded(scope, receive, send):
+        if scope["type"] == "http":
+            headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+            if any(headers.get(name.lower()) != value for name, value in expected.items()):
+                await send({"type": "http.response.start", "status": 401,
+                            "headers": [(b"content-type", b"text/plain")]})
+                await send({"type": "http.response.body", "body": b"missing credentials"})
+                return
+        await app(scope, receive, send)
+
+    return guarded
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--transport", default="ws", choices=["ws", "stdio", "streamable-http", "sse"])
@@ -63,7 +85,7 @@ def main():
         app = server.sse_app()
     else:
         app = Starlette(routes=[WebSocketRoute("/ws", ws_endpoint)])
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(require_headers(app), host="127.0.0.1", port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -160,5 +160,36 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
         }
         source = inner.source();
     }
-    text
+    without_type_names(&text)
+}
+
+/// rmcp names its transport by Rust type in errors (`Transport [rmcp::…<…>] error: …`):
+/// noise to a user, so the bracketed type is left out.
+fn without_type_names(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("Transport [") {
+        let after = &rest[start + "Transport [".len()..];
+        let Some(end) = after.find("] error: ") else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push_str("transport error: ");
+        rest = &after[end + "] error: ".len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod chain_tests {
+    #[test]
+    fn rmcp_type_names_are_left_out() {
+        let text = "Send message error Transport [rmcp::transport::worker::WorkerTransport<rmcp::X<llamagate::Y>>] error: unexpected server response: HTTP 401, when send initialize request";
+        assert_eq!(
+            super::without_type_names(text),
+            "Send message error transport error: unexpected server response: HTTP 401, when send initialize request"
+        );
+        assert_eq!(super::without_type_names("plain"), "plain");
+    }
 }

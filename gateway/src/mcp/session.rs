@@ -104,19 +104,12 @@ impl Session {
                     .max_json_response_size(max)
                     .max_sse_event_size(max)
                     .reinit_on_expired_session(true);
-                    let (auth, custom): (Vec<_>, Vec<_>) =
-                        headers.into_iter().partition(|(name, _)| {
-                            name.as_ref() == Some(&reqwest::header::AUTHORIZATION)
-                        });
-                    if let Some(key) = &server.api_key
-                        && !auth.is_empty()
-                    {
-                        config = config.auth_header(key.expose().to_owned());
-                    }
+                    // Every header as `auth_headers` resolved it (a configured
+                    // `Authorization` wins over `api_key`), exactly as the prober sends them.
                     config = config.custom_headers(
-                        custom
+                        headers
                             .into_iter()
-                            .filter_map(|(k, v)| k.map(|k| (k, v)))
+                            .filter_map(|(name, value)| name.map(|name| (name, value)))
                             .collect(),
                     );
                     let client = transport::http::RecordingClient::new(

@@ -136,8 +136,14 @@ pub fn ws_peer_with_env(env: &[(&str, &str)]) -> Peer {
 /// The mcp 1.30 peer over a network transport: `streamable-http` (answers as SSE),
 /// `streamable-http-json` (answers as JSON) or `sse`.
 pub fn mcp1_peer(transport: &str) -> Peer {
+    mcp1_peer_with_env(transport, &[])
+}
+
+/// [`mcp1_peer`] with extra environment (e.g. `PEER_REQUIRE_HEADERS`).
+pub fn mcp1_peer_with_env(transport: &str, env: &[(&str, &str)]) -> Peer {
     let port = free_port();
     let mut command = Command::new(python("mcp1"));
+    command.envs(env.iter().copied());
     command.arg(peers_dir().join("ws_server.py"));
     let (transport, json) = match transport.strip_suffix("-json") {
         Some(transport) => (transport, true),

@@ -29,11 +29,15 @@ fn probes(metrics: &Metrics, server: &str, outcome: &str) -> u64 {
 }
 
 async fn wait_healthy(server: &ServerClient) {
+    wait_state(server, HealthState::Healthy).await;
+}
+
+async fn wait_state(server: &ServerClient, state: HealthState) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while server.health().state != HealthState::Healthy {
+    while server.health().state != state {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "not healthy: {:?}",
+            "not {state}: {:?}",
             server.health()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -143,15 +147,7 @@ async fn legacy_servers_are_pinged_on_their_sessions() {
     wait_healthy(&server).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     peer.kill();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while server.health().state != HealthState::Unhealthy {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{:?}",
-            server.health()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_state(&server, HealthState::Unhealthy).await;
     let _back = tokio::task::spawn_blocking(move || mcp2_http_on(port))
         .await
         .unwrap();

@@ -91,12 +91,7 @@ pub(crate) const DISCOVER: &str = "server/discover";
 
 /// Headers of a `server/discover` POST: the server's auth and the protocol's own.
 pub(crate) fn discover_headers(server: &ServerConfig) -> Result<HeaderMap, McpError> {
-    let mut headers = auth_headers(server)?;
-    headers.insert(
-        ACCEPT,
-        HeaderValue::from_static("application/json, text/event-stream"),
-    );
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let mut headers = ping_headers(server)?;
     headers.insert(
         "mcp-protocol-version",
         HeaderValue::from_static(STATELESS_VERSION),
@@ -107,8 +102,8 @@ pub(crate) fn discover_headers(server: &ServerConfig) -> Result<HeaderMap, McpEr
 
 const STATELESS_VERSION: &str = "2026-07-28";
 
-/// Headers of a `ping` POST on a legacy session, before its session headers: the server's
-/// auth and the content types.
+/// Headers of every probe POST: the server's auth and the content types (a `ping` on a
+/// legacy session adds its session headers, `server/discover` the protocol's own).
 pub(crate) fn ping_headers(server: &ServerConfig) -> Result<HeaderMap, McpError> {
     let mut headers = auth_headers(server)?;
     headers.insert(

@@ -55,25 +55,20 @@ fn page_request(kind: ListKind, cursor: Option<String>) -> ClientRequest {
     }
 }
 
-/// One page as the server sent it (rmcp's typed page when the raw one is not at hand).
+/// One page as the server sent it.
 async fn page(
     session: &SharedSession,
     kind: ListKind,
     cursor: Option<String>,
 ) -> Result<Value, rmcp::ServiceError> {
-    let (typed, raw) = send_recorded(session.clone(), page_request(kind, cursor)).await?;
-    let typed = match (kind, typed) {
-        (ListKind::Tools, ServerResult::ListToolsResult(page)) => serde_json::to_value(page),
-        (ListKind::Resources, ServerResult::ListResourcesResult(page)) => {
-            serde_json::to_value(page)
-        }
-        (ListKind::ResourceTemplates, ServerResult::ListResourceTemplatesResult(page)) => {
-            serde_json::to_value(page)
-        }
-        (ListKind::Prompts, ServerResult::ListPromptsResult(page)) => serde_json::to_value(page),
-        _ => return Err(rmcp::ServiceError::UnexpectedResponse),
-    };
-    Ok(raw.unwrap_or_else(|| typed.unwrap_or_default()))
+    let (typed, page) = send_recorded(session.clone(), page_request(kind, cursor)).await?;
+    match (kind, typed) {
+        (ListKind::Tools, ServerResult::ListToolsResult(_))
+        | (ListKind::Resources, ServerResult::ListResourcesResult(_))
+        | (ListKind::ResourceTemplates, ServerResult::ListResourceTemplatesResult(_))
+        | (ListKind::Prompts, ServerResult::ListPromptsResult(_)) => Ok(page),
+        _ => Err(rmcp::ServiceError::UnexpectedResponse),
+    }
 }
 
 /// Every page of a list, merged, with the server's caching hints: the shortest `ttlMs`

@@ -90,6 +90,18 @@ impl ServerClient {
         }
     }
 
+    /// Send `request` on a pooled session: what kind of result came back, and the result as
+    /// the server sent it.
+    async fn send(
+        &self,
+        method: &str,
+        timeout: Duration,
+        request: ClientRequest,
+    ) -> Result<(ServerResult, Value), McpError> {
+        self.request(method, timeout, |session| send_recorded(session, request))
+            .await
+    }
+
     fn check_size(&self, method: &str, value: &Value) -> Result<(), McpError> {
         let size = serde_json::to_vec(value)
             .map(|v| v.len() as u64)
@@ -120,16 +132,10 @@ impl ServerClient {
         let request: CallToolRequestParams = params(self.name(), method, body)?;
         let timeout = call.timeout.unwrap_or(self.settings.call_timeout);
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
-        let (typed, raw) = self
-            .request(method, timeout, |session| send_recorded(session, request))
-            .await?;
+        let (typed, mut result) = self.send(method, timeout, request).await?;
         let outcome = match typed {
-            ServerResult::CallToolResult(result) => ToolOutcome::Complete {
-                result: raw.unwrap_or_else(|| to_json(&result)),
-            },
-            ServerResult::InputRequiredResult(result) => ToolOutcome::InputRequired {
-                result: raw.unwrap_or_else(|| to_json(&result)),
-            },
+            ServerResult::CallToolResult(_) => ToolOutcome::Complete { result },
+            ServerResult::InputRequiredResult(_) => ToolOutcome::InputRequired { result },
             ServerResult::CreateTaskResult(task) => {
                 return Err(self.unsupported(
                     method,
@@ -138,10 +144,9 @@ impl ServerClient {
             }
             // A result with no content at all (`{}`, only `_meta`, only `resultType:
             // complete`) is an empty result, as rmcp's own `call_tool_once` has it.
-            other @ (ServerResult::EmptyResult(_)
+            ServerResult::EmptyResult(_)
             | ServerResult::TaskAckResult(_)
-            | ServerResult::CustomResult(_)) => {
-                let mut result = raw.unwrap_or_else(|| to_json(&other));
+            | ServerResult::CustomResult(_) => {
                 if !is_contentless(&result) {
                     return Err(self.unknown_result(method));
                 }
@@ -168,16 +173,11 @@ impl ServerClient {
         }
         let request: ReadResourceRequestParams = params(self.name(), method, body)?;
         let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
-        let (typed, raw) = self
-            .request(method, self.settings.call_timeout, |session| {
-                send_recorded(session, request)
-            })
-            .await?;
+        let timeout = self.settings.call_timeout;
+        let (typed, result) = self.send(method, timeout, request).await?;
         let value = match typed {
-            ServerResult::ReadResourceResult(result) => raw.unwrap_or_else(|| to_json(&result)),
-            ServerResult::InputRequiredResult(result) => {
-                input_required(raw.unwrap_or_else(|| to_json(&result)))
-            }
+            ServerResult::ReadResourceResult(_) => result,
+            ServerResult::InputRequiredResult(_) => input_required(result),
             _ => return Err(self.unknown_result(method)),
         };
         self.check_size(method, &value)?;
@@ -197,16 +197,11 @@ impl ServerClient {
             serde_json::json!({ "name": name, "arguments": arguments }),
         )?;
         let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
-        let (typed, raw) = self
-            .request(method, self.settings.call_timeout, |session| {
-                send_recorded(session, request)
-            })
-            .await?;
+        let timeout = self.settings.call_timeout;
+        let (typed, result) = self.send(method, timeout, request).await?;
         let value = match typed {
-            ServerResult::GetPromptResult(result) => raw.unwrap_or_else(|| to_json(&result)),
-            ServerResult::InputRequiredResult(result) => {
-                input_required(raw.unwrap_or_else(|| to_json(&result)))
-            }
+            ServerResult::GetPromptResult(_) => result,
+            ServerResult::InputRequiredResult(_) => input_required(result),
             _ => return Err(self.unknown_result(method)),
         };
         self.check_size(method, &value)?;
@@ -218,13 +213,10 @@ impl ServerClient {
         let method = "completion/complete";
         let request: CompleteRequestParams = params(self.name(), method, request)?;
         let request = ClientRequest::CompleteRequest(CompleteRequest::new(request));
-        let (typed, raw) = self
-            .request(method, self.settings.call_timeout, |session| {
-                send_recorded(session, request)
-            })
-            .await?;
+        let timeout = self.settings.call_timeout;
+        let (typed, result) = self.send(method, timeout, request).await?;
         match typed {
-            ServerResult::CompleteResult(result) => Ok(raw.unwrap_or_else(|| to_json(&result))),
+            ServerResult::CompleteResult(_) => Ok(result),
             _ => Err(self.unknown_result(method)),
         }
     }

@@ -237,14 +237,14 @@ impl Session {
 /// Sessions are shared by calls in flight; the last one to let go closes it.
 pub type SharedSession = Arc<Session>;
 
-/// Send `request` on `session` and wait for its answer: the typed result, and the result
-/// as the server sent it when the transport recorded it. Dropped before the answer (the
-/// call timed out, or its caller went away), it tells the server with
-/// `notifications/cancelled`.
+/// Send `request` on `session` and wait for its answer: rmcp's typed result (to tell what
+/// kind of result it is), and the result as the server sent it — rmcp's decoding of it only
+/// when the transport's record was evicted. Dropped before the answer (the call timed out,
+/// or its caller went away), it tells the server with `notifications/cancelled`.
 pub(crate) async fn send_recorded(
     session: SharedSession,
     request: ClientRequest,
-) -> Result<(ServerResult, Option<Value>), rmcp::ServiceError> {
+) -> Result<(ServerResult, Value), rmcp::ServiceError> {
     let peer = session.peer().clone();
     let handle = peer
         .send_cancellable_request(request, PeerRequestOptions::no_options())
@@ -256,11 +256,17 @@ pub(crate) async fn send_recorded(
     let typed = handle.await_response().await;
     let id = guard.id.take();
     let typed = typed?;
-    let raw = id.and_then(|id| session.raw_results().take(&id));
-    if raw.is_none() && !matches!(typed, ServerResult::EmptyResult(_)) {
-        tracing::debug!("a result was not kept as sent; handing on rmcp's decoding of it");
-    }
-    Ok((typed, raw))
+    let sent = match id.and_then(|id| session.raw_results().take(&id)) {
+        Some(sent) => sent,
+        None => {
+            // Empty results are never kept: nothing of them is lost.
+            if !matches!(typed, ServerResult::EmptyResult(_)) {
+                tracing::debug!("a result was not kept as sent; handing on rmcp's decoding of it");
+            }
+            serde_json::to_value(&typed).unwrap_or(Value::Null)
+        }
+    };
+    Ok((typed, sent))
 }
 
 /// Sends `notifications/cancelled` for a request abandoned before its answer.

@@ -16,6 +16,7 @@ use crate::{
         check_discover_answer, check_ping_answer, discover_body, discover_headers, ping_body,
         ping_headers,
     },
+    mcp::transport::{BodyError, read_bounded},
 };
 
 /// Largest probe answer read; a real one is well under a kilobyte.
@@ -270,7 +271,7 @@ async fn through_reqwest(
     let headers = target
         .probe_headers()
         .ok_or("a session id a header cannot carry")?;
-    let mut response = pooled
+    let response = pooled
         .post(target.url.clone())
         .headers(headers)
         .body(target.body())
@@ -278,16 +279,13 @@ async fn through_reqwest(
         .await
         .map_err(|e| crate::mcp::error::error_chain(&e.without_url()))?;
     let status = response.status();
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(format!(
-                "the answer is larger than {MAX_ANSWER_BYTES} bytes"
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((status, Bytes::from(body)))
+    let body = read_bounded(response, MAX_ANSWER_BYTES)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => format!("the answer is larger than {MAX_ANSWER_BYTES} bytes"),
+            BodyError::Read(e) => crate::mcp::error::error_chain(&e.without_url()),
+        })?;
+    Ok((status, body))
 }
 
 #[cfg(test)]

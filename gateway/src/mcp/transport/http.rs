@@ -21,6 +21,7 @@ use rmcp::{
 };
 use sse_stream::{Sse, SseStream};
 
+use super::{BodyError, read_bounded};
 use crate::mcp::raw::RawResults;
 
 type Error = StreamableHttpError<reqwest::Error>;
@@ -125,7 +126,11 @@ impl RecordingClient {
             .map(|v| v.split(';').next().unwrap_or_default().trim().to_owned());
         match media.as_deref() {
             Some("application/json") => {
-                let body = read_bounded(response, limits.max_json_response_size).await?;
+                let limit = limits.max_json_response_size;
+                let body = read_bounded(response, limit).await.map_err(|e| match e {
+                    BodyError::TooLarge => Error::ResponseBodyTooLarge { max_size: limit },
+                    BodyError::Read(e) => Error::Client(e),
+                })?;
                 match serde_json::from_slice::<serde_json::Value>(&body) {
                     Ok(value) => {
                         // A JSON-RPC answer, whatever the status: an error status with a
@@ -169,24 +174,6 @@ impl RecordingClient {
 
 fn http_error(status: StatusCode) -> Error {
     Error::UnexpectedServerResponse(Cow::Owned(format!("HTTP {status}")))
-}
-
-/// Read a whole body of at most `limit` bytes.
-async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<Bytes, Error> {
-    if response
-        .content_length()
-        .is_some_and(|length| length > limit as u64)
-    {
-        return Err(Error::ResponseBodyTooLarge { max_size: limit });
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(Error::Client)? {
-        if body.len() + chunk.len() > limit {
-            return Err(Error::ResponseBodyTooLarge { max_size: limit });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Bytes::from(body))
 }
 
 /// Pass on the SSE stream event by event (each at most `limit` bytes). When an event would

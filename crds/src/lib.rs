@@ -8,6 +8,7 @@
 //! [`LlamaGateSpec::validate`] enforce the same cross-field rules, so the gateway and the
 //! operator reject what the API server would reject, with the same field paths.
 
+pub mod client;
 pub mod conditions;
 mod duration;
 pub mod llamagate;

@@ -1,6 +1,6 @@
 //! The `McpServer` custom resource: one MCP server the gateways may use.
 
-use std::{collections::BTreeMap, fmt};
+use std::collections::BTreeMap;
 
 use k8s_openapi::{
     api::core::v1::{EnvVar, ResourceRequirements, SecretKeySelector},
@@ -15,55 +15,7 @@ use crate::{
     validation::{FieldErrors, check_url_scheme},
 };
 
-/// How the gateway talks to an MCP server.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
-pub enum Transport {
-    /// MCP Streamable HTTP (protocol 2025-03-26 and later, and the stateless 2026-07-28).
-    #[serde(rename = "streamable-http", alias = "http", alias = "streamable_http")]
-    StreamableHttp,
-    /// The legacy HTTP+SSE transport of protocol 2024-11-05 (an `endpoint` event, then POSTs).
-    #[serde(rename = "sse")]
-    Sse,
-    /// One JSON-RPC message per WebSocket text frame, subprotocol `mcp`.
-    #[serde(rename = "websocket", alias = "ws")]
-    Websocket,
-    /// A child process speaking newline-delimited JSON-RPC on stdin/stdout.
-    #[serde(rename = "stdio")]
-    Stdio,
-}
-
-impl Transport {
-    /// The name used in YAML, CRDs and the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::StreamableHttp => "streamable-http",
-            Transport::Sse => "sse",
-            Transport::Websocket => "websocket",
-            Transport::Stdio => "stdio",
-        }
-    }
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Which MCP protocol era to speak with a server.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
-pub enum ProtocolMode {
-    /// Probe with `server/discover`; fall back to the `initialize` handshake.
-    #[default]
-    #[serde(rename = "auto")]
-    Auto,
-    /// Only the stateless 2026-07-28 protocol.
-    #[serde(rename = "2026-07-28")]
-    Stateless,
-    /// Only the 2024-11-05 … 2025-11-25 protocols with `initialize` and sessions.
-    #[serde(rename = "legacy")]
-    Legacy,
-}
+pub use llamagate_mcp::{ProtocolMode, Transport};
 
 /// An MCP server that the gateways may use: one that already runs (`url`) or one the
 /// operator runs (`deployment`).

@@ -180,9 +180,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::mcp::error::McpError> for ApiError {
-    fn from(error: crate::mcp::error::McpError) -> Self {
-        use crate::mcp::error::McpError as E;
+impl From<llamagate_mcp::McpError> for ApiError {
+    fn from(error: llamagate_mcp::McpError) -> Self {
+        use llamagate_mcp::McpError as E;
         let code = error.code();
         let message = error.to_string();
         match error {
@@ -200,6 +200,7 @@ impl From<crate::mcp::error::McpError> for ApiError {
                 message,
             },
             E::Connect { .. }
+            | E::Incompatible { .. }
             | E::Transport { .. }
             | E::Server { .. }
             | E::TooLarge { .. }

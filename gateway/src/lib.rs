@@ -1,4 +1,5 @@
-//! LlamaGate gateway library: configuration, the HTTP surface, the MCP client and the CLI.
+//! LlamaGate gateway library: configuration, the HTTP surface, the tool loop and the CLI.
+//! The MCP client is its own crate, `llamagate-mcp`.
 //! The `llamagate` binary is a thin wrapper around [`cli::main`].
 
 pub mod api;
@@ -8,7 +9,6 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod limits;
-pub mod mcp;
 pub mod metrics;
 pub mod middleware;
 pub mod serve;

@@ -1,8 +1,8 @@
-//! Prometheus metrics of the gateway. Labels are bounded: routes are templates (never raw
+//! Prometheus metrics of the gateway, the MCP client's among them. Labels are bounded: routes are templates (never raw
 //! paths), servers and tools come from configuration, never from request bodies.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
 /// Every metric family, registered in one registry.
@@ -13,19 +13,8 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     /// HTTP request latency by route template and method.
     pub http_duration: HistogramVec,
-    /// MCP requests by server, method and outcome.
-    pub mcp_calls: IntCounterVec,
-    /// MCP request latency by server and method.
-    pub mcp_duration: HistogramVec,
-    /// Sessions per server by state (`in_use`, `idle`, `waiting`).
-    pub mcp_pool: IntGaugeVec,
-    /// Cache lookups by kind (`tools`, `resources`, `resource_templates`, `prompts`) and result.
-    pub mcp_cache: IntCounterVec,
-    /// 1 for the current health state of each server, 0 for the others.
-    pub mcp_health: IntGaugeVec,
-    /// Health probes by server and outcome: `ok`, `failed`, or `skipped` because calls had
-    /// just proved the server alive.
-    pub mcp_probes: IntCounterVec,
+    /// The MCP client's families (`llamagate_mcp_*`), registered here.
+    pub mcp: McpMetrics,
     /// Tool-loop rounds per chat request.
     pub toolloop_rounds: HistogramVec,
     /// Tool calls per chat request.
@@ -34,10 +23,7 @@ pub struct Metrics {
     pub upstream_duration: HistogramVec,
 }
 
-const LATENCY_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-    60.0,
-];
+use llamagate_mcp::{McpMetrics, metrics::LATENCY_BUCKETS};
 
 impl Metrics {
     /// Create and register every family.
@@ -63,16 +49,9 @@ impl Metrics {
                 .expect("metric registered once");
             metric
         };
-        let gauge = |name: &str, help: &str, labels: &[&str]| {
-            let metric =
-                IntGaugeVec::new(Opts::new(name, help), labels).expect("static metric definition");
-            registry
-                .register(Box::new(metric.clone()))
-                .expect("metric registered once");
-            metric
-        };
         let counts = &[1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0];
         Self {
+            mcp: McpMetrics::register(&registry).expect("the MCP families register once"),
             http_requests: counter(
                 "http_requests_total",
                 "HTTP requests by route, method and status",
@@ -83,37 +62,6 @@ impl Metrics {
                 "HTTP request latency",
                 &["route", "method"],
                 LATENCY_BUCKETS,
-            ),
-            mcp_calls: counter(
-                "mcp_requests_total",
-                "MCP requests by server, method and outcome",
-                &["server", "method", "outcome"],
-            ),
-            mcp_duration: histogram(
-                "mcp_request_duration_seconds",
-                "MCP request latency",
-                &["server", "method"],
-                LATENCY_BUCKETS,
-            ),
-            mcp_pool: gauge(
-                "mcp_pool_sessions",
-                "MCP sessions by server and state",
-                &["server", "state"],
-            ),
-            mcp_cache: counter(
-                "mcp_cache_lookups_total",
-                "MCP list cache lookups by kind and result",
-                &["kind", "result"],
-            ),
-            mcp_health: gauge(
-                "mcp_server_health",
-                "1 for the current health state of each MCP server",
-                &["server", "state"],
-            ),
-            mcp_probes: counter(
-                "mcp_probes_total",
-                "MCP health probes by server and outcome (skipped: traffic proved the server alive)",
-                &["server", "outcome"],
             ),
             toolloop_rounds: histogram(
                 "toolloop_rounds",

@@ -45,8 +45,7 @@ impl Gateway {
         let grace = state.config().server.shutdown_grace;
         let addr = listener.local_addr()?;
         // Servers connect in the background: one that is down never blocks start-up.
-        let config = state.config();
-        let applied = state.registry().apply(&config.mcp, grace).await;
+        let applied = state.apply_file_servers();
         tracing::info!(servers = applied.added.len(), "MCP servers registered");
         state.set_ready(true);
         spawn_reload_on_sighup(state.clone());

@@ -5,11 +5,12 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
+use llamagate_mcp::{Applied, Context, Prober, Registry, Source};
+
 use crate::{
     auth::Keys,
     config::{self, Config},
     limits::Limits,
-    mcp::registry::{Applied, Registry},
     metrics::Metrics,
     toolloop::upstream::Upstream,
 };
@@ -24,6 +25,8 @@ struct Inner {
     config: RwLock<Arc<Config>>,
     metrics: Metrics,
     registry: Registry,
+    /// Kept for its lifetime: the shared health prober stops when the state is dropped.
+    _prober: Option<Prober>,
     limits: RwLock<Arc<Limits>>,
     upstream: RwLock<Upstream>,
     keys: RwLock<Arc<Keys>>,
@@ -35,6 +38,15 @@ struct Inner {
 impl AppState {
     /// State for a gateway running `config`; not ready until [`AppState::set_ready`].
     pub fn new(config: Config, metrics: Metrics) -> Self {
+        let prober = Prober::start()
+            .inspect_err(|e| {
+                tracing::warn!("shared health prober not started ({e}); each server's monitor probes it")
+            })
+            .ok();
+        let mut context = Context::new(metrics.mcp.clone());
+        if let Some(prober) = &prober {
+            context = context.with_prober(prober);
+        }
         Self {
             inner: Arc::new(Inner {
                 keys: RwLock::new(Arc::new(Keys::new(&config.auth))),
@@ -43,7 +55,8 @@ impl AppState {
                 config_path: RwLock::new(None),
                 reloading: tokio::sync::Mutex::new(()),
                 config: RwLock::new(Arc::new(config)),
-                registry: Registry::new(metrics.clone()),
+                registry: Registry::new(context),
+                _prober: prober,
                 metrics,
                 ready: AtomicBool::new(false),
             }),
@@ -117,10 +130,11 @@ impl AppState {
             tracing::warn!(old = %current.listen, new = %config.listen, "`listen` changes need a restart; keeping the old address");
             config.listen = current.listen;
         }
-        let applied = self
-            .registry()
-            .apply(&config.mcp, config.server.shutdown_grace)
-            .await;
+        let applied = self.registry().apply(
+            Source::File,
+            config.mcp.descriptions(),
+            config.server.shutdown_grace,
+        );
         *self
             .inner
             .keys
@@ -133,6 +147,17 @@ impl AppState {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(config);
         tracing::info!(added = ?applied.added, removed = ?applied.removed, changed = ?applied.changed, "configuration reloaded");
         Ok(applied)
+    }
+
+    /// Register the servers of the configuration file (the registry's file source); they
+    /// connect in the background.
+    pub fn apply_file_servers(&self) -> Applied {
+        let config = self.config();
+        self.registry().apply(
+            Source::File,
+            config.mcp.descriptions(),
+            config.server.shutdown_grace,
+        )
     }
 
     /// The MCP servers.

@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use axum::{
     body::Body,
     http::{Method, Request},
@@ -272,10 +270,7 @@ async fn reload_with_a_broken_file_changes_nothing() {
     let config = llamagate::config::load(&path).unwrap();
     let state = AppState::new(config.clone(), Metrics::new());
     state.set_config_path(Some(path.clone()));
-    state
-        .registry()
-        .apply(&config.mcp, Duration::from_secs(1))
-        .await;
+    state.apply_file_servers();
     let before = state.registry().get("peer").unwrap();
 
     std::fs::write(
@@ -321,10 +316,7 @@ async fn cursors_pass_through_for_clients_that_page() {
     );
     let config = llamagate::config::load_from_str(&yaml, "test.yaml", &|_| None).unwrap();
     let state = AppState::new(config.clone(), Metrics::new());
-    state
-        .registry()
-        .apply(&config.mcp, Duration::from_secs(1))
-        .await;
+    state.apply_file_servers();
     wait_healthy(&state, "paged").await;
     let (status, first) = send(
         &state,

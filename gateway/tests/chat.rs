@@ -24,10 +24,7 @@ mcp:
     );
     let config = load_from_str(&yaml, "test.yaml", &|_| None).unwrap();
     let state = AppState::new(config.clone(), Metrics::new());
-    state
-        .registry()
-        .apply(&config.mcp, Duration::from_secs(1))
-        .await;
+    state.apply_file_servers();
     wait_healthy(&state, "peer").await;
     state
 }

@@ -106,10 +106,7 @@ async fn a_real_llm_calls_an_mcp_tool_through_the_gateway() {
     );
     let config = load_from_str(&yaml, "test.yaml", &|_| None).unwrap();
     let state = AppState::new(config.clone(), Metrics::new());
-    state
-        .registry()
-        .apply(&config.mcp, Duration::from_secs(1))
-        .await;
+    state.apply_file_servers();
 
     let body = |stream: bool| {
         json!({

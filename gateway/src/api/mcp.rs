@@ -7,6 +7,12 @@ use axum::{
     extract::{Path, State, rejection::PathRejection},
     response::IntoResponse,
 };
+use llamagate_mcp::{
+    Endpoint, ServerClient, Source,
+    cache::ListKind,
+    filter::ToolFilter,
+    server::operations::{ToolCall, ToolOutcome},
+};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -15,12 +21,6 @@ use crate::{
     auth::Principal,
     config::Scope,
     error::ApiError,
-    mcp::{
-        cache::ListKind,
-        filter::ToolFilter,
-        operations::{ToolCall, ToolOutcome},
-        server::ServerClient,
-    },
     middleware::RequestId,
     state::AppState,
 };
@@ -69,12 +69,13 @@ fn server(
 }
 
 fn filter_of(state: &AppState, server: &ServerClient) -> ToolFilter {
-    ToolFilter::new(&state.config().mcp.tools, &server.config().tools)
+    ToolFilter::new(&(&state.config().mcp.tools).into(), &server.description().tools)
 }
 
-/// What the API shows of a server: configuration with secrets redacted, state, pool, cache.
-pub fn describe(server: &ServerClient) -> Value {
-    let config = server.config();
+/// What the API shows of a server: where it came from, its settings with secrets redacted,
+/// state, pool, cache.
+pub fn describe(server: &ServerClient, source: Option<Source>) -> Value {
+    let description = server.description();
     let health = server.health();
     let cache: Map<String, Value> = server
         .cache_ages()
@@ -86,24 +87,38 @@ pub fn describe(server: &ServerClient) -> Value {
             )
         })
         .collect();
+    let config = match &description.endpoint {
+        Endpoint::Stdio(command) => json!({
+            "url": null,
+            "command": command.program(),
+            "args": command.args,
+            "env": command.env,
+            "cwd": command.cwd,
+            "api_key": null,
+            "headers": {},
+        }),
+        Endpoint::Remote(remote) => json!({
+            "url": description.shown_url(),
+            "command": null,
+            "args": [],
+            "env": {},
+            "cwd": null,
+            "api_key": remote.bearer_token,
+            "headers": remote.headers,
+        }),
+    };
+    let mut config = config;
+    config["protocol"] = json!(description.protocol);
+    config["tools"] = json!(description.tools);
+    config["timeout_ms"] = json!(description.timeouts.call.as_millis() as u64);
+    config["connection_pool_size"] = json!(description.pool.size);
     json!({
-        "name": config.name,
-        "transport": config.transport,
-        "enabled": config.enabled,
+        "name": server.name(),
+        "source": source,
+        "transport": description.transport(),
+        "enabled": description.enabled,
         "state": health.state,
-        "config": {
-            "url": config.url.as_deref().map(crate::config::redact_url),
-            "command": config.command,
-            "args": config.args,
-            "env": config.env,
-            "cwd": config.cwd,
-            "api_key": config.api_key,
-            "headers": config.headers,
-            "protocol": config.protocol,
-            "tools": config.tools,
-            "timeout_ms": config.timeout.map(|t| t.as_millis() as u64),
-            "connection_pool_size": config.connection_pool_size,
-        },
+        "config": config,
         "session": server.info(),
         "health": health,
         "pool": server.pool_stats(),
@@ -122,7 +137,7 @@ pub async fn list_servers(
         .all()
         .iter()
         .filter(|s| principal.may_use(s.name()))
-        .map(|s| describe(s))
+        .map(|s| describe(s, state.registry().source_of(s.name())))
         .collect();
     Ok(Json(json!({ "object": "list", "data": servers })))
 }
@@ -135,7 +150,7 @@ pub async fn get_server(
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::McpRead)?;
     let server = server(&state, &principal, &id)?;
-    Ok(Json(describe(&server)))
+    Ok(Json(describe(&server, state.registry().source_of(&id))))
 }
 
 /// Query of the health route.
@@ -179,7 +194,7 @@ pub async fn restart(
     let server = server(&state, &principal, &id)?;
     let grace = state.config().mcp.connection_timeout;
     server.restart(grace).await?;
-    Ok(Json(describe(&server)))
+    Ok(Json(describe(&server, state.registry().source_of(&id))))
 }
 
 /// `POST /v1/mcp/servers/{id}/stop`
@@ -191,7 +206,7 @@ pub async fn stop(
     principal.require(Scope::Admin)?;
     let server = server(&state, &principal, &id)?;
     server.stop(state.config().mcp.connection_timeout).await;
-    Ok(Json(describe(&server)))
+    Ok(Json(describe(&server, state.registry().source_of(&id))))
 }
 
 /// `POST /v1/mcp/servers/{id}/start`
@@ -203,7 +218,7 @@ pub async fn start(
     principal.require(Scope::Admin)?;
     let server = server(&state, &principal, &id)?;
     server.start();
-    Ok(Json(describe(&server)))
+    Ok(Json(describe(&server, state.registry().source_of(&id))))
 }
 
 /// `?cursor=` of the list routes: one page as the server sent it, instead of every page.

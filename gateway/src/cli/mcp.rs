@@ -6,15 +6,13 @@ use std::{path::PathBuf, time::Duration};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value, json};
 
-use crate::{
-    config,
-    mcp::{
-        cache::ListKind,
-        operations::{ToolCall, ToolOutcome},
-        server::{ClientSettings, ServerClient},
-    },
-    metrics::Metrics,
+use llamagate_mcp::{
+    Context, McpMetrics, ServerClient,
+    cache::ListKind,
+    server::operations::{ToolCall, ToolOutcome},
 };
+
+use crate::config;
 
 /// Options shared by every `mcp` command.
 #[derive(Debug, Args)]
@@ -207,7 +205,7 @@ async fn through_gateway(args: &McpArgs) -> Result<Value, String> {
     let response = request.send().await.map_err(|e| {
         format!(
             "cannot reach the gateway at {base}: {}",
-            crate::mcp::error::error_chain(&e.without_url())
+            llamagate_mcp::error::error_chain(&e.without_url())
         )
     })?;
     let status = response.status();
@@ -233,20 +231,16 @@ async fn direct(path: &std::path::Path, command: &McpCommand) -> Result<Value, S
         McpCommand::Test { server } | McpCommand::Tools { server } | McpCommand::Tool { server, .. } => server,
         _ => return Err("--config works with `test`, `tools` and `tool`; the other commands need a running gateway (--url)".to_owned()),
     };
-    let server_config = config
+    let description = config
         .mcp
         .servers
         .iter()
         .find(|s| &s.name == name)
         .ok_or_else(|| format!("{}: no MCP server named `{name}`", path.display()))?
-        .clone();
-    let settings = ClientSettings::new(&config.mcp, &server_config);
-    let client = ServerClient::new(
-        server_config,
-        settings,
-        reqwest::Client::new(),
-        Metrics::new(),
-    );
+        .describe(&config.mcp)
+        .map_err(|e| format!("{}: server `{name}`: {e}", path.display()))?;
+    let context = Context::new(McpMetrics::unregistered());
+    let client = ServerClient::new(description, &context);
     let result = direct_command(&client, command).await;
     client.stop(Duration::from_secs(2)).await;
     result.map_err(|e| e.to_string())
@@ -255,7 +249,7 @@ async fn direct(path: &std::path::Path, command: &McpCommand) -> Result<Value, S
 async fn direct_command(
     client: &ServerClient,
     command: &McpCommand,
-) -> Result<Value, crate::mcp::error::McpError> {
+) -> Result<Value, llamagate_mcp::error::McpError> {
     client.connect_vacant().await?;
     match command {
         McpCommand::Test { .. } => {
@@ -275,7 +269,7 @@ async fn direct_command(
             ..
         } => {
             let arguments = parse_args(args, json_args.as_deref(), false).map_err(|detail| {
-                crate::mcp::error::McpError::Protocol {
+                llamagate_mcp::error::McpError::Protocol {
                     server: client.name().to_owned(),
                     method: "tools/call".to_owned(),
                     detail,

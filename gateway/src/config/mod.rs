@@ -5,9 +5,9 @@
 //! overrides → deserialize (unknown keys rejected with their path) → validate. Every step
 //! reports every problem it can find, each naming the file and the key path.
 
+mod describe;
 mod env;
 mod load;
-mod secret;
 mod validate;
 
 use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
@@ -16,9 +16,8 @@ use bytesize::ByteSize;
 use serde::{Deserialize, Serialize};
 
 pub use env::{ENV_ALIASES, env_overrides};
-pub use llamagate_crds::{Transport, mcpserver::ProtocolMode};
+pub use llamagate_mcp::{ProtocolMode, REDACTED, Secret, Transport, redact_url};
 pub use load::{ConfigError, load, load_from_str};
-pub use secret::{REDACTED, Secret, redact_url};
 pub use validate::MAX_HEALTH_CHECK_INTERVAL;
 
 /// The whole gateway configuration.

@@ -95,8 +95,7 @@ fn validate_auth(config: &Config, problems: &mut FieldErrors) {
     }
 }
 
-/// The longest probe interval accepted.
-pub const MAX_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+pub use llamagate_mcp::description::MAX_HEALTH_CHECK_INTERVAL;
 
 fn validate_mcp(config: &Config, problems: &mut FieldErrors) {
     let mcp = &config.mcp;

@@ -5,14 +5,11 @@
 use std::time::Instant;
 
 use futures::StreamExt;
+use llamagate_mcp::server::operations::{ToolCall, ToolOutcome};
 use serde_json::{Map, Value, json};
 
 use super::naming::ToolRef;
-use crate::{
-    mcp::operations::{ToolCall, ToolOutcome},
-    middleware::ExternalTime,
-    state::AppState,
-};
+use crate::{middleware::ExternalTime, state::AppState};
 
 /// One call the model made.
 #[derive(Debug, Clone)]

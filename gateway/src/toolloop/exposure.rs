@@ -5,15 +5,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use llamagate_mcp::{cache::ListKind, filter::ToolFilter};
 use serde_json::{Value, json};
 
 use super::naming::{NameTable, ToolRef};
-use crate::{
-    auth::Principal,
-    error::ApiError,
-    mcp::{cache::ListKind, filter::ToolFilter},
-    state::AppState,
-};
+use crate::{auth::Principal, error::ApiError, state::AppState};
 
 /// The tools of one request.
 #[derive(Debug, Default)]
@@ -147,7 +143,7 @@ pub async fn expose(
             }
             Err(e) => return Err(e.into()),
         };
-        let filter = ToolFilter::new(&config.mcp.tools, &server.config().tools);
+        let filter = ToolFilter::new(&(&config.mcp.tools).into(), &server.description().tools);
         if let Some(wanted) = &wanted {
             for tool in wanted {
                 if !tools.iter().any(|t| t["name"] == tool.as_str()) || !filter.allows(tool) {

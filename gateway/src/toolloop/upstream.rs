@@ -56,7 +56,7 @@ impl Upstream {
     ) -> Result<reqwest::Response, ApiError> {
         let response = request.send().await.map_err(|e| {
             let timeout = e.is_timeout();
-            let detail = crate::mcp::error::error_chain(&e.without_url());
+            let detail = llamagate_mcp::error::error_chain(&e.without_url());
             if timeout {
                 ApiError::Timeout {
                     code: "upstream_timeout",

@@ -2,8 +2,6 @@
 //! to send requests through the whole router.
 #![allow(dead_code)]
 
-use std::time::Duration;
-
 use axum::{
     body::Body,
     http::{Method, Request},
@@ -37,10 +35,7 @@ mcp:
     );
     let config = load_from_str(&yaml, "test.yaml", &|_| None).unwrap();
     let state = AppState::new(config.clone(), Metrics::new());
-    state
-        .registry()
-        .apply(&config.mcp, Duration::from_secs(1))
-        .await;
+    state.apply_file_servers();
     crate::support::wait_healthy(&state, "peer").await;
     state
 }

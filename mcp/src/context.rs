@@ -1,0 +1,50 @@
+//! What every server client of a process shares: the HTTP connection pool, the metric
+//! families and, when one runs, the shared health prober.
+
+use std::time::Duration;
+
+use crate::{
+    health::prober::{Prober, ProberHandle},
+    metrics::McpMetrics,
+};
+
+/// Shared by the clients of one registry (or one CLI command); cheap to clone.
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) http: reqwest::Client,
+    pub(crate) metrics: McpMetrics,
+    pub(crate) prober: Option<ProberHandle>,
+}
+
+impl Context {
+    /// Clients recording into `metrics`, each probing its servers itself until
+    /// [`Context::with_prober`] gives them the shared prober.
+    pub fn new(metrics: McpMetrics) -> Self {
+        Self {
+            http: shared_http_client(),
+            metrics,
+            prober: None,
+        }
+    }
+
+    /// Healthy Streamable HTTP servers are probed by `prober` from now on.
+    pub fn with_prober(mut self, prober: &Prober) -> Self {
+        self.prober = Some(prober.handle());
+        self
+    }
+
+    /// The metric families.
+    pub fn metrics(&self) -> &McpMetrics {
+        &self.metrics
+    }
+}
+
+/// One HTTP client for every HTTP-based session of the process (keep-alive, HTTP/2).
+fn shared_http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .build()
+        // Only a TLS backend that cannot initialize fails here; without it nothing works.
+        .unwrap_or_else(|e| panic!("the HTTP client cannot start: {e}"))
+}

@@ -1,0 +1,417 @@
+//! One MCP server as the rest of the gateway sees it: its sessions, its cache, its health,
+//! and every operation of the protocol with timeouts, size limits and clear errors.
+
+use std::{
+    future::Future,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use crate::{
+    cache::{ListCache, ListKind, Lookup},
+    client_handler::ClientEvents,
+    context::Context,
+    description::{ServerDescription, Transport},
+    error::McpError,
+    health::{Health, HealthState, LastAnswer, ProbeCounters, prober::ProberHandle},
+    metrics::McpMetrics,
+    pool::{AcquireError, Pool, PoolStats},
+    session::{Session, SessionInfo, SessionOptions, SharedSession},
+    transport::RESULT_TOO_LARGE,
+};
+
+mod lifecycle;
+mod lists;
+pub mod operations;
+
+use lists::{list_all, list_method};
+
+/// A cached list, as the server returned it (items as JSON, unknown fields kept).
+pub type Listing = Arc<Vec<serde_json::Value>>;
+
+/// The client of one MCP server.
+pub struct ServerClient {
+    pub(crate) description: ServerDescription,
+    pub(crate) pool: Pool,
+    pub(crate) cache: Arc<ListCache<Listing>>,
+    pub(crate) health: Mutex<Health>,
+    pub(crate) info: Mutex<Option<SessionInfo>>,
+    pub(crate) http: reqwest::Client,
+    pub(crate) metrics: McpMetrics,
+    pub(crate) prober: Option<ProberHandle>,
+    pub(crate) connecting: tokio::sync::Mutex<()>,
+    pub(crate) monitor: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    pub(crate) last_answer: LastAnswer,
+    pub(crate) probes: ProbeCounters,
+}
+
+impl ServerClient {
+    /// A client for `description`; nothing connects until [`ServerClient::start`] (or a
+    /// first call).
+    pub fn new(description: ServerDescription, context: &Context) -> Arc<Self> {
+        // A stdio server is one process; a stateless server needs no sessions beyond one
+        // (its requests are independent HTTP POSTs over reqwest's connection pool).
+        let sessions = if description.transport() == Transport::Stdio {
+            1
+        } else {
+            description.pool.size.max(1)
+        };
+        let pool = Pool::new(
+            sessions,
+            description.pool.max_in_flight.max(1),
+            description.timeouts.connect,
+        );
+        let probes = ProbeCounters::new(&context.metrics, description.name.as_str());
+        let client = Arc::new(Self {
+            description,
+            pool,
+            cache: Arc::new(ListCache::default()),
+            health: Mutex::new(Health::default()),
+            info: Mutex::new(None),
+            http: context.http.clone(),
+            metrics: context.metrics.clone(),
+            prober: context.prober.clone(),
+            connecting: tokio::sync::Mutex::new(()),
+            monitor: Mutex::new(None),
+            last_answer: LastAnswer::default(),
+            probes,
+        });
+        client.publish_health();
+        client
+    }
+
+    /// The server's name.
+    pub fn name(&self) -> &str {
+        self.description.name.as_str()
+    }
+
+    /// What the client was built from (secrets stay redacted when it is printed).
+    pub fn description(&self) -> &ServerDescription {
+        &self.description
+    }
+
+    fn ttl(&self, kind: ListKind) -> Duration {
+        let ttls = &self.description.cache;
+        match kind {
+            ListKind::Tools => ttls.tools,
+            ListKind::Resources | ListKind::ResourceTemplates => ttls.resources,
+            ListKind::Prompts => ttls.prompts,
+        }
+    }
+
+    /// Current health.
+    pub fn health(&self) -> Health {
+        self.health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Current state (cheaper than [`ServerClient::health`]).
+    pub fn health_state(&self) -> HealthState {
+        self.health.lock().unwrap_or_else(|p| p.into_inner()).state
+    }
+
+    /// What the server reported when the last session opened.
+    pub fn info(&self) -> Option<SessionInfo> {
+        self.info.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Process ids of stdio sessions (for tests and the API).
+    pub fn process_ids(&self) -> Vec<u32> {
+        self.pool
+            .sessions()
+            .iter()
+            .filter_map(|s| s.process_id())
+            .collect()
+    }
+
+    /// Pool occupancy.
+    pub fn pool_stats(&self) -> PoolStats {
+        self.pool.stats()
+    }
+
+    /// Drop every cached list (benchmarks and restarts).
+    pub fn cache_clear(&self) {
+        self.cache.clear();
+    }
+
+    /// Age of each cached list.
+    pub fn cache_ages(&self) -> Vec<(ListKind, Duration)> {
+        [
+            ListKind::Tools,
+            ListKind::Resources,
+            ListKind::ResourceTemplates,
+            ListKind::Prompts,
+        ]
+        .into_iter()
+        .filter_map(|kind| self.cache.age(kind).map(|age| (kind, age)))
+        .collect()
+    }
+
+    pub(crate) fn set_state(&self, state: HealthState) {
+        self.health.lock().unwrap_or_else(|p| p.into_inner()).state = state;
+        self.publish_health();
+    }
+
+    pub(crate) fn publish_health(&self) {
+        let state = self.health.lock().unwrap_or_else(|p| p.into_inner()).state;
+        for candidate in HealthState::ALL {
+            self.metrics
+                .health
+                .with_label_values(&[self.name(), candidate.as_str()])
+                .set(i64::from(candidate == state));
+        }
+    }
+
+    fn session_options(&self) -> SessionOptions {
+        SessionOptions {
+            connect_timeout: self.description.timeouts.connect,
+            // Room for the JSON-RPC envelope around a result at the limit.
+            max_message_bytes: usize::try_from(self.description.max_result_bytes)
+                .unwrap_or(usize::MAX)
+                .saturating_add(16 * 1024),
+        }
+    }
+
+    fn events(&self) -> ClientEvents {
+        let cache = Arc::downgrade(&self.cache);
+        ClientEvents::new(
+            Arc::from(self.name()),
+            Arc::new(move |kind| {
+                if let Some(cache) = cache.upgrade() {
+                    cache.invalidate(kind);
+                }
+            }),
+        )
+    }
+
+    /// Open sessions in every vacant slot. Concurrent callers share one attempt.
+    pub async fn connect_vacant(&self) -> Result<(), McpError> {
+        let _single_flight = self.connecting.lock().await;
+        for index in self.pool.vacant_slots() {
+            let session = Session::open(
+                &self.description,
+                self.events(),
+                &self.http,
+                &self.session_options(),
+            )
+            .await?;
+            *self.info.lock().unwrap_or_else(|p| p.into_inner()) = Some(session.info().clone());
+            let session = Arc::new(session);
+            if session.info().stateless {
+                self.listen_for_changes(&session);
+            }
+            if let Some(old) = self.pool.install(index, session) {
+                close_when_unused(old);
+            }
+        }
+        self.publish_pool();
+        Ok(())
+    }
+
+    /// Stateless (2026-07-28) servers send `list_changed` only on a `subscriptions/listen`
+    /// stream; keep one open per session and invalidate the cache from it.
+    fn listen_for_changes(&self, session: &Arc<Session>) {
+        use rmcp::model::{ServerNotification, SubscriptionFilter};
+        let peer = session.peer().clone();
+        let cache = Arc::downgrade(&self.cache);
+        let server = self.name().to_owned();
+        tokio::spawn(async move {
+            let filter = SubscriptionFilter::builder()
+                .tools_list_changed()
+                .resources_list_changed()
+                .prompts_list_changed()
+                .build();
+            let mut subscription = match peer.listen(filter).await {
+                Ok(subscription) => subscription,
+                Err(e) => {
+                    tracing::debug!(server = %server, "no change subscription: {e}");
+                    return;
+                }
+            };
+            while let Ok(Some(notification)) = subscription.next().await {
+                let Some(cache) = cache.upgrade() else { return };
+                match notification {
+                    ServerNotification::ToolListChangedNotification(_) => {
+                        cache.invalidate(ListKind::Tools)
+                    }
+                    ServerNotification::PromptListChangedNotification(_) => {
+                        cache.invalidate(ListKind::Prompts)
+                    }
+                    ServerNotification::ResourceListChangedNotification(_) => {
+                        cache.invalidate(ListKind::Resources);
+                        cache.invalidate(ListKind::ResourceTemplates);
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+
+    pub(crate) fn publish_pool(&self) {
+        let stats = self.pool.stats();
+        for (state, value) in [
+            ("in_use", stats.in_use),
+            ("idle", stats.idle),
+            ("waiting", stats.waiting),
+        ] {
+            self.metrics
+                .pool
+                .with_label_values(&[self.name(), state])
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Run one request on a pooled session with a timeout. A timed-out request is dropped,
+    /// which sends `notifications/cancelled` (`session::send_recorded`); a broken session is
+    /// evicted.
+    pub(crate) async fn request<T, F, Fut>(
+        &self,
+        method: &str,
+        timeout: Duration,
+        send: F,
+    ) -> Result<T, McpError>
+    where
+        F: FnOnce(SharedSession) -> Fut,
+        Fut: Future<Output = Result<T, rmcp::ServiceError>>,
+    {
+        let health = self.health();
+        if !health.accepts_calls() {
+            return Err(McpError::Unavailable {
+                server: self.name().to_owned(),
+                state: health.state,
+                detail: health.last_error,
+            });
+        }
+        let lease = match self.pool.acquire().await {
+            Ok(lease) => lease,
+            Err(AcquireError::NoSession) => {
+                // Starting, or every session just broke: try once, bounded by the connect timeout.
+                self.connect_vacant().await?;
+                self.pool
+                    .acquire()
+                    .await
+                    .map_err(|e| self.acquire_error(e))?
+            }
+            Err(e) => return Err(self.acquire_error(e)),
+        };
+        let started = Instant::now();
+        let session = lease.session().clone();
+        let outcome = match tokio::time::timeout(timeout, send(session)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(self.service_error(method, e)),
+            Err(_) => Err(McpError::Timeout {
+                server: self.name().to_owned(),
+                method: method.to_owned(),
+                timeout,
+            }),
+        };
+        let label = match &outcome {
+            Ok(_) => {
+                self.last_answer.record();
+                "ok"
+            }
+            Err(e) => e.code(),
+        };
+        self.metrics
+            .calls
+            .with_label_values(&[self.name(), method, label])
+            .inc();
+        self.metrics
+            .duration
+            .with_label_values(&[self.name(), method])
+            .observe(started.elapsed().as_secs_f64());
+        if let Err(e) = &outcome
+            && (e.breaks_session() || lease.session().is_closed())
+        {
+            let broken = lease.session().clone();
+            if let Some(old) = self.pool.evict(lease.index(), &broken) {
+                tracing::warn!(server = %self.name(), "session broke during `{method}`: {e}; it will be replaced");
+                close_when_unused(old);
+            }
+        }
+        drop(lease);
+        self.publish_pool();
+        outcome
+    }
+
+    fn acquire_error(&self, error: AcquireError) -> McpError {
+        match error {
+            AcquireError::Exhausted { capacity, waited } => McpError::PoolExhausted {
+                server: self.name().to_owned(),
+                capacity,
+                waited,
+            },
+            AcquireError::NoSession => McpError::Unavailable {
+                server: self.name().to_owned(),
+                state: self.health().state,
+                detail: Some("no open session".to_owned()),
+            },
+        }
+    }
+
+    pub(crate) fn service_error(&self, method: &str, error: rmcp::ServiceError) -> McpError {
+        if let rmcp::ServiceError::McpError(data) = &error
+            && data.code.0 == RESULT_TOO_LARGE
+        {
+            return McpError::TooLarge {
+                server: self.name().to_owned(),
+                method: method.to_owned(),
+                limit: self.description.max_result_bytes,
+            };
+        }
+        McpError::from_service(self.name(), method, error, self.description.max_result_bytes)
+    }
+
+    /// A list, from the cache or the server (every page), for `principal` (an API key id).
+    pub async fn list(
+        &self,
+        kind: ListKind,
+        principal: &str,
+    ) -> Result<(Listing, Lookup), McpError> {
+        let timeout = self.description.timeouts.call;
+        let result = self
+            .cache
+            .get_or_load(kind, principal, self.ttl(kind), || async {
+                let method = list_method(kind);
+                self.request(method, timeout, |session| async move {
+                    list_all(&session, kind).await
+                })
+                .await
+            })
+            .await;
+        if let Ok((_, lookup)) = &result {
+            let label = if *lookup == Lookup::Hit {
+                "hit"
+            } else {
+                "miss"
+            };
+            self.metrics
+                .cache
+                .with_label_values(&[kind.as_str(), label])
+                .inc();
+        }
+        result
+    }
+}
+
+/// Close a session once no call holds it any more.
+pub(crate) fn close_when_unused(session: Arc<Session>) {
+    tokio::spawn(async move {
+        let mut session = session;
+        for _ in 0..600 {
+            match Arc::try_unwrap(session) {
+                Ok(owned) => {
+                    owned.close().await;
+                    return;
+                }
+                Err(shared) => {
+                    session = shared;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        tracing::debug!("a replaced session was still in use after a minute; leaving it to drop");
+    });
+}

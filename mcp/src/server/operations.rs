@@ -1,0 +1,243 @@
+//! The protocol operations beyond lists: tools/call, resources/read, prompts/get,
+//! completion/complete. Results are handed on as the server sent them (unknown fields and
+//! `_meta` included: see `raw.rs`), the typed result only where the raw one is not at
+//! hand; an `input_required` answer is surfaced as such, never mistaken for a tool result.
+
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, ClientRequest, CompleteRequest, CompleteRequestParams,
+    GetPromptRequest, GetPromptRequestParams, ReadResourceRequest, ReadResourceRequestParams,
+    ServerResult,
+};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::ServerClient;
+use crate::{error::McpError, session::send_recorded};
+
+/// How a tool call ended.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "resultType", rename_all = "snake_case")]
+pub enum ToolOutcome {
+    /// The tool ran; `result` is the `CallToolResult` (content, `structuredContent`, `isError`).
+    Complete {
+        /// The result as the server sent it.
+        result: Value,
+    },
+    /// The server needs input first (2026-07-28 multi-round-trip): `result` holds
+    /// `inputRequests` and `requestState`; retry with `inputResponses`.
+    InputRequired {
+        /// The `InputRequiredResult` as the server sent it.
+        result: Value,
+    },
+}
+
+impl ToolOutcome {
+    /// True when the tool reported an error (`isError`), or could not finish.
+    pub fn is_error(&self) -> bool {
+        match self {
+            ToolOutcome::Complete { result } => result
+                .get("isError")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            ToolOutcome::InputRequired { .. } => true,
+        }
+    }
+}
+
+/// A tool call: name, arguments, and what a retry after `input_required` carries.
+#[derive(Debug, Clone, Default)]
+pub struct ToolCall {
+    /// The tool's name on its server.
+    pub name: String,
+    /// Arguments object.
+    pub arguments: Map<String, Value>,
+    /// `_meta` to pass on (W3C trace context, progress token).
+    pub meta: Map<String, Value>,
+    /// Answers to a previous `input_required`.
+    pub input_responses: Option<Value>,
+    /// The opaque `requestState` of a previous `input_required`, echoed back.
+    pub request_state: Option<String>,
+    /// Overrides the server's call timeout.
+    pub timeout: Option<Duration>,
+}
+
+fn params<T: serde::de::DeserializeOwned>(
+    server: &str,
+    method: &str,
+    value: Value,
+) -> Result<T, McpError> {
+    serde_json::from_value(value).map_err(|e| McpError::Protocol {
+        server: server.to_owned(),
+        method: method.to_owned(),
+        detail: format!("cannot build the request: {e}"),
+    })
+}
+
+impl ServerClient {
+    fn unknown_result(&self, method: &str) -> McpError {
+        self.unsupported(
+            method,
+            "a result type this gateway does not know".to_owned(),
+        )
+    }
+
+    fn unsupported(&self, method: &str, detail: String) -> McpError {
+        McpError::Protocol {
+            server: self.name().to_owned(),
+            method: method.to_owned(),
+            detail,
+        }
+    }
+
+    /// Send `request` on a pooled session: what kind of result came back, and the result as
+    /// the server sent it.
+    async fn send(
+        &self,
+        method: &str,
+        timeout: Duration,
+        request: ClientRequest,
+    ) -> Result<(ServerResult, Value), McpError> {
+        self.request(method, timeout, |session| send_recorded(session, request))
+            .await
+    }
+
+    fn check_size(&self, method: &str, value: &Value) -> Result<(), McpError> {
+        let size = serde_json::to_vec(value)
+            .map(|v| v.len() as u64)
+            .unwrap_or(u64::MAX);
+        if size > self.description.max_result_bytes {
+            return Err(McpError::TooLarge {
+                server: self.name().to_owned(),
+                method: method.to_owned(),
+                limit: self.description.max_result_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// `tools/call`.
+    pub async fn call_tool(&self, call: ToolCall) -> Result<ToolOutcome, McpError> {
+        let method = "tools/call";
+        let mut body = serde_json::json!({ "name": call.name, "arguments": call.arguments });
+        if !call.meta.is_empty() {
+            body["_meta"] = Value::Object(call.meta);
+        }
+        if let Some(responses) = call.input_responses {
+            body["inputResponses"] = responses;
+        }
+        if let Some(state) = call.request_state {
+            body["requestState"] = Value::String(state);
+        }
+        let request: CallToolRequestParams = params(self.name(), method, body)?;
+        let timeout = call.timeout.unwrap_or(self.description.timeouts.call);
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
+        let (typed, mut result) = self.send(method, timeout, request).await?;
+        let outcome = match typed {
+            ServerResult::CallToolResult(_) => ToolOutcome::Complete { result },
+            ServerResult::InputRequiredResult(_) => ToolOutcome::InputRequired { result },
+            ServerResult::CreateTaskResult(task) => {
+                return Err(self.unsupported(
+                    method,
+                    format!("the server started a task ({})", to_json(&task)),
+                ));
+            }
+            // A result with no content at all (`{}`, only `_meta`, only `resultType:
+            // complete`) is an empty result, as rmcp's own `call_tool_once` has it.
+            ServerResult::EmptyResult(_)
+            | ServerResult::TaskAckResult(_)
+            | ServerResult::CustomResult(_) => {
+                if !is_contentless(&result) {
+                    return Err(self.unknown_result(method));
+                }
+                result["content"] = Value::Array(Vec::new());
+                ToolOutcome::Complete { result }
+            }
+            _ => return Err(self.unknown_result(method)),
+        };
+        let (ToolOutcome::Complete { result } | ToolOutcome::InputRequired { result }) = &outcome;
+        self.check_size(method, result)?;
+        Ok(outcome)
+    }
+
+    /// `resources/read`.
+    pub async fn read_resource(
+        &self,
+        uri: &str,
+        meta: Map<String, Value>,
+    ) -> Result<Value, McpError> {
+        let method = "resources/read";
+        let mut body = serde_json::json!({ "uri": uri });
+        if !meta.is_empty() {
+            body["_meta"] = Value::Object(meta);
+        }
+        let request: ReadResourceRequestParams = params(self.name(), method, body)?;
+        let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
+        let timeout = self.description.timeouts.call;
+        let (typed, result) = self.send(method, timeout, request).await?;
+        let value = match typed {
+            ServerResult::ReadResourceResult(_) => result,
+            ServerResult::InputRequiredResult(_) => input_required(result),
+            _ => return Err(self.unknown_result(method)),
+        };
+        self.check_size(method, &value)?;
+        Ok(value)
+    }
+
+    /// `prompts/get` with string arguments.
+    pub async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: Map<String, Value>,
+    ) -> Result<Value, McpError> {
+        let method = "prompts/get";
+        let request: GetPromptRequestParams = params(
+            self.name(),
+            method,
+            serde_json::json!({ "name": name, "arguments": arguments }),
+        )?;
+        let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
+        let timeout = self.description.timeouts.call;
+        let (typed, result) = self.send(method, timeout, request).await?;
+        let value = match typed {
+            ServerResult::GetPromptResult(_) => result,
+            ServerResult::InputRequiredResult(_) => input_required(result),
+            _ => return Err(self.unknown_result(method)),
+        };
+        self.check_size(method, &value)?;
+        Ok(value)
+    }
+
+    /// `completion/complete`; `request` is the params object (`ref`, `argument`, `context`).
+    pub async fn complete(&self, request: Value) -> Result<Value, McpError> {
+        let method = "completion/complete";
+        let request: CompleteRequestParams = params(self.name(), method, request)?;
+        let request = ClientRequest::CompleteRequest(CompleteRequest::new(request));
+        let timeout = self.description.timeouts.call;
+        let (typed, result) = self.send(method, timeout, request).await?;
+        match typed {
+            ServerResult::CompleteResult(_) => Ok(result),
+            _ => Err(self.unknown_result(method)),
+        }
+    }
+}
+
+/// True for a result with nothing but (optionally) `_meta` and `resultType: complete`.
+fn is_contentless(result: &Value) -> bool {
+    result.is_null()
+        || result.as_object().is_some_and(|fields| {
+            fields.iter().all(|(name, value)| {
+                name == "_meta" || (name == "resultType" && value == "complete")
+            })
+        })
+}
+
+/// How a resource read or prompt that needs user input is reported.
+fn input_required(result: Value) -> Value {
+    serde_json::json!({"resultType": "input_required", "result": result})
+}
+
+fn to_json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}

@@ -1,0 +1,330 @@
+//! One MCP session: a transport, the protocol era negotiated over it, and rmcp's service
+//! that multiplexes requests by JSON-RPC id.
+
+use std::{sync::Arc, time::Duration};
+
+use rmcp::{
+    ClientCacheConfig, ClientLifecycleMode, ClientServiceExt,
+    model::{
+        CancelledNotification, CancelledNotificationParam, ClientNotification, ClientRequest,
+        ProtocolVersion, RequestId, ServerResult,
+    },
+    service::{Peer, PeerRequestOptions, RoleClient, RunningService},
+    transport::{
+        StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{
+    client_handler::ClientEvents,
+    description::{Endpoint, ProtocolMode, RemoteTransport, ServerDescription, Transport},
+    error::{McpError, error_chain},
+    stdio_process::StdioChild,
+    transport::{self, http::SessionIdSeen, recorded::RawResults},
+};
+
+/// What the server told us about itself when the session opened.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SessionInfo {
+    /// The negotiated protocol version.
+    pub protocol_version: String,
+    /// True for the stateless 2026-07-28 protocol (no handshake, no session).
+    pub stateless: bool,
+    /// Server name, when it gave one.
+    pub server_name: Option<String>,
+    /// Server version, when it gave one.
+    pub server_version: Option<String>,
+    /// The capabilities the server declared.
+    pub capabilities: serde_json::Value,
+}
+
+/// Settings a session needs beyond the server's own configuration.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Connecting plus handshake.
+    pub connect_timeout: Duration,
+    /// Largest message accepted from the server.
+    pub max_message_bytes: usize,
+}
+
+/// An open session.
+pub struct Session {
+    service: RunningService<RoleClient, ClientEvents>,
+    child: Option<StdioChild>,
+    info: SessionInfo,
+    raw: RawResults,
+    http_session_id: Option<SessionIdSeen>,
+}
+
+impl Session {
+    /// Connect to `server` and negotiate the protocol (discover, handshake, or both).
+    pub async fn open(
+        server: &ServerDescription,
+        events: ClientEvents,
+        http: &reqwest::Client,
+        options: &SessionOptions,
+    ) -> Result<Self, McpError> {
+        let name = server.name.as_str();
+        let failed = |detail: String| McpError::Connect {
+            server: name.to_owned(),
+            detail,
+        };
+        let lifecycle = match server.protocol {
+            ProtocolMode::Auto => ClientLifecycleMode::Auto {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                legacy_version: None,
+            },
+            ProtocolMode::Stateless => ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+            ProtocolMode::Legacy => ClientLifecycleMode::Initialize,
+        };
+        let max = options.max_message_bytes;
+        let raw = RawResults::new(max);
+        let http_session_id =
+            (server.transport() == Transport::StreamableHttp).then(SessionIdSeen::default);
+        let mut child = None;
+        let serving = async {
+            let remote = match &server.endpoint {
+                Endpoint::Stdio(command) => {
+                    let (transport, spawned) =
+                        transport::stdio::spawn(name, command, max, raw.clone())?;
+                    child = Some(spawned);
+                    return events
+                        .serve_with_lifecycle(transport, lifecycle)
+                        .await
+                        .map_err(|e| handshake_error(name, e));
+                }
+                Endpoint::Remote(remote) => remote,
+            };
+            match remote.transport() {
+                RemoteTransport::StreamableHttp => {
+                    let headers = transport::auth_headers(name, remote)?;
+                    let mut config =
+                        StreamableHttpClientTransportConfig::with_uri(remote.url().as_str())
+                            .max_json_response_size(max)
+                            .max_sse_event_size(max)
+                            .reinit_on_expired_session(true);
+                    // Every header as `auth_headers` resolved it (a configured
+                    // `Authorization` wins over `api_key`), exactly as the prober sends them.
+                    config = config.custom_headers(
+                        headers
+                            .into_iter()
+                            .filter_map(|(name, value)| name.map(|name| (name, value)))
+                            .collect(),
+                    );
+                    let client = transport::http::RecordingClient::new(
+                        http.clone(),
+                        raw.clone(),
+                        http_session_id.clone().unwrap_or_default(),
+                    );
+                    let transport = StreamableHttpClientTransport::with_client(client, config);
+                    events
+                        .serve_with_lifecycle(transport, lifecycle)
+                        .await
+                        .map_err(|e| handshake_error(name, e))
+                }
+                RemoteTransport::Sse => {
+                    let transport = transport::sse::connect(
+                        name,
+                        remote,
+                        http,
+                        options.connect_timeout,
+                        max,
+                        raw.clone(),
+                    )
+                    .await?;
+                    events
+                        .serve_with_lifecycle(transport, lifecycle)
+                        .await
+                        .map_err(|e| handshake_error(name, e))
+                }
+                RemoteTransport::Websocket => {
+                    let transport = transport::ws::connect(
+                        name,
+                        remote,
+                        options.connect_timeout,
+                        max,
+                        raw.clone(),
+                    )
+                    .await?;
+                    events
+                        .serve_with_lifecycle(transport, lifecycle)
+                        .await
+                        .map_err(|e| handshake_error(name, e))
+                }
+            }
+        };
+        let service = match tokio::time::timeout(options.connect_timeout, serving).await {
+            Ok(Ok(service)) => service,
+            Ok(Err(e)) => {
+                if let Some(child) = child {
+                    child.terminate().await;
+                }
+                return Err(e);
+            }
+            Err(_) => {
+                if let Some(child) = child {
+                    child.terminate().await;
+                }
+                return Err(failed(format!(
+                    "no answer to discover/initialize within {:?}",
+                    options.connect_timeout
+                )));
+            }
+        };
+        // Caching is ours (per server, shared across sessions, capped by configuration).
+        service
+            .peer()
+            .set_response_cache_config(ClientCacheConfig::disabled())
+            .await;
+        let info = service
+            .peer()
+            .peer_info()
+            .map(|peer| SessionInfo {
+                protocol_version: peer.protocol_version.to_string(),
+                stateless: !peer.protocol_version.has_initialize(),
+                server_name: peer.server_info.as_ref().map(|i| i.name.clone()),
+                server_version: peer.server_info.as_ref().map(|i| i.version.clone()),
+                capabilities: serde_json::to_value(&peer.capabilities).unwrap_or_default(),
+            })
+            .ok_or_else(|| failed("the handshake left no server information".to_owned()))?;
+        tracing::info!(server = %name, protocol = %info.protocol_version, stateless = info.stateless, "MCP session open");
+        Ok(Self {
+            service,
+            child,
+            info,
+            raw,
+            http_session_id,
+        })
+    }
+
+    /// The request side of the session.
+    pub fn peer(&self) -> &Peer<RoleClient> {
+        self.service.peer()
+    }
+
+    /// The `Mcp-Session-Id` of a legacy Streamable HTTP session, once it has one.
+    pub fn http_session_id(&self) -> Option<Arc<str>> {
+        self.http_session_id.as_ref().and_then(SessionIdSeen::get)
+    }
+
+    /// Results of this session's responses as the server sent them.
+    pub fn raw_results(&self) -> &RawResults {
+        &self.raw
+    }
+
+    /// What the server reported.
+    pub fn info(&self) -> &SessionInfo {
+        &self.info
+    }
+
+    /// True once the transport is gone (server exited, connection dropped, bad message).
+    pub fn is_closed(&self) -> bool {
+        self.service.is_closed() || self.service.peer().is_transport_closed()
+    }
+
+    /// Process id of a stdio server.
+    pub fn process_id(&self) -> Option<u32> {
+        self.child.as_ref().and_then(StdioChild::id)
+    }
+
+    /// Close the session and end a stdio server's process group.
+    pub async fn close(mut self) {
+        let _ = self
+            .service
+            .close_with_timeout(Duration::from_secs(2))
+            .await;
+        if let Some(child) = self.child.take() {
+            child.terminate().await;
+        }
+    }
+}
+
+/// A failed discover or handshake as an error of ours: a server that speaks none of our
+/// protocol versions is told apart from one that cannot be reached.
+fn handshake_error(server: &str, error: rmcp::service::ClientInitializeError) -> McpError {
+    match server_versions(&error) {
+        Some(supported) => McpError::Incompatible {
+            server: server.to_owned(),
+            supported: supported.iter().map(ToString::to_string).collect(),
+        },
+        None => McpError::Connect {
+            server: server.to_owned(),
+            detail: error_chain(&error),
+        },
+    }
+}
+
+/// The versions a server said it supports, when none of ours was among them.
+fn server_versions(error: &rmcp::service::ClientInitializeError) -> Option<&[ProtocolVersion]> {
+    use rmcp::service::ClientInitializeError as E;
+    match error {
+        E::NoCompatibleProtocolVersion {
+            server_supported, ..
+        } => Some(server_supported),
+        E::LegacyFallbackFailed { discover, fallback } => {
+            server_versions(fallback).or_else(|| server_versions(discover))
+        }
+        _ => None,
+    }
+}
+
+/// Sessions are shared by calls in flight; the last one to let go closes it.
+pub type SharedSession = Arc<Session>;
+
+/// Send `request` on `session` and wait for its answer: rmcp's typed result (to tell what
+/// kind of result it is), and the result as the server sent it — rmcp's decoding of it only
+/// when the transport's record was evicted. Dropped before the answer (the call timed out,
+/// or its caller went away), it tells the server with `notifications/cancelled`.
+pub(crate) async fn send_recorded(
+    session: SharedSession,
+    request: ClientRequest,
+) -> Result<(ServerResult, Value), rmcp::ServiceError> {
+    let peer = session.peer().clone();
+    let handle = peer
+        .send_cancellable_request(request, PeerRequestOptions::no_options())
+        .await?;
+    let mut guard = CancelOnDrop {
+        peer,
+        id: Some(handle.id.clone()),
+    };
+    let typed = handle.await_response().await;
+    let id = guard.id.take();
+    let typed = typed?;
+    let sent = match id.and_then(|id| session.raw_results().take(&id)) {
+        Some(sent) => sent,
+        None => {
+            // Empty results are never kept: nothing of them is lost.
+            if !matches!(typed, ServerResult::EmptyResult(_)) {
+                tracing::debug!("a result was not kept as sent; handing on rmcp's decoding of it");
+            }
+            serde_json::to_value(&typed).unwrap_or(Value::Null)
+        }
+    };
+    Ok((typed, sent))
+}
+
+/// Sends `notifications/cancelled` for a request abandoned before its answer.
+struct CancelOnDrop {
+    peer: Peer<RoleClient>,
+    id: Option<RequestId>,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else { return };
+        let peer = self.peer.clone();
+        let notification = ClientNotification::CancelledNotification(CancelledNotification::new(
+            CancelledNotificationParam::new(Some(id), Some("request abandoned".to_owned())),
+        ));
+        // Drop may run outside a runtime (at shutdown): then there is nobody to tell.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = peer.send_notification(notification).await;
+            });
+        }
+    }
+}

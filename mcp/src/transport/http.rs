@@ -1,0 +1,400 @@
+//! Streamable HTTP: rmcp's client transport over reqwest, with our own POST for the
+//! requests whose results are handed on whole (tools/call, resources/read, prompts/get,
+//! completion/complete and the lists), so that their results are recorded as the server sent them
+//! (`raw.rs`) before rmcp decodes them. Everything else — handshake, discovery, pings,
+//! notifications, the GET stream, DELETE — is rmcp's own reqwest client, unchanged.
+
+use std::{borrow::Cow, collections::HashMap, sync::Arc};
+
+use bytes::Bytes;
+use futures::{StreamExt, stream::BoxStream};
+use reqwest::{
+    StatusCode,
+    header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue},
+};
+use rmcp::{
+    model::{ClientJsonRpcMessage, ServerJsonRpcMessage},
+    transport::streamable_http_client::{
+        SseError, StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
+        StreamableHttpResponseLimits,
+    },
+};
+use sse_stream::{Sse, SseStream};
+
+use super::{BodyError, read_bounded};
+use super::recorded::RawResults;
+
+type Error = StreamableHttpError<reqwest::Error>;
+
+/// The methods whose results are recorded.
+const RECORDED: [&str; 8] = [
+    "tools/call",
+    "resources/read",
+    "prompts/get",
+    "completion/complete",
+    "tools/list",
+    "resources/list",
+    "resources/templates/list",
+    "prompts/list",
+];
+
+/// The `Mcp-Session-Id` a legacy session runs under, as its client last sent it (the shared
+/// prober pings on it).
+#[derive(Clone, Default)]
+pub struct SessionIdSeen(Arc<std::sync::Mutex<Option<Arc<str>>>>);
+
+impl SessionIdSeen {
+    pub fn get(&self) -> Option<Arc<str>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn see(&self, id: &Arc<str>) {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.as_ref() != Some(id) {
+            *seen = Some(id.clone());
+        }
+    }
+}
+
+/// rmcp's reqwest client plus the recording POST.
+#[derive(Clone)]
+pub struct RecordingClient {
+    http: reqwest::Client,
+    raw: RawResults,
+    session_id: SessionIdSeen,
+}
+
+impl RecordingClient {
+    pub fn new(http: reqwest::Client, raw: RawResults, session_id: SessionIdSeen) -> Self {
+        Self {
+            http,
+            raw,
+            session_id,
+        }
+    }
+
+    /// The POST of a recorded request; the same exchange as rmcp's, answers recorded.
+    async fn post_recorded(
+        &self,
+        uri: &str,
+        message: &ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        limits: StreamableHttpResponseLimits,
+    ) -> Result<StreamableHttpPostResponse, Error> {
+        let body = serde_json::to_vec(message)?;
+        let id = match message {
+            ClientJsonRpcMessage::Request(request) => serde_json::to_value(&request.id)?,
+            _ => serde_json::Value::Null,
+        };
+        let mut request = self
+            .http
+            .post(uri)
+            .header(ACCEPT, "text/event-stream, application/json")
+            .header(CONTENT_TYPE, "application/json");
+        if let Some(token) = auth_header {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in custom_headers {
+            request = request.header(name, value);
+        }
+        let session_was_attached = session_id.is_some();
+        if let Some(session) = session_id {
+            request = request.header("mcp-session-id", session.as_ref());
+        }
+        let response = request.body(body).send().await.map_err(Error::Client)?;
+        let status = response.status();
+        if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
+            return Ok(StreamableHttpPostResponse::Accepted);
+        }
+        if status == StatusCode::NOT_FOUND && session_was_attached {
+            return Err(Error::SessionExpired);
+        }
+        let session = response
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.to_ascii_lowercase());
+        let media = content_type
+            .as_deref()
+            .map(|v| v.split(';').next().unwrap_or_default().trim().to_owned());
+        match media.as_deref() {
+            Some("application/json") => {
+                let limit = limits.max_json_response_size;
+                let body = read_bounded(response, limit).await.map_err(|e| match e {
+                    BodyError::TooLarge => Error::ResponseBodyTooLarge { max_size: limit },
+                    BodyError::Read(e) => Error::Client(e),
+                })?;
+                match serde_json::from_slice::<serde_json::Value>(&body) {
+                    Ok(value) => {
+                        // A JSON-RPC answer, whatever the status: an error status with a
+                        // JSON-RPC error body is that error.
+                        if status.is_success() {
+                            self.raw.record(&value, body.len());
+                        }
+                        match serde_json::from_value::<ServerJsonRpcMessage>(value) {
+                            Ok(message) => Ok(StreamableHttpPostResponse::Json(message, session)),
+                            // An error status with some other JSON body: the status says it.
+                            Err(_) if !status.is_success() => Err(http_error(status)),
+                            Err(e) => Err(Error::Deserialize(e)),
+                        }
+                    }
+                    Err(_) if !status.is_success() => Err(http_error(status)),
+                    Err(e) => Err(Error::Deserialize(e)),
+                }
+            }
+            Some("text/event-stream") if status.is_success() => {
+                let raw = self.raw.clone();
+                let max_event = limits.max_sse_event_size;
+                let bytes = limit_events(response.bytes_stream(), max_event, id);
+                let events = SseStream::from_bytes_stream(bytes)
+                    .map(move |event| {
+                        if let Ok(Sse {
+                            data: Some(data), ..
+                        }) = &event
+                        {
+                            raw.record_text(data);
+                        }
+                        event
+                    })
+                    .boxed();
+                Ok(StreamableHttpPostResponse::Sse(events, session))
+            }
+            _ if !status.is_success() => Err(http_error(status)),
+            _ => Err(Error::UnexpectedContentType(content_type)),
+        }
+    }
+}
+
+fn http_error(status: StatusCode) -> Error {
+    Error::UnexpectedServerResponse(Cow::Owned(format!("HTTP {status}")))
+}
+
+/// Pass on the SSE stream event by event (each at most `limit` bytes). When an event would
+/// pass the limit, it is dropped and the stream ends with an error answer to request `id`
+/// in its place: the call fails as too large, and the session lives on.
+fn limit_events(
+    bytes: impl futures::Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
+    limit: usize,
+    id: serde_json::Value,
+) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
+    let mut events = EventLimiter::default();
+    let mut over = false;
+    bytes
+        .map(Some)
+        .chain(futures::stream::once(async { None }))
+        .filter_map(move |chunk| {
+            let item = if over {
+                None
+            } else {
+                match chunk {
+                    Some(Ok(chunk)) => match events.feed(&chunk, limit) {
+                        Ok(complete) if complete.is_empty() => None,
+                        Ok(complete) => Some(Ok(complete)),
+                        Err(complete) => {
+                            // The events completed before the oversized one still count
+                            // (one may be the answer itself), then the error answer.
+                            over = true;
+                            let answer = super::too_large_response(id.clone(), limit);
+                            let mut last = complete.to_vec();
+                            last.extend_from_slice(
+                                format!("event: message\ndata: {answer}\n\n").as_bytes(),
+                            );
+                            Some(Ok(Bytes::from(last)))
+                        }
+                    },
+                    Some(Err(e)) => Some(Err(std::io::Error::other(e))),
+                    // The end: whatever is left is an event without its blank line.
+                    None => Some(Ok(events.rest()))
+                        .filter(|rest| rest.as_ref().is_ok_and(|r| !r.is_empty())),
+                }
+            };
+            std::future::ready(item)
+        })
+        .boxed()
+}
+
+/// Holds the SSE event under way until its blank line, so that only whole events pass.
+#[derive(Default)]
+struct EventLimiter {
+    pending: Vec<u8>,
+    newlines: u8,
+}
+
+impl EventLimiter {
+    /// Take `chunk`; the events it completed, or (as an error) those completed before the
+    /// event under way passed `limit` bytes.
+    fn feed(&mut self, chunk: &[u8], limit: usize) -> Result<Bytes, Bytes> {
+        let mut complete = 0;
+        for byte in chunk {
+            self.pending.push(*byte);
+            match byte {
+                b'\r' => {}
+                b'\n' => {
+                    self.newlines += 1;
+                    if self.newlines >= 2 {
+                        self.newlines = 0;
+                        complete = self.pending.len();
+                    }
+                }
+                _ => self.newlines = 0,
+            }
+            if self.pending.len() - complete > limit {
+                return Err(self.take(complete));
+            }
+        }
+        Ok(self.take(complete))
+    }
+
+    fn take(&mut self, end: usize) -> Bytes {
+        Bytes::from(self.pending.drain(..end).collect::<Vec<u8>>())
+    }
+
+    fn rest(&mut self) -> Bytes {
+        Bytes::from(std::mem::take(&mut self.pending))
+    }
+}
+
+fn is_recorded(message: &ClientJsonRpcMessage) -> bool {
+    match message {
+        ClientJsonRpcMessage::Request(request) => RECORDED.contains(&request.request.method()),
+        _ => false,
+    }
+}
+
+impl StreamableHttpClient for RecordingClient {
+    type Error = reqwest::Error;
+
+    async fn post_message(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<StreamableHttpPostResponse, Error> {
+        self.post_message_with_response_limits(
+            uri,
+            message,
+            session_id,
+            auth_header,
+            custom_headers,
+            StreamableHttpResponseLimits::default(),
+        )
+        .await
+    }
+
+    async fn post_message_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Result<StreamableHttpPostResponse, Error> {
+        let mut limits = StreamableHttpResponseLimits::default();
+        limits.max_sse_event_size = max_sse_event_size;
+        self.post_message_with_response_limits(
+            uri,
+            message,
+            session_id,
+            auth_header,
+            custom_headers,
+            limits,
+        )
+        .await
+    }
+
+    async fn post_message_with_response_limits(
+        &self,
+        uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        limits: StreamableHttpResponseLimits,
+    ) -> Result<StreamableHttpPostResponse, Error> {
+        if let Some(id) = &session_id {
+            self.session_id.see(id);
+        }
+        if !is_recorded(&message) {
+            return self
+                .http
+                .post_message_with_response_limits(
+                    uri,
+                    message,
+                    session_id,
+                    auth_header,
+                    custom_headers,
+                    limits,
+                )
+                .await;
+        }
+        self.post_recorded(
+            &uri,
+            &message,
+            session_id,
+            auth_header,
+            custom_headers,
+            limits,
+        )
+        .await
+    }
+
+    async fn delete_session(
+        &self,
+        uri: Arc<str>,
+        session_id: Arc<str>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<(), Error> {
+        self.http
+            .delete_session(uri, session_id, auth_header, custom_headers)
+            .await
+    }
+
+    async fn get_stream(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<BoxStream<'static, Result<Sse, SseError>>, Error> {
+        self.http
+            .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
+            .await
+    }
+
+    async fn get_stream_with_max_sse_event_size(
+        &self,
+        uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        max_sse_event_size: usize,
+    ) -> Result<BoxStream<'static, Result<Sse, SseError>>, Error> {
+        self.http
+            .get_stream_with_max_sse_event_size(
+                uri,
+                session_id,
+                last_event_id,
+                auth_header,
+                custom_headers,
+                max_sse_event_size,
+            )
+            .await
+    }
+}
+
+#[cfg(test)]
+#[path = "http_tests.rs"]
+mod tests;

@@ -169,10 +169,13 @@ impl Session {
                 if let Some(child) = child {
                     child.terminate().await;
                 }
-                return Err(failed(format!(
-                    "no answer to discover/initialize within {:?}",
-                    options.connect_timeout
-                )));
+                // The server (or something in front of it) took the connection and went
+                // quiet: a timeout, not an unreachable server.
+                return Err(McpError::Timeout {
+                    server: name.to_owned(),
+                    method: "server/discover or initialize".to_owned(),
+                    timeout: options.connect_timeout,
+                });
             }
         };
         // Caching is ours (per server, shared across sessions, capped by configuration).

@@ -111,7 +111,7 @@ impl Prober {
         // The runtime is built on the new thread: dropping one inside the caller's async
         // context (if building failed halfway) would panic.
         let thread = std::thread::Builder::new()
-            .name("llamagate-prober".to_owned())
+            .name("mcp-prober".to_owned())
             .spawn(move || {
                 // I/O and timers only: the signal and child-process drivers would be
                 // serviced on every wake-up of this thread, for nothing.

@@ -57,7 +57,7 @@ pub enum CacheScope {
 
 /// A loaded list with the server's caching hints.
 #[derive(Debug, Clone)]
-pub struct Loaded<V> {
+pub(crate) struct Loaded<V> {
     /// The list.
     pub value: V,
     /// The server's `ttlMs`, if it sent one.
@@ -86,7 +86,7 @@ type Slot<V> = Arc<tokio::sync::Mutex<Option<Stored<V>>>>;
 
 /// The cache of one server.
 #[derive(Debug)]
-pub struct ListCache<V> {
+pub(crate) struct ListCache<V> {
     shared: Mutex<HashMap<ListKind, Slot<V>>>,
     private: Mutex<HashMap<(ListKind, String), Stored<V>>>,
     generation: AtomicU64,

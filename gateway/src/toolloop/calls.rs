@@ -24,7 +24,7 @@ pub struct PendingCall {
 
 /// Run `calls` concurrently (at most `parallel` at once) and return one `tool` message each,
 /// in the order of `calls`.
-pub async fn run_round(
+pub async fn run_calls(
     state: &AppState,
     calls: Vec<PendingCall>,
     parallel: usize,

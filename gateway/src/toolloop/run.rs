@@ -151,13 +151,13 @@ impl Chat {
     }
 
     /// Run a round's MCP calls and append the assistant message and the results.
-    pub(crate) async fn run_round(&mut self, mut assistant: Value, calls: Vec<PendingCall>) {
+    pub(crate) async fn append_round(&mut self, mut assistant: Value, calls: Vec<PendingCall>) {
         // Some servers (llama.cpp's) reject `content: null` on assistant messages.
         if assistant["content"].is_null() {
             assistant["content"] = Value::String(String::new());
         }
         let parallel = self.limits.max_tool_calls_per_round as usize;
-        let results = super::calls::run_round(
+        let results = super::calls::run_calls(
             &self.state,
             calls,
             parallel,
@@ -226,7 +226,7 @@ impl Chat {
                 return Ok(response);
             }
             self.admit(round.mcp.len())?;
-            self.run_round(message, round.mcp).await;
+            self.append_round(message, round.mcp).await;
         }
     }
 
@@ -275,7 +275,7 @@ impl Chat {
             if !pending.is_empty() {
                 self.admit(pending.len())?;
                 let parallel = self.limits.max_tool_calls_per_round as usize;
-                let results = super::calls::run_round(
+                let results = super::calls::run_calls(
                     &self.state,
                     pending,
                     parallel,

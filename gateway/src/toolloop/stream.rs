@@ -138,7 +138,7 @@ async fn rounds(chat: &mut Chat, events: &mpsc::Sender<Event>) -> Result<Option<
             chat.admit(round.mcp.len())?;
             let assistant =
                 json!({"role": "assistant", "content": content, "tool_calls": tool_calls});
-            chat.run_round(assistant, round.mcp).await;
+            chat.append_round(assistant, round.mcp).await;
             continue;
         }
         // The end: the client's calls (a mixed round keeps its MCP calls, see run.rs), then

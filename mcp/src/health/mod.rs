@@ -128,7 +128,7 @@ impl Health {
 /// interval proves the server alive as well as a probe would, so busy servers are not
 /// probed on top of their traffic.
 #[derive(Debug, Default)]
-pub struct LastAnswer(AtomicU64);
+pub(crate) struct LastAnswer(AtomicU64);
 
 impl LastAnswer {
     /// A call was just answered.
@@ -151,7 +151,7 @@ fn clock_millis() -> u64 {
 
 /// The probe counters of one server, looked up once: probes are frequent.
 #[derive(Debug, Clone)]
-pub struct ProbeCounters {
+pub(crate) struct ProbeCounters {
     /// Probes answered.
     pub ok: IntCounter,
     /// Probes failed or timed out.
@@ -173,7 +173,7 @@ impl ProbeCounters {
 }
 
 /// Delay before reconnect attempt `attempt` (1-based): exponential from 500 ms, capped.
-pub fn backoff(attempt: u32, cap: Duration) -> Duration {
+pub(crate) fn backoff(attempt: u32, cap: Duration) -> Duration {
     let exponent = attempt.saturating_sub(1).min(16);
     Duration::from_millis(500)
         .saturating_mul(1 << exponent)
@@ -181,7 +181,7 @@ pub fn backoff(attempt: u32, cap: Duration) -> Duration {
 }
 
 /// `interval` moved by up to ±10%, so that many servers do not probe in lockstep.
-pub fn jittered(interval: Duration) -> Duration {
+pub(crate) fn jittered(interval: Duration) -> Duration {
     let factor = 0.9 + fastrand::f64() * 0.2;
     interval.mul_f64(factor)
 }

@@ -76,11 +76,18 @@ async fn terminating_ends_the_whole_process_group() {
     // The child leads its own process group: the group id is its pid.
     let group = child.id().unwrap().to_string();
     let members = || {
-        let found = std::process::Command::new("pgrep")
-            .args(["-g", &group])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&found.stdout).lines().count()
+        // Living members only (`/proc/PID/stat`: state, then the group id): a killed
+        // grandchild stays a zombie until whoever adopted it reaps it.
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+            .filter(|stat| {
+                let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+                let fields: Vec<&str> = after_name.split_whitespace().collect();
+                fields.len() > 2 && fields[0] != "Z" && fields[2] == group
+            })
+            .count()
     };
     assert!(members() >= 2, "the shell, its sleep (and cat)");
     child.terminate().await;

@@ -99,7 +99,8 @@ pub fn describe(
     let check = &spec.health_check;
     description.health.interval = parse_duration(&check.interval, "spec.healthCheck.interval")?;
     description.health.timeout = parse_duration(&check.timeout, "spec.healthCheck.timeout")?;
-    description.health.failure_threshold = u32::try_from(check.failure_threshold.max(1)).unwrap_or(1);
+    description.health.failure_threshold =
+        u32::try_from(check.failure_threshold.max(1)).unwrap_or(1);
     description.tools = ToolGlobs {
         allow: spec.tools.allow.clone(),
         deny: spec.tools.deny.clone(),
@@ -171,7 +172,8 @@ spec:
             ("creds".to_owned(), "token".to_owned()),
             Secret::new("s3cr3t"),
         )]);
-        let description = describe(&server(WITH_AUTH), "http://10.0.0.1:8080/mcp", &secrets).unwrap();
+        let description =
+            describe(&server(WITH_AUTH), "http://10.0.0.1:8080/mcp", &secrets).unwrap();
         assert_eq!(description.name.as_str(), "tools_team-a");
         let remote = description.remote().unwrap();
         assert_eq!(remote.bearer_token.as_ref().unwrap().expose(), "s3cr3t");
@@ -211,13 +213,24 @@ spec:
   deployment: { image: python:3.12, command: [uvx, mcp-server-time] }
 "#,
         );
-        let description = describe(&stdio, "http://time.default.svc:8080/mcp", &SecretValues::new()).unwrap();
-        assert_eq!(description.transport(), llamagate_mcp::Transport::StreamableHttp);
+        let description = describe(
+            &stdio,
+            "http://time.default.svc:8080/mcp",
+            &SecretValues::new(),
+        )
+        .unwrap();
+        assert_eq!(
+            description.transport(),
+            llamagate_mcp::Transport::StreamableHttp
+        );
     }
 
     #[test]
     fn object_names_map_one_to_one_onto_server_names() {
         assert_eq!(cluster_server_name("a.b-c").unwrap().as_str(), "a_b-c");
-        assert_ne!(cluster_server_name("a.b").unwrap(), cluster_server_name("a-b").unwrap());
+        assert_ne!(
+            cluster_server_name("a.b").unwrap(),
+            cluster_server_name("a-b").unwrap()
+        );
     }
 }

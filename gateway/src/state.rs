@@ -40,7 +40,9 @@ impl AppState {
     pub fn new(config: Config, metrics: Metrics) -> Self {
         let prober = Prober::start()
             .inspect_err(|e| {
-                tracing::warn!("shared health prober not started ({e}); each server's monitor probes it")
+                tracing::warn!(
+                    "shared health prober not started ({e}); each server's monitor probes it"
+                )
             })
             .ok();
         let mut context = Context::new(metrics.mcp.clone());

@@ -264,7 +264,10 @@ mod tests {
                 "error sending request: tcp connect error: Connection refused (os error 111) to 127.0.0.1:4401",
                 FailureKind::Unreachable,
             ),
-            ("unexpected server response: HTTP 404", FailureKind::ProtocolError),
+            (
+                "unexpected server response: HTTP 404",
+                FailureKind::ProtocolError,
+            ),
         ] {
             assert_eq!(classify_detail(detail), kind, "{detail}");
         }

@@ -232,7 +232,10 @@ mod tests {
         assert_eq!(file.added, ["a", "b"]);
         let before = registry.get("a").unwrap();
         let cluster = registry.apply(Source::Cluster, vec![server("c", 1)], grace);
-        assert_eq!((cluster.added, cluster.removed), (vec!["c".to_owned()], vec![]));
+        assert_eq!(
+            (cluster.added, cluster.removed),
+            (vec!["c".to_owned()], vec![])
+        );
         let emptied = registry.apply(Source::Cluster, vec![], grace);
         assert_eq!(emptied.removed, ["c"]);
         assert!(
@@ -277,7 +280,10 @@ mod tests {
         let a = registry.get("a").unwrap();
         let b = registry.get("b").unwrap();
         let applied = registry.apply(Source::File, vec![server("a", 1), server("b", 2)], grace);
-        assert_eq!((applied.unchanged, applied.changed), (vec!["a".to_owned()], vec!["b".to_owned()]));
+        assert_eq!(
+            (applied.unchanged, applied.changed),
+            (vec!["a".to_owned()], vec!["b".to_owned()])
+        );
         assert!(Arc::ptr_eq(&a, &registry.get("a").unwrap()));
         assert!(!Arc::ptr_eq(&b, &registry.get("b").unwrap()));
     }

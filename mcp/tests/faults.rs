@@ -156,9 +156,7 @@ async fn garbage_on_stdout_drops_the_session_and_reconnects() {
 }
 
 async fn assert_too_large(config: ServerDescription) {
-    let server = client_with(config, |config| {
-        config.max_result_bytes = 64 * 1024
-    });
+    let server = client_with(config, |config| config.max_result_bytes = 64 * 1024);
     server.connect_vacant().await.unwrap();
     let error = server
         .call_tool(tool("big", json!({"size": 2_000_000})))

@@ -43,7 +43,10 @@ async fn a_stateless_server_is_verified_with_its_versions_and_counts() {
     assert!(findings.stateless);
     assert_eq!(findings.protocol_version, "2026-07-28");
     assert!(
-        findings.supported_versions.iter().any(|v| v == "2026-07-28"),
+        findings
+            .supported_versions
+            .iter()
+            .any(|v| v == "2026-07-28"),
         "{:?}",
         findings.supported_versions
     );
@@ -71,7 +74,10 @@ async fn a_legacy_server_is_verified_over_every_transport() {
         assert!(report.ready(), "{}: {report:?}", description.name);
         let findings = report.findings.as_ref().unwrap();
         assert!(!findings.stateless, "{}", description.name);
-        assert_eq!(findings.supported_versions, [findings.protocol_version.clone()]);
+        assert_eq!(
+            findings.supported_versions,
+            [findings.protocol_version.clone()]
+        );
         assert!(findings.server_name.is_some(), "{}", description.name);
         assert!(findings.tool_count.unwrap() > 0, "{}", description.name);
         assert_counts_match_the_lists(description, &report).await;
@@ -108,7 +114,12 @@ async fn a_server_that_is_not_there_is_unreachable() {
     assert!(!report.reachable() && !report.ready(), "{report:?}");
     assert!(report.findings.is_none());
     let failure = report.failure.unwrap();
-    assert_eq!(failure.kind, FailureKind::Unreachable, "{}", failure.message);
+    assert_eq!(
+        failure.kind,
+        FailureKind::Unreachable,
+        "{}",
+        failure.message
+    );
     assert!(failure.message.contains("gone"), "{}", failure.message);
 }
 
@@ -121,8 +132,17 @@ async fn refused_credentials_are_unauthorized_and_never_shown() {
     let report = probe(&description).await;
     assert!(report.reachable() && !report.ready(), "{report:?}");
     let failure = report.failure.unwrap();
-    assert_eq!(failure.kind, FailureKind::Unauthorized, "{}", failure.message);
-    assert!(!failure.message.contains("wrong-token"), "{}", failure.message);
+    assert_eq!(
+        failure.kind,
+        FailureKind::Unauthorized,
+        "{}",
+        failure.message
+    );
+    assert!(
+        !failure.message.contains("wrong-token"),
+        "{}",
+        failure.message
+    );
 
     description.remote_mut().unwrap().bearer_token = Some(Secret::new("right-token"));
     assert!(probe(&description).await.ready());
@@ -136,7 +156,10 @@ async fn the_deadline_bounds_a_server_that_never_answers() {
     let deadline = Duration::from_millis(800);
     let report = probe_once(&description, &context_with(&TestMetrics::new()), deadline).await;
     peer.signal("CONT");
-    assert!(report.elapsed < deadline + Duration::from_secs(2), "{report:?}");
+    assert!(
+        report.elapsed < deadline + Duration::from_secs(2),
+        "{report:?}"
+    );
     let failure = report.failure.unwrap();
     assert_eq!(failure.kind, FailureKind::Timeout, "{}", failure.message);
 }

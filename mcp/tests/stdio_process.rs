@@ -33,11 +33,18 @@ async fn only_json_lines_pass_and_garbage_ends_the_stream() {
     .unwrap();
     let mut lines = BufReader::new(pipes.stdout).lines();
     let first = lines.next_line().await.unwrap();
-    assert_eq!(first.as_deref(), Some(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#));
+    assert_eq!(
+        first.as_deref(),
+        Some(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#)
+    );
     let after = tokio::time::timeout(Duration::from_secs(5), lines.next_line())
         .await
         .expect("the stream ends at the banner");
-    assert_eq!(after.unwrap(), None, "nothing after a line that is not JSON");
+    assert_eq!(
+        after.unwrap(),
+        None,
+        "nothing after a line that is not JSON"
+    );
     assert_eq!(seen.lock().unwrap().len(), 1);
     child.terminate().await;
 }
@@ -71,7 +78,10 @@ async fn terminating_ends_the_whole_process_group() {
         stdio_process::spawn("group", &shell(script, &marker), 1024, |_| {}).unwrap();
     pipes.stdin.write_all(b"{\"id\":1}\n").await.unwrap();
     let mut lines = BufReader::new(pipes.stdout).lines();
-    assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("{\"id\":1}"));
+    assert_eq!(
+        lines.next_line().await.unwrap().as_deref(),
+        Some("{\"id\":1}")
+    );
     assert!(running(&marker));
     // The child leads its own process group: the group id is its pid.
     let group = child.id().unwrap().to_string();

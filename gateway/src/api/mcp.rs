@@ -18,11 +18,7 @@ use serde_json::{Map, Value, json};
 
 use super::json::{ApiJson, ApiQuery, ArgumentsBody, TraceMeta};
 use crate::{
-    auth::Principal,
-    config::Scope,
-    error::ApiError,
-    middleware::RequestId,
-    state::AppState,
+    auth::Principal, config::Scope, error::ApiError, middleware::RequestId, state::AppState,
 };
 
 /// Path parameters; a bad percent-encoding becomes a 400 in our shape.
@@ -69,7 +65,10 @@ fn server(
 }
 
 fn filter_of(state: &AppState, server: &ServerClient) -> ToolFilter {
-    ToolFilter::new(&(&state.config().mcp.tools).into(), &server.description().tools)
+    ToolFilter::new(
+        &(&state.config().mcp.tools).into(),
+        &server.description().tools,
+    )
 }
 
 /// What the API shows of a server: where it came from, its settings with secrets redacted,

@@ -3,9 +3,7 @@
 
 use llamagate_mcp::{
     Endpoint, RemoteEndpoint, RemoteTransport, ServerDescription, ServerName, StdioCommand,
-    description::{
-        CacheTtls, DescriptionError, HealthSettings, PoolSettings, Timeouts, ToolGlobs,
-    },
+    description::{CacheTtls, DescriptionError, HealthSettings, PoolSettings, Timeouts, ToolGlobs},
 };
 
 use super::{McpConfig, ServerConfig, ToolFilterConfig, Transport};
@@ -51,7 +49,9 @@ impl ServerConfig {
             call: self.timeout.unwrap_or(mcp.limits.tool_timeout),
         };
         description.pool = PoolSettings {
-            size: self.connection_pool_size.unwrap_or(mcp.connection_pool_size),
+            size: self
+                .connection_pool_size
+                .unwrap_or(mcp.connection_pool_size),
             max_in_flight: mcp.max_in_flight_per_session,
         };
         description.health = HealthSettings {
@@ -87,4 +87,3 @@ impl McpConfig {
             .collect()
     }
 }
-

@@ -361,7 +361,12 @@ impl ServerClient {
                 limit: self.description.max_result_bytes,
             };
         }
-        McpError::from_service(self.name(), method, error, self.description.max_result_bytes)
+        McpError::from_service(
+            self.name(),
+            method,
+            error,
+            self.description.max_result_bytes,
+        )
     }
 
     /// A list, from the cache or the server (every page), for `principal` (an API key id).

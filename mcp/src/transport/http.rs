@@ -21,8 +21,8 @@ use rmcp::{
 };
 use sse_stream::{Sse, SseStream};
 
-use super::{BodyError, read_bounded};
 use super::recorded::RawResults;
+use super::{BodyError, read_bounded};
 
 type Error = StreamableHttpError<reqwest::Error>;
 

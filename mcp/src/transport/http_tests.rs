@@ -38,7 +38,9 @@ async fn answering_server() -> String {
                 let mut buffer = [0u8; 4096];
                 // Headers, then as much body as Content-Length announces.
                 loop {
-                    let Ok(read) = socket.read(&mut buffer).await else { return };
+                    let Ok(read) = socket.read(&mut buffer).await else {
+                        return;
+                    };
                     if read == 0 {
                         return;
                     }
@@ -59,7 +61,10 @@ async fn answering_server() -> String {
                     }
                 }
                 let (status, content_type, body) = answer(&String::from_utf8_lossy(&request));
-                let mut response = format!("HTTP/1.1 {status} X\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+                let mut response = format!(
+                    "HTTP/1.1 {status} X\r\nconnection: close\r\ncontent-length: {}\r\n",
+                    body.len()
+                );
                 if !content_type.is_empty() {
                     response.push_str(&format!("content-type: {content_type}\r\n"));
                 }

@@ -55,8 +55,10 @@ pub(crate) fn auth_headers(server: &str, remote: &RemoteEndpoint) -> Result<Head
     };
     let mut headers = HeaderMap::new();
     if let Some(key) = &remote.bearer_token {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-            .map_err(|_| failed("the bearer token has characters a header cannot carry".to_owned()))?;
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
+                failed("the bearer token has characters a header cannot carry".to_owned())
+            })?;
         value.set_sensitive(true);
         headers.insert(reqwest::header::AUTHORIZATION, value);
     }

@@ -8,8 +8,8 @@ use futures::{SinkExt, StreamExt};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use sse_stream::SseStream;
 
-use super::{ChannelTransport, PumpEnds, auth_headers, channel_pair};
 use super::recorded::RawResults;
+use super::{ChannelTransport, PumpEnds, auth_headers, channel_pair};
 use crate::{description::RemoteEndpoint, error::McpError};
 
 /// Open the event stream, wait for the `endpoint` event, and start the pump.

@@ -21,10 +21,9 @@ pub fn spawn(
     max_message_bytes: usize,
     raw: RawResults,
 ) -> Result<(StdioTransport, StdioChild), McpError> {
-    let (pipes, child) =
-        stdio_process::spawn(server, command, max_message_bytes, move |text| {
-            raw.record_text(text)
-        })?;
+    let (pipes, child) = stdio_process::spawn(server, command, max_message_bytes, move |text| {
+        raw.record_text(text)
+    })?;
     Ok((
         AsyncRwTransport::new_client(pipes.stdout, pipes.stdin),
         child,

@@ -10,8 +10,8 @@ use tokio_tungstenite::tungstenite::{
     Message, client::IntoClientRequest, http::HeaderValue, protocol::WebSocketConfig,
 };
 
-use super::{ChannelTransport, PumpEnds, channel_pair};
 use super::recorded::RawResults;
+use super::{ChannelTransport, PumpEnds, channel_pair};
 use crate::{description::RemoteEndpoint, error::McpError};
 
 /// Interval between keep-alive pings; two missed intervals end the session.

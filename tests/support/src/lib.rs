@@ -214,10 +214,7 @@ pub fn mcp1_stdio() -> StdioPeer {
 
 /// The mcp 2.3 peer over stdio.
 pub fn mcp2_stdio() -> StdioPeer {
-    stdio_peer(
-        &python("mcp2"),
-        &["mcp2_server.py", "--transport", "stdio"],
-    )
+    stdio_peer(&python("mcp2"), &["mcp2_server.py", "--transport", "stdio"])
 }
 
 /// `mcp-server-time` (UTC).

@@ -11,11 +11,7 @@
 //! monitor task (`lifecycle.rs`), which takes over again when a probe fails. A server whose
 //! calls were answered within the interval is not probed at all (passive health).
 
-use std::{
-    collections::HashMap,
-    sync::Weak,
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Weak, time::Duration};
 
 use futures::{FutureExt, StreamExt, stream::FuturesUnordered};
 use tokio::{

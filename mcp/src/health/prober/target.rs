@@ -304,7 +304,12 @@ mod tests {
         if proxy_in_environment() {
             return;
         }
-        let target = Target::new("probe-target", &config("http://127.0.0.1:8931/mcp?tenant=a"), true).unwrap();
+        let target = Target::new(
+            "probe-target",
+            &config("http://127.0.0.1:8931/mcp?tenant=a"),
+            true,
+        )
+        .unwrap();
         let Route::Direct {
             host,
             port,
@@ -367,8 +372,12 @@ mod tests {
                 });
             }
         });
-        let mut target =
-            Target::new("probe-target", &config(&format!("http://127.0.0.1:{port}/mcp")), true).unwrap();
+        let mut target = Target::new(
+            "probe-target",
+            &config(&format!("http://127.0.0.1:{port}/mcp")),
+            true,
+        )
+        .unwrap();
         if !matches!(target.route, Route::Direct { .. }) {
             return; // a proxy in the environment
         }
@@ -387,7 +396,8 @@ mod tests {
         if proxy_in_environment() {
             return;
         }
-        let mut target = Target::new("probe-target", &config("http://127.0.0.1:8931/mcp"), false).unwrap();
+        let mut target =
+            Target::new("probe-target", &config("http://127.0.0.1:8931/mcp"), false).unwrap();
         assert!(target.needs_session());
         target.use_session(Some(Arc::from("s-1")), "2025-11-25");
         let Route::Direct { request, .. } = &target.route else {
@@ -415,7 +425,8 @@ mod tests {
 
     #[test]
     fn after_a_redirect_the_target_goes_through_reqwest() {
-        let mut target = Target::new("probe-target", &config("http://127.0.0.1:8931/mcp"), true).unwrap();
+        let mut target =
+            Target::new("probe-target", &config("http://127.0.0.1:8931/mcp"), true).unwrap();
         target.use_pooled();
         assert!(matches!(target.route, Route::Pooled));
     }

@@ -76,7 +76,7 @@ async fn a_legacy_server_is_verified_over_every_transport() {
         assert!(!findings.stateless, "{}", description.name);
         assert_eq!(
             findings.supported_versions,
-            [findings.protocol_version.clone()]
+            vec![findings.protocol_version.clone()]
         );
         assert!(findings.server_name.is_some(), "{}", description.name);
         assert!(findings.tool_count.unwrap() > 0, "{}", description.name);

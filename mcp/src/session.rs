@@ -19,7 +19,9 @@ use serde_json::Value;
 
 use crate::{
     client_handler::ClientEvents,
-    description::{Endpoint, ProtocolMode, RemoteTransport, ServerDescription, Transport},
+    description::{
+        Endpoint, ProtocolMode, RemoteEndpoint, RemoteTransport, ServerDescription, Transport,
+    },
     error::{McpError, error_chain},
     stdio_process::StdioChild,
     transport::{self, http::SessionIdSeen, recorded::RawResults},
@@ -92,68 +94,28 @@ impl Session {
                     let (transport, spawned) =
                         transport::stdio::spawn(name, command, max, raw.clone())?;
                     child = Some(spawned);
-                    return events
-                        .serve_with_lifecycle(transport, lifecycle)
-                        .await
-                        .map_err(|e| handshake_error(name, e));
+                    return handshake(events, transport, lifecycle, name).await;
                 }
                 Endpoint::Remote(remote) => remote,
             };
             match remote.transport() {
                 RemoteTransport::StreamableHttp => {
-                    let headers = transport::auth_headers(name, remote)?;
-                    let mut config =
-                        StreamableHttpClientTransportConfig::with_uri(remote.url().as_str())
-                            .max_json_response_size(max)
-                            .max_sse_event_size(max)
-                            .reinit_on_expired_session(true);
-                    // Every header as `auth_headers` resolved it (a configured
-                    // `Authorization` wins over `api_key`), exactly as the prober sends them.
-                    config = config.custom_headers(
-                        headers
-                            .into_iter()
-                            .filter_map(|(name, value)| name.map(|name| (name, value)))
-                            .collect(),
-                    );
-                    let client = transport::http::RecordingClient::new(
-                        http.clone(),
-                        raw.clone(),
-                        http_session_id.clone().unwrap_or_default(),
-                    );
-                    let transport = StreamableHttpClientTransport::with_client(client, config);
-                    events
-                        .serve_with_lifecycle(transport, lifecycle)
-                        .await
-                        .map_err(|e| handshake_error(name, e))
+                    let seen = http_session_id.clone().unwrap_or_default();
+                    let transport = streamable_http(name, remote, http, max, &raw, seen)?;
+                    handshake(events, transport, lifecycle, name).await
                 }
                 RemoteTransport::Sse => {
-                    let transport = transport::sse::connect(
-                        name,
-                        remote,
-                        http,
-                        options.connect_timeout,
-                        max,
-                        raw.clone(),
-                    )
-                    .await?;
-                    events
-                        .serve_with_lifecycle(transport, lifecycle)
-                        .await
-                        .map_err(|e| handshake_error(name, e))
+                    let timeout = options.connect_timeout;
+                    let transport =
+                        transport::sse::connect(name, remote, http, timeout, max, raw.clone())
+                            .await?;
+                    handshake(events, transport, lifecycle, name).await
                 }
                 RemoteTransport::Websocket => {
-                    let transport = transport::ws::connect(
-                        name,
-                        remote,
-                        options.connect_timeout,
-                        max,
-                        raw.clone(),
-                    )
-                    .await?;
-                    events
-                        .serve_with_lifecycle(transport, lifecycle)
-                        .await
-                        .map_err(|e| handshake_error(name, e))
+                    let timeout = options.connect_timeout;
+                    let transport =
+                        transport::ws::connect(name, remote, timeout, max, raw.clone()).await?;
+                    handshake(events, transport, lifecycle, name).await
                 }
             }
         };
@@ -244,6 +206,49 @@ impl Session {
             child.terminate().await;
         }
     }
+}
+
+/// rmcp's Streamable HTTP client over our recording client (`transport/http.rs`), with every
+/// header as `auth_headers` resolved it (a configured `Authorization` wins over the bearer
+/// token), exactly as the prober sends them.
+fn streamable_http(
+    name: &str,
+    remote: &RemoteEndpoint,
+    http: &reqwest::Client,
+    max: usize,
+    raw: &RawResults,
+    seen: SessionIdSeen,
+) -> Result<StreamableHttpClientTransport<transport::http::RecordingClient>, McpError> {
+    let headers = transport::auth_headers(name, remote)?;
+    let config = StreamableHttpClientTransportConfig::with_uri(remote.url().as_str())
+        .max_json_response_size(max)
+        .max_sse_event_size(max)
+        .reinit_on_expired_session(true)
+        .custom_headers(
+            headers
+                .into_iter()
+                .filter_map(|(name, value)| name.map(|name| (name, value)))
+                .collect(),
+        );
+    let client = transport::http::RecordingClient::new(http.clone(), raw.clone(), seen);
+    Ok(StreamableHttpClientTransport::with_client(client, config))
+}
+
+/// Discover or initialize over `transport`, as `lifecycle` says.
+async fn handshake<T, E, A>(
+    events: ClientEvents,
+    transport: T,
+    lifecycle: ClientLifecycleMode,
+    name: &str,
+) -> Result<RunningService<RoleClient, ClientEvents>, McpError>
+where
+    T: rmcp::transport::IntoTransport<RoleClient, E, A>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    events
+        .serve_with_lifecycle(transport, lifecycle)
+        .await
+        .map_err(|e| handshake_error(name, e))
 }
 
 /// A failed discover or handshake as an error of ours: a server that speaks none of our

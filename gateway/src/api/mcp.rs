@@ -266,7 +266,10 @@ pub async fn tools(
             let allowed = tool["name"]
                 .as_str()
                 .is_some_and(|name| filter.allows(name));
-            tool["allowed"] = Value::Bool(allowed);
+            // The client only keeps object items; the check keeps this handler safe alone.
+            if let Some(object) = tool.as_object_mut() {
+                object.insert("allowed".to_owned(), Value::Bool(allowed));
+            }
             tool
         })
         .collect();

@@ -153,8 +153,10 @@ impl Chat {
     /// Run a round's MCP calls and append the assistant message and the results.
     pub(crate) async fn append_round(&mut self, mut assistant: Value, calls: Vec<PendingCall>) {
         // Some servers (llama.cpp's) reject `content: null` on assistant messages.
-        if assistant["content"].is_null() {
-            assistant["content"] = Value::String(String::new());
+        if let Some(message) = assistant.as_object_mut()
+            && message.get("content").is_none_or(Value::is_null)
+        {
+            message.insert("content".to_owned(), Value::String(String::new()));
         }
         let parallel = self.limits.max_tool_calls_per_round as usize;
         let results = super::calls::run_calls(
@@ -211,6 +213,13 @@ impl Chat {
         self.body["stream"] = Value::Bool(false);
         loop {
             let mut response = self.call_model().await?;
+            if !response.is_object() {
+                return Err(ApiError::BadGateway {
+                    code: "upstream_invalid",
+                    message: "the upstream answered with JSON that is not a chat completion object"
+                        .to_owned(),
+                });
+            }
             self.add_usage(&response["usage"]);
             let message = response["choices"][0]["message"].clone();
             let tool_calls = message["tool_calls"]

@@ -58,6 +58,14 @@ async fn drive(mut chat: Chat, events: &mpsc::Sender<Event>) {
     let _ = events.send("[DONE]".to_owned()).await;
 }
 
+/// An upstream chunk the gateway cannot read: the stream ends with this error event.
+fn invalid_chunk(what: &str) -> ApiError {
+    ApiError::BadGateway {
+        code: "upstream_invalid",
+        message: format!("the upstream sent a streamed chunk whose {what}"),
+    }
+}
+
 /// Every round; returns the last chunk seen (a template for the usage chunk).
 async fn rounds(chat: &mut Chat, events: &mpsc::Sender<Event>) -> Result<Option<Value>, ApiError> {
     loop {
@@ -84,10 +92,18 @@ async fn rounds(chat: &mut Chat, events: &mpsc::Sender<Event>) -> Result<Option<
             let Some(choice) = chunk.get_mut("choices").and_then(|c| c.get_mut(0)) else {
                 continue;
             };
-            if !choice["finish_reason"].is_null() {
-                finish_reason = choice["finish_reason"].take();
+            let Some(choice) = choice.as_object_mut() else {
+                return Err(invalid_chunk("`choices[0]` is not an object"));
+            };
+            if let Some(reason) = choice.get_mut("finish_reason").filter(|r| !r.is_null()) {
+                finish_reason = reason.take();
             }
-            let delta = &mut choice["delta"];
+            let delta = choice
+                .entry("delta")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if !(delta.is_object() || delta.is_null()) {
+                return Err(invalid_chunk("`choices[0].delta` is not an object"));
+            }
             for call in delta["tool_calls"].as_array().cloned().unwrap_or_default() {
                 let entry = calls
                     .entry(call["index"].as_u64().unwrap_or(0))

@@ -24,6 +24,8 @@ pub enum Step {
     Calls(Vec<(String, String)>),
     /// An HTTP error with this status.
     Fail(u16, String),
+    /// This body, as it is, with this content type (malformed answers).
+    Raw(&'static str, String),
 }
 
 #[derive(Clone, Default)]
@@ -91,6 +93,9 @@ async fn complete(
         .unwrap()
         .pop_front()
         .unwrap_or(Step::Text("script exhausted".into()));
+    if let Step::Raw(content_type, body) = &step {
+        return ([("content-type", *content_type)], body.clone()).into_response();
+    }
     if let Step::Fail(status, message) = &step {
         let status = axum::http::StatusCode::from_u16(*status).unwrap();
         return (
@@ -106,7 +111,7 @@ async fn complete(
             Step::Calls(calls) => {
                 json!({"role": "assistant", "content": null, "tool_calls": calls.iter().enumerate().map(|(i, (n, a))| json!({"id": format!("call_{i}_{}", rand_id()), "type": "function", "function": {"name": n, "arguments": a}})).collect::<Vec<_>>()})
             }
-            Step::Fail(..) => unreachable!(),
+            Step::Fail(..) | Step::Raw(..) => unreachable!(),
         };
         let finish = if matches!(step, Step::Calls(_)) {
             "tool_calls"
@@ -144,7 +149,7 @@ async fn complete(
             }
             events.push(base(json!({}), json!("tool_calls")));
         }
-        Step::Fail(..) => unreachable!(),
+        Step::Fail(..) | Step::Raw(..) => unreachable!(),
     }
     if body["stream_options"]["include_usage"] == true {
         events.push(json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [], "usage": usage}));

@@ -91,7 +91,16 @@ pub(crate) async fn list_all(
         };
         private |= page.get("cacheScope").and_then(Value::as_str) == Some("private");
         if let Some(Value::Array(page_items)) = page.get(items_key(kind)) {
-            items.extend(page_items.iter().cloned());
+            // A tool, resource or prompt is an object; anything else in the list is the
+            // server's garbage, left out so that no caller has to expect it.
+            let before = items.len();
+            items.extend(page_items.iter().filter(|item| item.is_object()).cloned());
+            if items.len() - before < page_items.len() {
+                tracing::warn!(
+                    "{} listed items that are not objects; they are left out",
+                    list_method(kind)
+                );
+            }
         }
         match page.get("nextCursor").and_then(Value::as_str) {
             Some(next) if !next.is_empty() => cursor = Some(next.to_owned()),

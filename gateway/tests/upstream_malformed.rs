@@ -1,0 +1,104 @@
+//! An upstream that answers what no OpenAI-compatible server should: the gateway answers
+//! with a clear error (streaming: an error event, then `[DONE]`), never a panic, and goes on
+//! serving. Each case failed before (a panicked task: 200, an empty body, no `[DONE]`).
+
+mod support;
+
+use axum::{body::Body, http::Request};
+use llamagate::{app::app, config::load_from_str, metrics::Metrics, state::AppState};
+use serde_json::{Value, json};
+use support::llm::*;
+use tower::ServiceExt;
+
+async fn gateway(upstream: &str) -> AppState {
+    let yaml = format!("upstream: {{ url: \"{upstream}\" }}\n");
+    let config = load_from_str(&yaml, "test.yaml", &|_| None).unwrap();
+    AppState::new(config, Metrics::new())
+}
+
+async fn post(state: &AppState, stream: bool) -> (u16, String) {
+    let body = json!({"model": "scripted", "stream": stream, "messages": [{"role": "user", "content": "hi"}]});
+    let request = Request::post("/v1/chat/completions")
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+fn sse(events: &[&str]) -> Step {
+    let body: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+    Step::Raw("text/event-stream", body)
+}
+
+/// The data of every event of a streamed answer.
+fn events(body: &str) -> Vec<String> {
+    body.lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn streamed_chunks_of_the_wrong_shape_end_with_an_error_event() {
+    for chunk in [
+        r#"{"choices":[1]}"#,
+        r#"{"choices":["text"]}"#,
+        r#"{"choices":[{"delta":5}]}"#,
+        r#"{"choices":[{"delta":{"content":"hi"},"finish_reason":null}]}"#,
+    ] {
+        let script = Script::new(vec![sse(&[chunk, "[DONE]"]), text("still serving")]);
+        let state = gateway(&start(script).await).await;
+        let (status, body) = post(&state, true).await;
+        assert_eq!(status, 200, "{chunk}");
+        let events = events(&body);
+        assert_eq!(
+            events.last().map(String::as_str),
+            Some("[DONE]"),
+            "{chunk}: {body}"
+        );
+        if chunk.contains(r#""content":"hi""#) {
+            assert!(events[0].contains("\"hi\""), "a good chunk passes: {body}");
+            continue;
+        }
+        let error: Value = serde_json::from_str(&events[0]).unwrap();
+        assert_eq!(
+            error["error"]["code"], "upstream_invalid",
+            "{chunk}: {body}"
+        );
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("choices[0]"),
+            "{body}"
+        );
+        let (status, body) = post(&state, false).await;
+        assert_eq!(
+            (status, body.contains("still serving")),
+            (200, true),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_completion_that_is_not_an_object_is_a_bad_gateway() {
+    for answer in ["[1]", "\"text\"", "42"] {
+        let script = Script::new(vec![
+            Step::Raw("application/json", answer.to_owned()),
+            text("still serving"),
+        ]);
+        let state = gateway(&start(script).await).await;
+        let (status, body) = post(&state, false).await;
+        assert_eq!(status, 502, "{answer}: {body}");
+        let error: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["error"]["code"], "upstream_invalid", "{body}");
+        let (status, _) = post(&state, false).await;
+        assert_eq!(status, 200, "the gateway goes on serving");
+    }
+}

@@ -121,6 +121,28 @@ impl Keys {
     }
 }
 
+/// The key a request presents: `Authorization: Bearer <key>` (the scheme in any case, as
+/// RFC 9110 says) or `X-API-Key: <key>`. The one parser of credentials: authentication and
+/// the per-key rate limit both read the key through it.
+pub fn presented_key(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, credentials) = v.trim_start().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then_some(credentials.trim())
+        });
+    let api_key = || {
+        headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    bearer.or_else(api_key).filter(|key| !key.is_empty())
+}
+
 fn decode_hex(hex: &str) -> Option<[u8; 32]> {
     if hex.len() != 64 {
         return None;
@@ -143,21 +165,15 @@ impl FromRequestParts<AppState> for Principal {
         if keys.is_open() {
             return Ok(Principal::anonymous());
         }
-        let headers = &parts.headers;
-        let bearer = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
-        let api_key = headers
-            .get("x-api-key")
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim);
-        let presented = bearer.or(api_key).filter(|k| !k.is_empty()).ok_or_else(|| {
-            ApiError::Unauthorized("an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`".into())
+        // The rate limiter authenticated the request already (`limits.rs`).
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(principal.clone());
+        }
+        let presented = presented_key(&parts.headers).ok_or_else(|| {
+            ApiError::Unauthorized(
+                "an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
+                    .into(),
+            )
         })?;
         keys.authenticate(presented)
             .ok_or_else(|| ApiError::Unauthorized("the API key is not valid".into()))
@@ -200,5 +216,33 @@ mod tests {
         assert!(admin.require(Scope::Admin).is_ok());
         assert!(keys.authenticate("sha256:anything").is_none());
         assert!(keys.authenticate("").is_none());
+    }
+
+    #[test]
+    fn one_parser_reads_every_form_of_a_presented_key() {
+        let headers = |name: &str, value: &str| {
+            let mut map = axum::http::HeaderMap::new();
+            map.insert(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+            map
+        };
+        for (name, value) in [
+            ("authorization", "Bearer k1"),
+            ("authorization", "bearer k1"),
+            ("authorization", "BEARER   k1 "),
+            ("x-api-key", " k1"),
+        ] {
+            assert_eq!(presented_key(&headers(name, value)), Some("k1"), "{value}");
+        }
+        for (name, value) in [
+            ("authorization", "Basic azE6"),
+            ("authorization", "Bearer "),
+            ("authorization", "Bearerk1"),
+            ("x-api-key", ""),
+        ] {
+            assert_eq!(presented_key(&headers(name, value)), None, "{value}");
+        }
     }
 }

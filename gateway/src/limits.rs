@@ -17,7 +17,12 @@ use governor::{
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use crate::{config::Config, error::ApiError, state::AppState};
+use crate::{
+    auth::{Keys, presented_key},
+    config::Config,
+    error::ApiError,
+    state::AppState,
+};
 
 type Direct = RateLimiter<governor::state::NotKeyed, governor::state::InMemoryState, DefaultClock>;
 type Keyed = RateLimiter<[u8; 16], DefaultKeyedStateStore<[u8; 16]>, DefaultClock>;
@@ -53,7 +58,12 @@ impl Limits {
         }
     }
 
-    fn check_rate(&self, request: &Request) -> Result<(), ApiError> {
+    /// Keys with a per-key bucket now (bounded by the configured keys).
+    pub fn tracked_keys(&self) -> usize {
+        self.per_key.as_ref().map_or(0, RateLimiter::len)
+    }
+
+    fn check_rate(&self, request: &mut Request, keys: &Keys) -> Result<(), ApiError> {
         let clock = DefaultClock::default();
         let refused = |wait: Duration, whose: &str| ApiError::RateLimited {
             message: format!(
@@ -71,7 +81,7 @@ impl Limits {
             ));
         }
         if let Some(per_key) = &self.per_key
-            && let Some(identity) = key_identity(request)
+            && let Some(identity) = key_identity(request, keys)
             && let Err(not_until) = per_key.check_key(&identity)
         {
             return Err(refused(
@@ -83,35 +93,32 @@ impl Limits {
     }
 }
 
-/// A short digest of the presented key: rate-limit buckets never hold the key itself.
-fn key_identity(request: &Request) -> Option<[u8; 16]> {
-    let headers = request.headers();
-    let key = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))?;
-    let digest = Sha256::digest(key.trim().as_bytes());
+/// The bucket of an authenticated key: a digest of its principal's name (buckets never hold
+/// a key). Only configured keys get buckets, so their number is bounded by the
+/// configuration: a request with a key that does not authenticate has none (it is refused
+/// with 401 anyway), and an open gateway (no keys) has no per-key limit. The principal is
+/// left in the request for the handler, which then need not authenticate again.
+fn key_identity(request: &mut Request, keys: &Keys) -> Option<[u8; 16]> {
+    let principal = keys.authenticate(presented_key(request.headers())?)?;
+    let digest = Sha256::digest(principal.name.as_bytes());
+    request.extensions_mut().insert(principal);
     let mut identity = [0u8; 16];
     identity.copy_from_slice(&digest[..16]);
     Some(identity)
 }
 
 /// Rate limits, concurrency bounds and the response-head timeout for `/v1/*`.
-pub async fn protect(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn protect(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if !path.starts_with("/v1/") {
         return next.run(request).await;
     }
+    let chat = path.starts_with("/v1/chat/") || path == "/v1/models";
     let limits = state.limits();
-    if let Err(refused) = limits.check_rate(&request) {
+    if let Err(refused) = limits.check_rate(&mut request, &state.keys()) {
         return refused.into_response();
     }
-    let group = if path.starts_with("/v1/chat/") || path == "/v1/models" {
-        &limits.chat
-    } else {
-        &limits.mcp
-    };
+    let group = if chat { &limits.chat } else { &limits.mcp };
     let Ok(_permit) = group.clone().try_acquire_owned() else {
         return ApiError::Unavailable {
             code: "too_many_requests_in_flight",

@@ -63,6 +63,71 @@ async fn global_and_per_key_rate_limits_answer_429_with_retry_after() {
     assert_eq!(body["error"]["type"], "rate_limit_error");
 }
 
+async fn get_with(state: &AppState, header: (&str, String)) -> u16 {
+    let request = Request::get("/v1/mcp/servers")
+        .header(header.0, header.1)
+        .body(Body::empty())
+        .unwrap();
+    app(state.clone())
+        .oneshot(request)
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+const PER_KEY: &str = "rate_limit: { per_key_requests_per_second: 0.5, per_key_burst: 2 }\nauth: { keys: [ { key: key-a-0123456789abcd } ] }";
+
+/// Every way of presenting a key that authenticates counts against that key's bucket:
+/// before, `bearer` (accepted by auth) skipped the limit, which only parsed `Bearer`.
+#[tokio::test]
+async fn every_form_of_a_key_draws_from_its_bucket() {
+    let key = "key-a-0123456789abcd";
+    for (first, second) in [
+        ("bearer", "BEARER"),
+        ("Bearer", "bearer"),
+        ("x-api-key", "bEaReR"),
+    ] {
+        let state = state(PER_KEY);
+        let form = |scheme: &str| match scheme {
+            "x-api-key" => ("x-api-key", key.to_owned()),
+            scheme => ("authorization", format!("{scheme} {key}")),
+        };
+        assert_eq!(get_with(&state, form(first)).await, 200);
+        assert_eq!(get_with(&state, form(second)).await, 200);
+        assert_eq!(
+            get_with(&state, form(first)).await,
+            429,
+            "{first} then {second}: the third request is over the burst of 2"
+        );
+    }
+}
+
+/// Keys that do not authenticate get no bucket: a flood of bogus keys leaves the limiter's
+/// memory as it was (before, every distinct key presented got an entry).
+#[tokio::test]
+async fn bogus_keys_take_no_memory_in_the_limiter() {
+    let state = state(PER_KEY);
+    for i in 0..500 {
+        let status = get_with(
+            &state,
+            ("authorization", format!("Bearer bogus-{i:04}-0123456789")),
+        )
+        .await;
+        assert_eq!(status, 401);
+    }
+    assert_eq!(state.limits().tracked_keys(), 0);
+    assert_eq!(
+        get_with(
+            &state,
+            ("authorization", "Bearer key-a-0123456789abcd".to_owned())
+        )
+        .await,
+        200
+    );
+    assert_eq!(state.limits().tracked_keys(), 1);
+}
+
 fn state_with_global() -> AppState {
     state("rate_limit: { requests_per_second: 0.2, burst: 1 }")
 }

@@ -1,9 +1,7 @@
 //! Every route of the gateway in one place.
 
 use axum::{
-    Router,
-    extract::DefaultBodyLimit,
-    middleware,
+    Router, middleware,
     routing::{get, post},
 };
 
@@ -11,8 +9,6 @@ use crate::{api, error::ApiError, middleware::observe, state::AppState};
 
 /// The whole HTTP surface of a gateway.
 pub fn app(state: AppState) -> Router {
-    let body_limit =
-        usize::try_from(state.config().server.max_body_bytes.as_u64()).unwrap_or(usize::MAX);
     Router::new()
         .route("/v1/chat/completions", post(api::chat::completions))
         .route("/v1/models", get(api::chat::models))
@@ -44,7 +40,6 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(api::health::metrics))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::limits::protect,

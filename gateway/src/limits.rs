@@ -5,7 +5,7 @@
 use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 use axum::{
-    extract::{Request, State},
+    extract::{DefaultBodyLimit, Request, State},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -16,6 +16,7 @@ use governor::{
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
+use tower::{Layer, ServiceExt};
 
 use crate::{
     auth::{Keys, presented_key},
@@ -34,6 +35,7 @@ pub struct Limits {
     chat: Arc<Semaphore>,
     mcp: Arc<Semaphore>,
     request_timeout: Duration,
+    max_body_bytes: usize,
 }
 
 fn quota(rate: f64, burst: u32) -> Option<Quota> {
@@ -55,6 +57,8 @@ impl Limits {
             chat: Arc::new(Semaphore::new(config.server.max_concurrent_requests)),
             mcp: Arc::new(Semaphore::new(config.server.max_concurrent_requests)),
             request_timeout: config.server.request_timeout,
+            max_body_bytes: usize::try_from(config.server.max_body_bytes.as_u64())
+                .unwrap_or(usize::MAX),
         }
     }
 
@@ -107,7 +111,8 @@ fn key_identity(request: &mut Request, keys: &Keys) -> Option<[u8; 16]> {
     Some(identity)
 }
 
-/// Rate limits, concurrency bounds and the response-head timeout for `/v1/*`.
+/// Rate limits, the body limit, concurrency bounds and the response-head timeout for
+/// `/v1/*`, all read from the limits in force now (a reload replaces them).
 pub async fn protect(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if !path.starts_with("/v1/") {
@@ -126,8 +131,11 @@ pub async fn protect(State(state): State<AppState>, mut request: Request, next: 
         }
         .into_response();
     };
-    match tokio::time::timeout(limits.request_timeout, next.run(request)).await {
-        Ok(response) => response,
+    // The body limit of the configuration in force: extractors read it from the request.
+    let limited = DefaultBodyLimit::max(limits.max_body_bytes).layer(next);
+    match tokio::time::timeout(limits.request_timeout, limited.oneshot(request)).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(infallible)) => match infallible {},
         Err(_) => ApiError::Timeout {
             code: "request_timeout",
             message: format!(

@@ -15,6 +15,16 @@ use crate::{
     toolloop::upstream::Upstream,
 };
 
+/// What a reload changed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Reloaded {
+    /// The MCP servers of the file: added, removed, changed, unchanged.
+    pub servers: Applied,
+    /// Settings that changed in the file but apply only after a restart (kept as they
+    /// were): `listen`, `log`, `discovery`.
+    pub needs_restart: Vec<&'static str>,
+}
+
 /// Cheap to clone; everything inside is shared.
 #[derive(Clone)]
 pub struct AppState {
@@ -111,9 +121,10 @@ impl AppState {
     }
 
     /// Re-read the configuration file (SIGHUP, `POST /v1/admin/reload`). A file with any
-    /// problem changes nothing and the error says why. The listen address and log settings
-    /// need a restart; everything else applies now.
-    pub async fn reload(&self) -> Result<Applied, String> {
+    /// problem changes nothing and the error says why. Everything applies at once (servers,
+    /// keys, the upstream, rate limits, concurrency and body limits) except what
+    /// [`Reloaded::needs_restart`] names: the listen address, log settings and discovery.
+    pub async fn reload(&self) -> Result<Reloaded, String> {
         let _one_at_a_time = self.inner.reloading.lock().await;
         let path = self
             .inner
@@ -128,9 +139,21 @@ impl AppState {
         };
         let mut config = config::load(&path).map_err(|e| e.to_string())?;
         let current = self.config();
+        let mut needs_restart = Vec::new();
         if config.listen != current.listen {
             tracing::warn!(old = %current.listen, new = %config.listen, "`listen` changes need a restart; keeping the old address");
             config.listen = current.listen;
+            needs_restart.push("listen");
+        }
+        if config.log != current.log {
+            tracing::warn!("`log` changes need a restart; keeping the old log settings");
+            config.log = current.log.clone();
+            needs_restart.push("log");
+        }
+        if config.discovery != current.discovery {
+            tracing::warn!("`discovery` changes need a restart; keeping the old sources");
+            config.discovery = current.discovery.clone();
+            needs_restart.push("discovery");
         }
         let applied = self.registry().apply(
             Source::File,
@@ -142,13 +165,27 @@ impl AppState {
             .keys
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(Keys::new(&config.auth));
+        // Requests in flight keep the limits and the upstream client they started with.
+        *self
+            .inner
+            .limits
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(Limits::new(&config));
+        *self
+            .inner
+            .upstream
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Upstream::new(&config.upstream);
         *self
             .inner
             .config
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(config);
         tracing::info!(added = ?applied.added, removed = ?applied.removed, changed = ?applied.changed, "configuration reloaded");
-        Ok(applied)
+        Ok(Reloaded {
+            servers: applied,
+            needs_restart,
+        })
     }
 
     /// Register the servers of the configuration file (the registry's file source); they

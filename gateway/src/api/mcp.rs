@@ -476,9 +476,13 @@ pub async fn reload(
     principal: Principal,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Scope::Admin)?;
-    let applied = state
+    let reloaded = state
         .reload()
         .await
         .map_err(|e| ApiError::bad_request("invalid_config", e))?;
-    Ok(Json(json!({ "reloaded": true, "servers": applied })))
+    Ok(Json(json!({
+        "reloaded": true,
+        "servers": reloaded.servers,
+        "needs_restart": reloaded.needs_restart,
+    })))
 }

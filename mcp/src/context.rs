@@ -39,10 +39,15 @@ impl Context {
     }
 }
 
+/// Idle connections are dropped after this long: before the keep-alive timeouts servers
+/// commonly use (5 s in Node and uvicorn), so that a connection is not reused just as the
+/// server closes it.
+pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(4);
+
 /// One HTTP client for every HTTP-based session of the process (keep-alive, HTTP/2).
 fn shared_http_client() -> reqwest::Client {
     reqwest::Client::builder()
-        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
         .tcp_nodelay(true)
         .build()
         // Only a TLS backend that cannot initialize fails here; without it nothing works.

@@ -61,9 +61,31 @@ pub struct Session {
 }
 
 impl Session {
-    /// Connect to `server` and negotiate the protocol (discover, handshake, or both).
+    /// Connect to `server` and negotiate the protocol (discover, handshake, or both). With
+    /// `protocol: auto`, a server whose answer to `server/discover` names no version (an
+    /// empty result, as some servers give for a method they do not know) is not a
+    /// 2026-07-28 server: the session is opened again with the `initialize` handshake.
     pub async fn open(
         server: &ServerDescription,
+        events: ClientEvents,
+        http: &reqwest::Client,
+        options: &SessionOptions,
+    ) -> Result<Self, McpError> {
+        let first = Self::open_as(server, server.protocol, events.clone(), http, options).await;
+        match first {
+            Err(McpError::Incompatible { supported, .. })
+                if server.protocol == ProtocolMode::Auto && supported.is_empty() =>
+            {
+                tracing::debug!(server = %server.name, "`server/discover` named no protocol version; using the initialize handshake");
+                Self::open_as(server, ProtocolMode::Legacy, events, http, options).await
+            }
+            other => other,
+        }
+    }
+
+    async fn open_as(
+        server: &ServerDescription,
+        protocol: ProtocolMode,
         events: ClientEvents,
         http: &reqwest::Client,
         options: &SessionOptions,
@@ -73,7 +95,7 @@ impl Session {
             server: name.to_owned(),
             detail,
         };
-        let lifecycle = match server.protocol {
+        let lifecycle = match protocol {
             ProtocolMode::Auto => ClientLifecycleMode::Auto {
                 preferred_versions: vec![ProtocolVersion::V_2026_07_28],
                 legacy_version: None,
@@ -266,7 +288,8 @@ fn handshake_error(server: &str, error: rmcp::service::ClientInitializeError) ->
     }
 }
 
-/// The versions a server said it supports, when none of ours was among them.
+/// The versions a server said it supports, when none of ours was among them (none, when
+/// it answered the handshake with some other result).
 fn server_versions(error: &rmcp::service::ClientInitializeError) -> Option<&[ProtocolVersion]> {
     use rmcp::service::ClientInitializeError as E;
     match error {
@@ -276,6 +299,8 @@ fn server_versions(error: &rmcp::service::ClientInitializeError) -> Option<&[Pro
         E::LegacyFallbackFailed { discover, fallback } => {
             server_versions(fallback).or_else(|| server_versions(discover))
         }
+        // Something other than a discover (or initialize) result: no version named.
+        E::ExpectedInitResult(_) => Some(&[]),
         _ => None,
     }
 }

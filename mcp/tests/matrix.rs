@@ -254,3 +254,18 @@ async fn mcp_server_time_over_stdio() {
     assert!(text_of(&result).contains("UTC"), "{result}");
     server.stop(std::time::Duration::from_secs(1)).await;
 }
+
+/// A server that answers `server/discover` with an empty result (as the conformance suite's
+/// client scenarios do) is a legacy server: `protocol: auto` falls back to the handshake
+/// instead of failing with "expect initialized result, but received EmptyResult".
+#[tokio::test]
+async fn an_empty_discover_answer_falls_back_to_the_handshake() {
+    let shim = peers_dir().join("discover_empty_shim.py").display().to_string();
+    let server = client(stdio("empty-discover", &python("mcp1"), &[&shim]));
+    server.connect_vacant().await.unwrap();
+    let info = server.info().unwrap();
+    assert!(!info.stateless, "{info:?}");
+    let result = call(&server, "echo", json!({"message": "after the fallback"})).await;
+    assert!(text_of(&result).contains("after the fallback"));
+    server.stop(std::time::Duration::from_secs(1)).await;
+}

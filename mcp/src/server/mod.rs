@@ -322,8 +322,14 @@ impl ServerClient {
             .duration
             .with_label_values(&[self.name(), method])
             .observe(started.elapsed().as_secs_f64());
+        // Over Streamable HTTP each request is a POST of its own: one that failed (a lost
+        // connection, a garbled answer) leaves the session as it was, unless rmcp closed it.
+        let broken = |e: &McpError| match self.description.transport() {
+            Transport::StreamableHttp => lease.session().is_closed(),
+            _ => e.breaks_session() || lease.session().is_closed(),
+        };
         if let Err(e) = &outcome
-            && (e.breaks_session() || lease.session().is_closed())
+            && broken(e)
         {
             let broken = lease.session().clone();
             if let Some(old) = self.pool.evict(lease.index(), &broken) {

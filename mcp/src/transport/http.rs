@@ -103,7 +103,8 @@ impl RecordingClient {
         if let Some(session) = session_id {
             request = request.header("mcp-session-id", session.as_ref());
         }
-        let response = request.body(body).send().await.map_err(Error::Client)?;
+        let request = request.body(body).build().map_err(client_error)?;
+        let response = self.send_once_more_if_unsent(request).await?;
         let status = response.status();
         if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
             return Ok(StreamableHttpPostResponse::Accepted);
@@ -129,7 +130,7 @@ impl RecordingClient {
                 let limit = limits.max_json_response_size;
                 let body = read_bounded(response, limit).await.map_err(|e| match e {
                     BodyError::TooLarge => Error::ResponseBodyTooLarge { max_size: limit },
-                    BodyError::Read(e) => Error::Client(e),
+                    BodyError::Read(e) => client_error(e),
                 })?;
                 match serde_json::from_slice::<serde_json::Value>(&body) {
                     Ok(value) => {
@@ -170,6 +171,56 @@ impl RecordingClient {
             _ => Err(Error::UnexpectedContentType(content_type)),
         }
     }
+}
+
+impl RecordingClient {
+    /// Send `request`; when it never reached the server (the connection could not be made,
+    /// or a kept-alive connection the server had just closed took it), send it again, on
+    /// another connection: the failed one is gone from the pool. At most twice more.
+    async fn send_once_more_if_unsent(
+        &self,
+        request: reqwest::Request,
+    ) -> Result<reqwest::Response, Error> {
+        let mut request = request;
+        let mut retries = 2;
+        loop {
+            let spare = if retries > 0 {
+                request.try_clone()
+            } else {
+                None
+            };
+            match self.http.execute(request).await {
+                Err(e) if never_reached_the_server(&e) && spare.is_some() => {
+                    tracing::debug!("a request never reached the server ({e}); sending it again");
+                    request = spare.expect("checked");
+                    retries -= 1;
+                }
+                outcome => return outcome.map_err(client_error),
+            }
+        }
+    }
+}
+
+/// True when the request cannot have been processed: connecting failed, or the server
+/// closed a kept-alive connection before answering anything (the race with its idle
+/// timeout, which Node servers close after 5 s).
+fn never_reached_the_server(error: &reqwest::Error) -> bool {
+    if error.is_connect() {
+        return true;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        if let Some(hyper) = inner.downcast_ref::<hyper::Error>() {
+            return hyper.is_incomplete_message() || hyper.is_canceled();
+        }
+        source = inner.source();
+    }
+    false
+}
+
+/// A reqwest error without its URL, which may carry credentials (`user:password@`).
+fn client_error(error: reqwest::Error) -> Error {
+    Error::Client(error.without_url())
 }
 
 fn http_error(status: StatusCode) -> Error {

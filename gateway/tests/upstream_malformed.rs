@@ -1,6 +1,8 @@
-//! An upstream that answers what no OpenAI-compatible server should: the gateway answers
-//! with a clear error (streaming: an error event, then `[DONE]`), never a panic, and goes on
-//! serving. Each case failed before (a panicked task: 200, an empty body, no `[DONE]`).
+//! An upstream that answers what no OpenAI-compatible server should, too much, or nothing:
+//! the gateway answers with a clear error (streaming: an error event, then `[DONE]`), never
+//! a panic, never an unbounded buffer or a hung stream, and goes on serving. Each case
+//! failed before (a panicked task: 200, an empty body, no `[DONE]`; a whole body read; a
+//! stream that never ended).
 
 mod support;
 
@@ -11,7 +13,11 @@ use support::llm::*;
 use tower::ServiceExt;
 
 async fn gateway(upstream: &str) -> AppState {
-    let yaml = format!("upstream: {{ url: \"{upstream}\" }}\n");
+    gateway_with(upstream, "").await
+}
+
+async fn gateway_with(upstream: &str, settings: &str) -> AppState {
+    let yaml = format!("upstream: {{ url: \"{upstream}\" {settings} }}\n");
     let config = load_from_str(&yaml, "test.yaml", &|_| None).unwrap();
     AppState::new(config, Metrics::new())
 }
@@ -101,4 +107,56 @@ async fn a_completion_that_is_not_an_object_is_a_bad_gateway() {
         let (status, _) = post(&state, false).await;
         assert_eq!(status, 200, "the gateway goes on serving");
     }
+}
+
+#[tokio::test]
+async fn an_answer_past_the_limit_is_refused_without_reading_it_whole() {
+    let big = format!(
+        r#"{{"choices":[{{"message":{{"content":"{}"}}}}]}}"#,
+        "x".repeat(100_000)
+    );
+    let script = Script::new(vec![
+        Step::Raw("application/json", big.clone()),
+        sse(&[&big, "[DONE]"]),
+        text("still serving"),
+    ]);
+    let state = gateway_with(&start(script).await, ", max_response_bytes: 16KiB").await;
+    let (status, body) = post(&state, false).await;
+    assert_eq!(status, 502, "{body}");
+    let error: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["error"]["code"], "upstream_too_large", "{body}");
+    assert!(body.contains("upstream.max_response_bytes"), "{body}");
+
+    let (status, body) = post(&state, true).await;
+    assert_eq!(status, 200);
+    let events = events(&body);
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{body}");
+    assert!(events[0].contains("upstream.max_response_bytes"), "{body}");
+    assert_eq!(
+        post(&state, false).await.0,
+        200,
+        "the gateway goes on serving"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_that_goes_quiet_ends_with_a_timeout_event() {
+    let first = r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":"he"}}]}"#;
+    let script = Script::new(vec![Step::Stall(format!("data: {first}\n\n"))]);
+    let state = gateway_with(&start(script).await, ", timeout: 1s").await;
+    let started = std::time::Instant::now();
+    let (status, body) = post(&state, true).await;
+    assert_eq!(status, 200);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "bounded by the timeout"
+    );
+    let events = events(&body);
+    assert!(
+        events[0].contains("\"he\""),
+        "what came is forwarded: {body}"
+    );
+    let error: Value = serde_json::from_str(&events[1]).unwrap();
+    assert_eq!(error["error"]["code"], "upstream_timeout", "{body}");
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{body}");
 }

@@ -260,7 +260,10 @@ async fn mcp_server_time_over_stdio() {
 /// instead of failing with "expect initialized result, but received EmptyResult".
 #[tokio::test]
 async fn an_empty_discover_answer_falls_back_to_the_handshake() {
-    let shim = peers_dir().join("discover_empty_shim.py").display().to_string();
+    let shim = peers_dir()
+        .join("discover_empty_shim.py")
+        .display()
+        .to_string();
     let server = client(stdio("empty-discover", &python("mcp1"), &[&shim]));
     server.connect_vacant().await.unwrap();
     let info = server.info().unwrap();

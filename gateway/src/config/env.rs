@@ -29,6 +29,7 @@ pub const OVERRIDABLE_KEYS: &[(&str, EnvKind)] = &[
     ("upstream.url", EnvKind::Text),
     ("upstream.api_key", EnvKind::Text),
     ("upstream.timeout", EnvKind::Text),
+    ("upstream.max_response_bytes", EnvKind::Text),
     ("rate_limit.requests_per_second", EnvKind::Number),
     ("rate_limit.burst", EnvKind::Number),
     ("rate_limit.per_key_requests_per_second", EnvKind::Number),

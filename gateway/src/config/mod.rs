@@ -94,9 +94,12 @@ pub struct UpstreamConfig {
     pub url: String,
     /// Sent as `Authorization: Bearer` to the upstream.
     pub api_key: Option<Secret>,
-    /// Timeout of one upstream request.
+    /// Timeout of one upstream request; while streaming, the longest the upstream may send
+    /// nothing.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// Largest answer read from the upstream (a whole completion, or one streamed event).
+    pub max_response_bytes: ByteSize,
 }
 
 impl Default for UpstreamConfig {
@@ -105,6 +108,7 @@ impl Default for UpstreamConfig {
             url: "http://127.0.0.1:11434/v1".to_owned(),
             api_key: None,
             timeout: Duration::from_secs(120),
+            max_response_bytes: ByteSize::mib(32),
         }
     }
 }

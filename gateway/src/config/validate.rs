@@ -18,6 +18,9 @@ pub fn validate(config: &Config, problems: &mut FieldErrors) {
         problems,
     );
     positive(config.upstream.timeout, "upstream.timeout", problems);
+    if config.upstream.max_response_bytes.as_u64() < 1024 {
+        problems.push("upstream.max_response_bytes", "must be at least 1KiB");
+    }
     positive(
         config.server.request_timeout,
         "server.request_timeout",

@@ -21,7 +21,11 @@ pub struct Upstream {
     shown: String,
     api_key: Option<String>,
     timeout: Duration,
+    max_response_bytes: usize,
 }
+
+/// Most of an error answer read: enough for any message worth showing.
+const MAX_ERROR_BYTES: usize = 64 * 1024;
 
 impl Upstream {
     /// A client for `config`.
@@ -38,7 +42,46 @@ impl Upstream {
             shown: crate::config::redact_url(config.url.trim_end_matches('/')),
             api_key: config.api_key.as_ref().map(|k| k.expose().to_owned()),
             timeout: config.timeout,
+            max_response_bytes: usize::try_from(config.max_response_bytes.as_u64())
+                .unwrap_or(usize::MAX),
         }
+    }
+
+    /// The whole body of `response`, at most `limit` bytes.
+    async fn read_body(
+        &self,
+        response: reqwest::Response,
+        limit: usize,
+        what: &str,
+    ) -> Result<bytes::Bytes, ApiError> {
+        llamagate_mcp::bounded_body::read_bounded(response, limit)
+            .await
+            .map_err(|e| match e {
+                llamagate_mcp::bounded_body::BodyError::TooLarge => ApiError::BadGateway {
+                    code: "upstream_too_large",
+                    message: format!(
+                        "the upstream's {what} is larger than upstream.max_response_bytes ({limit} bytes)"
+                    ),
+                },
+                llamagate_mcp::bounded_body::BodyError::Read(e) => ApiError::BadGateway {
+                    code: "upstream_stream",
+                    message: format!(
+                        "reading the upstream's {what} failed: {}",
+                        llamagate_mcp::error::error_chain(&e.without_url())
+                    ),
+                },
+            })
+    }
+
+    /// Parse a JSON answer read within the limit.
+    async fn json(&self, response: reqwest::Response, what: &str) -> Result<Value, ApiError> {
+        let body = self
+            .read_body(response, self.max_response_bytes, what)
+            .await?;
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadGateway {
+            code: "upstream_invalid",
+            message: format!("the upstream's {what} is not JSON: {e}"),
+        })
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -79,7 +122,10 @@ impl Upstream {
             return Ok(response);
         }
         let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
+        let text = match self.read_body(response, MAX_ERROR_BYTES, "error").await {
+            Ok(body) => String::from_utf8_lossy(&body).into_owned(),
+            Err(_) => String::new(),
+        };
         let message = serde_json::from_str::<Value>(&text)
             .ok()
             .and_then(|v| {
@@ -101,10 +147,7 @@ impl Upstream {
                 "/models",
             )
             .await?;
-        response.json().await.map_err(|e| ApiError::BadGateway {
-            code: "upstream_invalid",
-            message: format!("the upstream's model list is not JSON: {e}"),
-        })
+        self.json(response, "model list").await
     }
 
     /// A non-streaming chat completion.
@@ -118,10 +161,7 @@ impl Upstream {
                 path,
             )
             .await?;
-        response.json().await.map_err(|e| ApiError::BadGateway {
-            code: "upstream_invalid",
-            message: format!("the upstream's answer is not JSON: {e}"),
-        })
+        self.json(response, "answer").await
     }
 
     /// A streaming chat completion: chunks until `[DONE]`.
@@ -130,7 +170,8 @@ impl Upstream {
         let response = self
             .send(self.request(reqwest::Method::POST, path).json(body), path)
             .await?;
-        let events = sse_stream::SseStream::from_bytes_stream(response.bytes_stream());
+        let bytes = bounded_events(response.bytes_stream(), self.max_response_bytes);
+        let events = sse_stream::SseStream::from_bytes_stream(bytes);
         let chunks = events
             .take_while(|event| {
                 let done =
@@ -157,6 +198,56 @@ impl Upstream {
                     })),
                 }
             });
-        Ok(Box::pin(chunks))
+        Ok(with_idle_timeout(Box::pin(chunks), self.timeout))
     }
+}
+
+/// `chunks`, ended with a timeout error when the upstream sends nothing for `idle`.
+fn with_idle_timeout(chunks: ChunkStream, idle: Duration) -> ChunkStream {
+    Box::pin(futures::stream::unfold(
+        Some(chunks),
+        move |state| async move {
+            let mut chunks = state?;
+            match tokio::time::timeout(idle, chunks.next()).await {
+                Ok(Some(item)) => Some((item, Some(chunks))),
+                Ok(None) => None,
+                Err(_) => Some((
+                    Err(ApiError::Timeout {
+                        code: "upstream_timeout",
+                        message: format!(
+                            "the upstream sent nothing for {idle:?} (upstream.timeout) in the middle of a stream"
+                        ),
+                    }),
+                    None,
+                )),
+            }
+        },
+    ))
+}
+
+/// The stream's bytes, failing once one event (the bytes since the last blank line) grows
+/// past `limit`: the SSE parser would otherwise buffer it whole.
+fn bounded_events(
+    bytes: impl Stream<Item = reqwest::Result<bytes::Bytes>> + Send + 'static,
+    limit: usize,
+) -> impl Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    let mut since_boundary = 0usize;
+    let mut newlines = 0u8;
+    bytes.map(move |chunk| {
+        let chunk = chunk.map_err(|e| std::io::Error::other(e.without_url()))?;
+        for byte in chunk.iter() {
+            match byte {
+                b'\n' => newlines += 1,
+                b'\r' => {}
+                _ => newlines = 0,
+            }
+            since_boundary = if newlines >= 2 { 0 } else { since_boundary + 1 };
+        }
+        if since_boundary > limit {
+            return Err(std::io::Error::other(format!(
+                "an event is larger than upstream.max_response_bytes ({limit} bytes)"
+            )));
+        }
+        Ok(chunk)
+    })
 }

@@ -13,6 +13,7 @@ use axum::{
     response::IntoResponse,
     routing::{get, post},
 };
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 /// One answer of the model.
@@ -26,6 +27,8 @@ pub enum Step {
     Fail(u16, String),
     /// This body, as it is, with this content type (malformed answers).
     Raw(&'static str, String),
+    /// This streamed body, then nothing, never ending (a stalled upstream).
+    Stall(String),
 }
 
 #[derive(Clone, Default)]
@@ -93,6 +96,15 @@ async fn complete(
         .unwrap()
         .pop_front()
         .unwrap_or(Step::Text("script exhausted".into()));
+    if let Step::Stall(first) = &step {
+        let first = Ok::<_, std::io::Error>(axum::body::Bytes::from(first.clone()));
+        let body = futures::stream::once(async move { first }).chain(futures::stream::pending());
+        return (
+            [("content-type", "text/event-stream")],
+            axum::body::Body::from_stream(body),
+        )
+            .into_response();
+    }
     if let Step::Raw(content_type, body) = &step {
         return ([("content-type", *content_type)], body.clone()).into_response();
     }
@@ -111,7 +123,7 @@ async fn complete(
             Step::Calls(calls) => {
                 json!({"role": "assistant", "content": null, "tool_calls": calls.iter().enumerate().map(|(i, (n, a))| json!({"id": format!("call_{i}_{}", rand_id()), "type": "function", "function": {"name": n, "arguments": a}})).collect::<Vec<_>>()})
             }
-            Step::Fail(..) | Step::Raw(..) => unreachable!(),
+            Step::Fail(..) | Step::Raw(..) | Step::Stall(..) => unreachable!(),
         };
         let finish = if matches!(step, Step::Calls(_)) {
             "tool_calls"
@@ -149,7 +161,7 @@ async fn complete(
             }
             events.push(base(json!({}), json!("tool_calls")));
         }
-        Step::Fail(..) | Step::Raw(..) => unreachable!(),
+        Step::Fail(..) | Step::Raw(..) | Step::Stall(..) => unreachable!(),
     }
     if body["stream_options"]["include_usage"] == true {
         events.push(json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [], "usage": usage}));

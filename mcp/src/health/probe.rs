@@ -17,7 +17,7 @@ use crate::{
     description::{RemoteEndpoint, Transport},
     error::McpError,
     server::ServerClient,
-    transport::auth_headers,
+    transport::{BodyError, auth_headers, read_bounded},
 };
 
 impl ServerClient {
@@ -88,10 +88,20 @@ impl ServerClient {
         if !response.status().is_success() {
             return Err(failed(format!("HTTP {}", response.status())));
         }
-        let body = response.bytes().await.map_err(|e| failed(e.to_string()))?;
+        let body = read_bounded(response, MAX_PROBE_ANSWER_BYTES)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge => failed(format!(
+                    "the answer is larger than {MAX_PROBE_ANSWER_BYTES} bytes"
+                )),
+                BodyError::Read(e) => failed(crate::error::error_chain(&e.without_url())),
+            })?;
         check_discover_answer(&body).map_err(failed)
     }
 }
+
+/// Largest probe answer read; a real one is well under a kilobyte.
+pub(crate) const MAX_PROBE_ANSWER_BYTES: usize = 64 * 1024;
 
 /// The method of the stateless protocol's probe.
 pub(crate) const DISCOVER: &str = "server/discover";

@@ -73,34 +73,7 @@ pub(crate) fn auth_headers(server: &str, remote: &RemoteEndpoint) -> Result<Head
     Ok(headers)
 }
 
-/// Why a bounded read of an HTTP body stopped.
-pub(crate) enum BodyError {
-    /// The body is longer than the limit (announced, or found while reading).
-    TooLarge,
-    Read(reqwest::Error),
-}
-
-/// The whole body of `response`, refusing more than `limit` bytes — at once when the server
-/// announces a longer one, without buffering past the limit otherwise.
-pub(crate) async fn read_bounded(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<bytes::Bytes, BodyError> {
-    if response
-        .content_length()
-        .is_some_and(|length| length > limit as u64)
-    {
-        return Err(BodyError::TooLarge);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
-        if body.len() + chunk.len() > limit {
-            return Err(BodyError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.into())
-}
+pub(crate) use crate::bounded_body::{BodyError, read_bounded};
 
 /// Build an error response to request `id` without the (oversized) original message.
 pub(crate) fn too_large_response(id: serde_json::Value, limit: usize) -> String {

@@ -19,8 +19,7 @@ use crate::{
     transport::{BodyError, read_bounded},
 };
 
-/// Largest probe answer read; a real one is well under a kilobyte.
-const MAX_ANSWER_BYTES: usize = 64 * 1024;
+use crate::health::probe::MAX_PROBE_ANSWER_BYTES as MAX_ANSWER_BYTES;
 
 /// Where and how a server is probed, prepared once (and again when a legacy server's
 /// session changes).

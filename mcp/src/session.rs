@@ -178,7 +178,7 @@ impl Session {
                 capabilities: serde_json::to_value(&peer.capabilities).unwrap_or_default(),
             })
             .ok_or_else(|| failed("the handshake left no server information".to_owned()))?;
-        tracing::info!(server = %name, protocol = %info.protocol_version, stateless = info.stateless, "MCP session open");
+        tracing::debug!(server = %name, protocol = %info.protocol_version, stateless = info.stateless, "MCP session open");
         Ok(Self {
             service,
             child,

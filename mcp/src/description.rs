@@ -158,6 +158,9 @@ pub struct StdioCommand {
     pub env: BTreeMap<String, Secret>,
     /// Working directory.
     pub cwd: Option<PathBuf>,
+    /// Start from this process's environment (the gateway's stdio servers do); when false
+    /// the child gets `env` alone (the bridge, whose host environment is not the server's).
+    pub inherit_env: bool,
 }
 
 impl StdioCommand {
@@ -172,6 +175,7 @@ impl StdioCommand {
             args: Vec::new(),
             env: BTreeMap::new(),
             cwd: None,
+            inherit_env: true,
         })
     }
 

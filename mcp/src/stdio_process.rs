@@ -66,6 +66,9 @@ pub fn spawn(
     let name: Arc<str> = Arc::from(server);
     let program = command.program();
     let mut wrapped = CommandWrap::with_new(program, |process| {
+        if !command.inherit_env {
+            process.env_clear();
+        }
         process
             .args(&command.args)
             .envs(command.env.iter().map(|(k, v)| (k, v.expose())))

@@ -33,6 +33,9 @@ enum Command {
     Mcp(mcp::McpArgs),
     /// Print the OpenAPI document of the HTTP API (docs/openapi.json is a copy).
     Openapi,
+    /// Serve a stdio MCP server as Streamable HTTP (`/mcp`) and WebSocket (`/ws`):
+    /// `llamagate bridge --port 8080 -- uvx mcp-server-time`.
+    Bridge(crate::bridge::BridgeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -60,6 +63,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Bridge(args) => bridge(args),
         Command::Openapi => {
             println!(
                 "{}",
@@ -113,6 +117,27 @@ fn load_config(path: Option<&std::path::Path>) -> Result<Config, config::ConfigE
     match path {
         Some(path) => config::load(path),
         None => config::load_from_str("", "(defaults)", &|name| std::env::var(name).ok()),
+    }
+}
+
+fn bridge(args: crate::bridge::BridgeArgs) -> ExitCode {
+    telemetry::init(&config::LogConfig::default());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(crate::bridge::run(args, shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("llamagate bridge: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -55,7 +55,8 @@ impl AppState {
                 )
             })
             .ok();
-        let mut context = Context::new(metrics.mcp.clone());
+        let mut context = Context::new(metrics.mcp.clone())
+            .with_link_local_allowed(config.mcp.allow_link_local_addresses);
         if let Some(prober) = &prober {
             context = context.with_prober(prober);
         }
@@ -149,6 +150,13 @@ impl AppState {
             tracing::warn!("`log` changes need a restart; keeping the old log settings");
             config.log = current.log.clone();
             needs_restart.push("log");
+        }
+        if config.mcp.allow_link_local_addresses != current.mcp.allow_link_local_addresses {
+            tracing::warn!(
+                "`mcp.allow_link_local_addresses` changes need a restart; keeping the old setting"
+            );
+            config.mcp.allow_link_local_addresses = current.mcp.allow_link_local_addresses;
+            needs_restart.push("mcp.allow_link_local_addresses");
         }
         if config.discovery != current.discovery {
             tracing::warn!("`discovery` changes need a restart; keeping the old sources");

@@ -14,6 +14,7 @@ pub struct Context {
     pub(crate) http: reqwest::Client,
     pub(crate) metrics: McpMetrics,
     pub(crate) prober: Option<ProberHandle>,
+    pub(crate) allow_link_local: bool,
 }
 
 impl Context {
@@ -21,10 +22,21 @@ impl Context {
     /// [`Context::with_prober`] gives them the shared prober.
     pub fn new(metrics: McpMetrics) -> Self {
         Self {
-            http: shared_http_client(),
+            http: shared_http_client(false),
             metrics,
             prober: None,
+            allow_link_local: false,
         }
+    }
+
+    /// Let servers be reached at link-local and cloud metadata addresses (refused by
+    /// default: see [`crate::address_guard`]).
+    pub fn with_link_local_allowed(mut self, allowed: bool) -> Self {
+        if allowed != self.allow_link_local {
+            self.http = shared_http_client(allowed);
+            self.allow_link_local = allowed;
+        }
+        self
     }
 
     /// Healthy Streamable HTTP servers are probed by `prober` from now on.
@@ -44,9 +56,16 @@ impl Context {
 /// server closes it.
 pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(4);
 
-/// One HTTP client for every HTTP-based session of the process (keep-alive, HTTP/2).
-fn shared_http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// One HTTP client for every HTTP-based session of the process (keep-alive, HTTP/2), whose
+/// resolver leaves out refused addresses unless `allow_link_local`.
+fn shared_http_client(allow_link_local: bool) -> reqwest::Client {
+    let builder = reqwest::Client::builder();
+    let builder = if allow_link_local {
+        builder
+    } else {
+        builder.dns_resolver(crate::address_guard::GuardedResolver::shared())
+    };
+    builder
         .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
         .tcp_nodelay(true)
         .build()

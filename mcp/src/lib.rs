@@ -11,6 +11,7 @@
 //! * Check a server once with [`probe_once`] (the operator's status).
 //! * Run a stdio server's process with [`stdio_process`] (the bridge).
 
+pub mod address_guard;
 pub mod bounded_body;
 pub mod cache;
 mod client_handler;

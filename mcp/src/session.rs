@@ -49,6 +49,8 @@ pub struct SessionOptions {
     pub connect_timeout: Duration,
     /// Largest message accepted from the server.
     pub max_message_bytes: usize,
+    /// Reach link-local and metadata addresses (`address_guard`).
+    pub allow_link_local: bool,
 }
 
 /// An open session.
@@ -120,6 +122,11 @@ impl Session {
                 }
                 Endpoint::Remote(remote) => remote,
             };
+            if !options.allow_link_local {
+                crate::address_guard::check_url(remote.url())
+                    .await
+                    .map_err(&failed)?;
+            }
             match remote.transport() {
                 RemoteTransport::StreamableHttp => {
                     let seen = http_session_id.clone().unwrap_or_default();

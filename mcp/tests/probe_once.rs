@@ -163,3 +163,25 @@ async fn the_deadline_bounds_a_server_that_never_answers() {
     let failure = report.failure.unwrap();
     assert_eq!(failure.kind, FailureKind::Timeout, "{}", failure.message);
 }
+
+/// A server URL at a cloud metadata or link-local address is refused before any connection
+/// (nothing is sent: the addresses are checked first), with the setting that allows it.
+#[tokio::test]
+async fn metadata_addresses_are_refused_unless_allowed() {
+    for url in ["http://169.254.169.254/mcp", "http://[fd00:ec2::254]/mcp"] {
+        let report = probe(&remote("metadata", Transport::StreamableHttp, url)).await;
+        let failure = report.failure.unwrap();
+        assert_eq!(
+            failure.kind,
+            FailureKind::Unreachable,
+            "{}",
+            failure.message
+        );
+        assert!(
+            failure.message.contains("mcp.allow_link_local_addresses"),
+            "{}",
+            failure.message
+        );
+        assert!(report.elapsed < Duration::from_secs(1), "refused at once");
+    }
+}

@@ -239,7 +239,8 @@ async fn direct(path: &std::path::Path, command: &McpCommand) -> Result<Value, S
         .ok_or_else(|| format!("{}: no MCP server named `{name}`", path.display()))?
         .describe(&config.mcp)
         .map_err(|e| format!("{}: server `{name}`: {e}", path.display()))?;
-    let context = Context::new(McpMetrics::unregistered());
+    let context = Context::new(McpMetrics::unregistered())
+        .with_link_local_allowed(config.mcp.allow_link_local_addresses);
     let client = ServerClient::new(description, &context);
     let result = direct_command(&client, command).await;
     client.stop(Duration::from_secs(2)).await;

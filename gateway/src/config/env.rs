@@ -45,6 +45,7 @@ pub const OVERRIDABLE_KEYS: &[(&str, EnvKind)] = &[
     ("mcp.health_check_interval", EnvKind::Text),
     ("mcp.health_check_timeout", EnvKind::Text),
     ("mcp.health_failure_threshold", EnvKind::Number),
+    ("mcp.allow_link_local_addresses", EnvKind::Bool),
     ("mcp.cache.tool_definitions_ttl", EnvKind::Text),
     ("mcp.cache.resource_metadata_ttl", EnvKind::Text),
     ("mcp.cache.prompt_templates_ttl", EnvKind::Text),

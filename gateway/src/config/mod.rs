@@ -235,6 +235,9 @@ pub struct McpConfig {
     pub health_check_timeout: Duration,
     /// Failed probes in a row before a server is unhealthy.
     pub health_failure_threshold: u32,
+    /// Let MCP servers be reached at link-local and cloud metadata addresses
+    /// (169.254.0.0/16, fe80::/10, fd00:ec2::254, …), refused by default.
+    pub allow_link_local_addresses: bool,
     /// List caches.
     pub cache: CacheConfig,
     /// Tool loop limits.
@@ -255,6 +258,7 @@ impl Default for McpConfig {
             health_check_interval: Duration::from_secs(60),
             health_check_timeout: Duration::from_secs(5),
             health_failure_threshold: 3,
+            allow_link_local_addresses: false,
             cache: CacheConfig::default(),
             limits: LimitsConfig::default(),
             tools: ToolFilterConfig::default(),

@@ -39,6 +39,7 @@ pub struct ServerClient {
     pub(crate) http: reqwest::Client,
     pub(crate) metrics: McpMetrics,
     pub(crate) prober: Option<ProberHandle>,
+    pub(crate) allow_link_local: bool,
     pub(crate) connecting: tokio::sync::Mutex<()>,
     pub(crate) monitor: Mutex<Option<tokio::task::JoinHandle<()>>>,
     pub(crate) last_answer: LastAnswer,
@@ -71,6 +72,7 @@ impl ServerClient {
             http: context.http.clone(),
             metrics: context.metrics.clone(),
             prober: context.prober.clone(),
+            allow_link_local: context.allow_link_local,
             connecting: tokio::sync::Mutex::new(()),
             monitor: Mutex::new(None),
             last_answer: LastAnswer::default(),
@@ -171,6 +173,7 @@ impl ServerClient {
             max_message_bytes: usize::try_from(self.description.max_result_bytes)
                 .unwrap_or(usize::MAX)
                 .saturating_add(16 * 1024),
+            allow_link_local: self.allow_link_local,
         }
     }
 

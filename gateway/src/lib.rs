@@ -8,6 +8,7 @@ pub mod auth;
 pub mod bridge;
 pub mod cli;
 pub mod config;
+pub mod discovery;
 pub mod error;
 pub mod limits;
 pub mod metrics;

@@ -46,6 +46,7 @@ impl Gateway {
         let addr = listener.local_addr()?;
         // Servers connect in the background: one that is down never blocks start-up.
         let applied = state.apply_file_servers();
+        crate::discovery::start(&state).await?;
         tracing::info!(servers = applied.added.len(), "MCP servers registered");
         state.set_ready(true);
         spawn_reload_on_sighup(state.clone());

@@ -10,6 +10,7 @@ use llamagate_mcp::{Applied, Context, Prober, Registry, Source};
 use crate::{
     auth::Keys,
     config::{self, Config},
+    discovery::cluster::ClusterStatus,
     limits::Limits,
     metrics::Metrics,
     toolloop::upstream::Upstream,
@@ -43,6 +44,8 @@ struct Inner {
     config_path: RwLock<Option<std::path::PathBuf>>,
     reloading: tokio::sync::Mutex<()>,
     ready: AtomicBool,
+    /// The cluster source's state, when it runs.
+    cluster: RwLock<Option<ClusterStatus>>,
 }
 
 impl AppState {
@@ -72,6 +75,7 @@ impl AppState {
                 _prober: prober,
                 metrics,
                 ready: AtomicBool::new(false),
+                cluster: RwLock::new(None),
             }),
         }
     }
@@ -219,7 +223,40 @@ impl AppState {
 
     /// True once configuration is loaded and every discovery source has synced.
     pub fn is_ready(&self) -> bool {
-        self.inner.ready.load(Ordering::Acquire)
+        let cluster_synced = self
+            .cluster_status()
+            .is_none_or(|status| status.state != "syncing");
+        self.inner.ready.load(Ordering::Acquire) && cluster_synced
+    }
+
+    /// A cluster source runs: not ready until its first full sync.
+    pub fn expect_cluster_source(&self) {
+        *self
+            .inner
+            .cluster
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(ClusterStatus {
+            state: "syncing",
+            ..ClusterStatus::default()
+        });
+    }
+
+    /// What the cluster source last applied.
+    pub fn set_cluster_status(&self, status: ClusterStatus) {
+        *self
+            .inner
+            .cluster
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(status);
+    }
+
+    /// The cluster source's state, when it runs.
+    pub fn cluster_status(&self) -> Option<ClusterStatus> {
+        self.inner
+            .cluster
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Mark the gateway ready (or not, while shutting down).

@@ -138,7 +138,10 @@ pub async fn list_servers(
         .filter(|s| principal.may_use(s.name()))
         .map(|s| describe(s, state.registry().source_of(s.name())))
         .collect();
-    Ok(Json(json!({ "object": "list", "data": servers })))
+    let sources = json!({"file": {"state": "loaded"}, "cluster": state.cluster_status()});
+    Ok(Json(
+        json!({ "object": "list", "data": servers, "sources": sources }),
+    ))
 }
 
 /// `GET /v1/mcp/servers/{id}`

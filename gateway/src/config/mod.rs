@@ -406,4 +406,6 @@ pub struct KubernetesDiscoveryConfig {
     pub namespace: Option<String>,
     /// Label selector, e.g. `team=a`.
     pub selector: Option<String>,
+    /// A kubeconfig file; in-cluster credentials (or `KUBECONFIG`) when omitted.
+    pub kubeconfig: Option<PathBuf>,
 }

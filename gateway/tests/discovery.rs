@@ -397,3 +397,52 @@ async fn changes_in_the_cluster_apply_live_beside_the_file() {
     ));
     assert!(echo(&state, "file-server").await);
 }
+
+/// A gateway replica watching `fake`, with no servers of its own.
+async fn replica(fake: &Shared) -> AppState {
+    let state = AppState::new(
+        load_from_str("", "t.yaml", &|_| None).unwrap(),
+        Metrics::new(),
+    );
+    state.set_ready(true);
+    let (service, handle) =
+        tower_test::mock::pair::<http::Request<kube::client::Body>, http::Response<Body>>();
+    tokio::spawn(serve(handle, fake.clone()));
+    state.expect_cluster_source();
+    let client = kube::Client::new(service, "default");
+    tokio::spawn(cluster::run(client, "default".into(), None, state.clone()));
+    state
+}
+
+/// Replicas hold no state another needs: two started from the same cluster expose the same
+/// tools under the same names, and either answers a call.
+#[tokio::test]
+async fn two_replicas_expose_the_same_tools_and_either_answers() {
+    let peer = mcp2_http();
+    let fake: Shared = Arc::default();
+    fake.lock()
+        .unwrap()
+        .put_server(mcp_server("shared.tools", &peer.url, true, None, json!({})));
+    let (first, second) = (replica(&fake).await, replica(&fake).await);
+    for state in [&first, &second] {
+        eventually("registered", || {
+            state.registry().get("shared_tools").is_some()
+        })
+        .await;
+    }
+    let tools = |state: &AppState| {
+        let state = state.clone();
+        async move {
+            let server = state.registry().get("shared_tools").unwrap();
+            let (tools, _) = server.list(ListKind::Tools, "").await.unwrap();
+            tools
+                .iter()
+                .map(|t| t["name"].to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let listed = tools(&first).await;
+    assert!(!listed.is_empty());
+    assert_eq!(listed, tools(&second).await);
+    assert!(echo(&first, "shared_tools").await && echo(&second, "shared_tools").await);
+}

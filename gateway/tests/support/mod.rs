@@ -13,31 +13,52 @@ use std::{
 #[allow(unused_imports)]
 pub use llamagate_test_peers::*;
 
-/// A `llamagate serve` process: its address, and the rest of its log once it exits.
+/// A `llamagate serve` process: its address, its log up to the address line, and the rest
+/// of its log once it exits.
 pub struct ServeProcess {
     pub child: Child,
     pub addr: String,
+    pub early: Vec<String>,
     pub log: std::thread::JoinHandle<Vec<String>>,
 }
 
 /// Start `llamagate serve <args>` and wait for it to log its address.
 pub fn serve_process(args: &[&str]) -> ServeProcess {
+    serve_process_logging(args, "info")
+}
+
+/// [`serve_process`] with `RUST_LOG=filter`.
+pub fn serve_process_logging(args: &[&str], filter: &str) -> ServeProcess {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_llamagate"))
         .arg("serve")
         .args(args)
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", filter)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut early = Vec::new();
     let addr = lines
         .by_ref()
         .map_while(Result::ok)
-        .find_map(|l| l.split("addr=").nth(1).map(|a| a.trim().to_owned()))
+        .find_map(|line| {
+            let addr = line
+                .contains("llamagate listening")
+                .then(|| line.split("addr=").nth(1))
+                .flatten()
+                .map(|a| a.split_whitespace().next().unwrap_or_default().to_owned());
+            early.push(line);
+            addr
+        })
         .expect("the server logs its address");
     let log = std::thread::spawn(move || lines.map_while(Result::ok).collect());
-    ServeProcess { child, addr, log }
+    ServeProcess {
+        child,
+        addr,
+        early,
+        log,
+    }
 }
 
 /// Wait until the server `name` of a gateway's registry is healthy (at most 10 s).

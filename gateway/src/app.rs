@@ -38,6 +38,10 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(api::health::healthz))
         .route("/readyz", get(api::health::readyz))
         .route("/metrics", get(api::health::metrics))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::require_route_scope,
+        ))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

@@ -121,6 +121,41 @@ impl Keys {
     }
 }
 
+/// Every route's scope, checked in one place before any extractor reads the body: a key
+/// without the scope gets 403 whatever it sends (the route table is the one the OpenAPI
+/// document is generated from). The principal is left in the request for the handler.
+pub async fn require_route_scope(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    matched: Option<axum::extract::MatchedPath>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let scope = matched.and_then(|path| {
+        crate::api::openapi::ROUTES
+            .iter()
+            .find(|route| {
+                route.path == path.as_str()
+                    && route.method.eq_ignore_ascii_case(request.method().as_str())
+            })
+            .and_then(|route| route.scope)
+    });
+    let Some(scope) = scope else {
+        return next.run(request).await;
+    };
+    let (mut parts, body) = request.into_parts();
+    let principal = match Principal::from_request_parts(&mut parts, &state).await {
+        Ok(principal) => principal,
+        Err(refused) => return refused.into_response(),
+    };
+    if let Err(refused) = principal.require(scope) {
+        return refused.into_response();
+    }
+    parts.extensions.insert(principal);
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
+}
+
 /// The key a request presents: `Authorization: Bearer <key>` (the scheme in any case, as
 /// RFC 9110 says) or `X-API-Key: <key>`. The one parser of credentials: authentication and
 /// the per-key rate limit both read the key through it.

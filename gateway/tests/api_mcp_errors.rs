@@ -229,3 +229,57 @@ async fn bad_inputs_get_clear_errors() {
         );
     }
 }
+
+/// Route × scope, over every documented route (`api::openapi::ROUTES`) and every key: a
+/// key with the route's scope gets past authorization (whatever the handler then says), a
+/// key without it gets 403, no key 401; open routes need none.
+#[tokio::test]
+async fn every_route_checks_its_scope() {
+    use llamagate::{api::openapi::ROUTES, config::Scope};
+    let peer = ws_peer();
+    let state = gateway(&peer.url, "").await;
+    let keys: [(&str, &[Scope]); 4] = [
+        (READER, &[Scope::McpRead]),
+        (CALLER, &[Scope::McpCall, Scope::McpRead]),
+        (CHAT_ONLY, &[Scope::Chat]),
+        (ADMIN, &[Scope::Admin, Scope::McpRead, Scope::McpCall]),
+    ];
+    // Admin routes that change the server go last, so that the others see it running.
+    let mut routes: Vec<_> = ROUTES.iter().collect();
+    routes.sort_by_key(|route| route.scope == Some(Scope::Admin));
+    for route in routes {
+        let path = route
+            .path
+            .replace("{id}", "peer")
+            .replace("{tool}", "echo")
+            .replace("{uri}", "test%3A%2F%2Ftext")
+            .replace("{name}", "greet");
+        let method = Method::from_bytes(route.method.to_uppercase().as_bytes()).unwrap();
+        let body = (method == Method::POST).then_some("{}");
+        let (anonymous, _) = send(&state, method.clone(), &path, None, body).await;
+        match route.scope {
+            None => assert!(
+                ![401, 403].contains(&anonymous),
+                "{path}: open, got {anonymous}"
+            ),
+            Some(_) => assert_eq!(anonymous, 401, "{} {path} without a key", route.method),
+        }
+        let Some(scope) = route.scope else { continue };
+        for (key, scopes) in keys {
+            let (status, answer) = send(&state, method.clone(), &path, Some(key), body).await;
+            if scopes.contains(&scope) {
+                assert!(
+                    ![401, 403].contains(&status),
+                    "{} {path} with {scope:?}: {status} {answer}",
+                    route.method
+                );
+            } else {
+                assert_eq!(
+                    status, 403,
+                    "{} {path} without {scope:?}: {answer}",
+                    route.method
+                );
+            }
+        }
+    }
+}

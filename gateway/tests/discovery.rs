@@ -6,193 +6,12 @@
 
 mod support;
 
-use std::{
-    collections::BTreeMap,
-    convert::Infallible,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
-use axum::body::Bytes;
-use futures::StreamExt;
-use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
-use hyper::body::Frame;
 use llamagate::{config::load_from_str, discovery::cluster, metrics::Metrics, state::AppState};
 use llamagate_mcp::{Source, cache::ListKind, server::operations::ToolCall};
-use serde_json::{Value, json};
-use support::*;
-use tokio::sync::mpsc;
-
-type Body = BoxBody<Bytes, Infallible>;
-
-/// The fake API: the objects it lists, and the open watch streams it feeds.
-#[derive(Default)]
-struct Fake {
-    servers: BTreeMap<String, Value>,
-    secrets: BTreeMap<String, Value>,
-    server_watches: Vec<mpsc::UnboundedSender<Bytes>>,
-    secret_watches: Vec<(String, mpsc::UnboundedSender<Bytes>)>,
-    /// Answer the next watches with this status (an API server that went away).
-    fail_watches: Option<u16>,
-    /// A server changed while no watch was open: the next watch is told its version is
-    /// gone (410), as a real API server does once it has moved on, and the client lists.
-    missed: bool,
-}
-
-type Shared = Arc<Mutex<Fake>>;
-
-fn list(kind: &str, items: Vec<Value>) -> Value {
-    json!({"apiVersion": "v1", "kind": kind, "metadata": {"resourceVersion": "1"}, "items": items})
-}
-
-fn answer(status: u16, body: Value) -> http::Response<Body> {
-    http::Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())).boxed())
-        .unwrap()
-}
-
-fn watch_stream(receiver: mpsc::UnboundedReceiver<Bytes>) -> http::Response<Body> {
-    let frames = tokio_stream_of(receiver).map(|bytes| Ok::<_, Infallible>(Frame::data(bytes)));
-    http::Response::builder()
-        .status(200)
-        .header("content-type", "application/json")
-        .body(BodyExt::boxed(StreamBody::new(frames)))
-        .unwrap()
-}
-
-fn tokio_stream_of(
-    mut receiver: mpsc::UnboundedReceiver<Bytes>,
-) -> impl futures::Stream<Item = Bytes> {
-    futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
-}
-
-/// Answer every request the client makes, as the fake says.
-async fn serve(
-    mut handle: tower_test::mock::Handle<http::Request<kube::client::Body>, http::Response<Body>>,
-    fake: Shared,
-) {
-    while let Some((request, respond)) = handle.next_request().await {
-        let path = request.uri().path().to_owned();
-        let query = request.uri().query().unwrap_or_default().to_owned();
-        let watching = query.contains("watch=true");
-        let mut fake = fake.lock().unwrap();
-        let response = if watching && let Some(status) = fake.fail_watches {
-            answer(
-                status,
-                json!({"kind": "Status", "code": status, "message": "unavailable"}),
-            )
-        } else if path.ends_with("/mcpservers") {
-            if watching && std::mem::take(&mut fake.missed) {
-                let gone = json!({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "code": 410, "reason": "Expired", "message": "too old resource version"}});
-                let (sender, receiver) = mpsc::unbounded_channel();
-                let _ = sender.send(Bytes::from(format!("{gone}\n")));
-                watch_stream(receiver)
-            } else if watching {
-                let (sender, receiver) = mpsc::unbounded_channel();
-                fake.server_watches.push(sender);
-                watch_stream(receiver)
-            } else {
-                answer(
-                    200,
-                    list("McpServerList", fake.servers.values().cloned().collect()),
-                )
-            }
-        } else if path.ends_with("/secrets") {
-            let name = query
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("fieldSelector=metadata.name%3D"))
-                .unwrap_or_default()
-                .to_owned();
-            if watching {
-                let (sender, receiver) = mpsc::unbounded_channel();
-                fake.secret_watches.push((name, sender));
-                watch_stream(receiver)
-            } else {
-                let items = fake.secrets.get(&name).cloned().into_iter().collect();
-                answer(200, list("SecretList", items))
-            }
-        } else {
-            answer(404, json!({"kind": "Status", "code": 404}))
-        };
-        respond.send_response(response);
-    }
-}
-
-impl Fake {
-    fn event(kind: &str, object: &Value) -> Bytes {
-        Bytes::from(format!("{}\n", json!({"type": kind, "object": object})))
-    }
-
-    fn put_server(&mut self, server: Value) {
-        let name = server["metadata"]["name"].as_str().unwrap().to_owned();
-        let kind = if self.servers.contains_key(&name) {
-            "MODIFIED"
-        } else {
-            "ADDED"
-        };
-        self.servers.insert(name, server.clone());
-        self.server_watches
-            .retain(|watch| watch.send(Self::event(kind, &server)).is_ok());
-    }
-
-    fn delete_server(&mut self, name: &str) {
-        if let Some(server) = self.servers.remove(name) {
-            self.missed |= self.server_watches.is_empty();
-            self.server_watches
-                .retain(|watch| watch.send(Self::event("DELETED", &server)).is_ok());
-        }
-    }
-
-    fn put_secret(&mut self, name: &str, key: &str, value: &str) {
-        use k8s_openapi::{ByteString, api::core::v1::Secret};
-        let mut secret = serde_json::to_value(Secret {
-            data: Some(BTreeMap::from([(
-                key.to_owned(),
-                ByteString(value.as_bytes().to_vec()),
-            )])),
-            ..Default::default()
-        })
-        .unwrap();
-        secret["metadata"] = json!({"name": name, "namespace": "default", "resourceVersion": "2"});
-        let kind = if self.secrets.contains_key(name) {
-            "MODIFIED"
-        } else {
-            "ADDED"
-        };
-        self.secrets.insert(name.to_owned(), secret.clone());
-        self.secret_watches.retain(|(watched, watch)| {
-            watched != name || watch.send(Self::event(kind, &secret)).is_ok()
-        });
-    }
-
-    /// End every open watch (the API server went away).
-    fn cut_watches(&mut self) {
-        self.server_watches.clear();
-        self.secret_watches.clear();
-    }
-}
-
-/// An `McpServer` at `url`, verified when `verified`, its bearer token from `secret`.
-fn mcp_server(name: &str, url: &str, verified: bool, secret: Option<&str>, extra: Value) -> Value {
-    let mut spec = json!({"transport": "streamable-http", "url": url});
-    if let Some(secret) = secret {
-        spec["auth"] = json!({"bearerToken": {"secretKeyRef": {"name": secret, "key": "token"}}});
-    }
-    let mut object = json!({
-        "apiVersion": "llamagate.io/v1alpha1", "kind": "McpServer",
-        "metadata": {"name": name, "namespace": "default", "resourceVersion": "1", "labels": {"team": "a"}},
-        "spec": spec,
-    });
-    if verified {
-        object["status"] = json!({"url": url});
-    }
-    for (key, value) in extra.as_object().into_iter().flatten() {
-        object["metadata"][key] = value.clone();
-    }
-    object
-}
+use serde_json::json;
+use support::{kube_api::*, *};
 
 async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
@@ -248,10 +67,7 @@ async fn changes_in_the_cluster_apply_live_beside_the_file() {
         ));
         fake.put_server(mcp_server("pending", &peer.url, false, None, json!({})));
     }
-    let (service, handle) =
-        tower_test::mock::pair::<http::Request<kube::client::Body>, http::Response<Body>>();
-    tokio::spawn(serve(handle, fake.clone()));
-    let client = kube::Client::new(service, "default");
+    let client = client(&fake);
     state.expect_cluster_source();
     assert!(!state.is_ready(), "not ready before the first sync");
     tokio::spawn(cluster::run(
@@ -405,12 +221,13 @@ async fn replica(fake: &Shared) -> AppState {
         Metrics::new(),
     );
     state.set_ready(true);
-    let (service, handle) =
-        tower_test::mock::pair::<http::Request<kube::client::Body>, http::Response<Body>>();
-    tokio::spawn(serve(handle, fake.clone()));
     state.expect_cluster_source();
-    let client = kube::Client::new(service, "default");
-    tokio::spawn(cluster::run(client, "default".into(), None, state.clone()));
+    tokio::spawn(cluster::run(
+        client(fake),
+        "default".into(),
+        None,
+        state.clone(),
+    ));
     state
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod kube_api;
 pub mod llm;
 
 use std::{

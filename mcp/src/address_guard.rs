@@ -183,4 +183,16 @@ mod tests {
         let local = url::Url::parse("http://127.0.0.1:9/mcp").unwrap();
         assert!(check_url(&local).await.is_ok());
     }
+
+    proptest::proptest! {
+        /// Any address: the check never panics, and an IPv4 address is judged the same in
+        /// its IPv4-mapped IPv6 form.
+        #[test]
+        fn every_address_is_judged_alike_in_both_forms(octets in proptest::array::uniform4(0u8..)) {
+            let v4 = Ipv4Addr::from(octets);
+            let mapped = IpAddr::V6(v4.to_ipv6_mapped());
+            proptest::prop_assert_eq!(refusal(IpAddr::V4(v4)).is_some(), refusal(mapped).is_some());
+            proptest::prop_assert_eq!(refusal(IpAddr::V4(v4)).is_some(), octets[0] == 169 && octets[1] == 254 || octets == [100, 100, 100, 200]);
+        }
+    }
 }

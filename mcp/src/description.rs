@@ -433,4 +433,25 @@ mod tests {
         assert_eq!(StdioCommand::new("  "), Err(DescriptionError::NoCommand));
         assert_eq!(StdioCommand::new("uvx").unwrap().program(), "uvx");
     }
+
+    proptest::proptest! {
+        /// Any text as a server name or URL: never a panic; an accepted name is safe in
+        /// tool names, an accepted URL fits its transport.
+        #[test]
+        fn names_and_urls_of_any_text_are_accepted_only_when_usable(text in "\\PC{0,300}") {
+            if let Ok(name) = ServerName::new(text.clone()) {
+                proptest::prop_assert!(name.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+            }
+            for transport in [RemoteTransport::StreamableHttp, RemoteTransport::Sse, RemoteTransport::Websocket] {
+                if let Ok(remote) = RemoteEndpoint::new(transport, &text) {
+                    let scheme = remote.url().scheme();
+                    let fits = match transport {
+                        RemoteTransport::Websocket => scheme == "ws" || scheme == "wss",
+                        _ => scheme == "http" || scheme == "https",
+                    };
+                    proptest::prop_assert!(fits, "{text:?}");
+                }
+            }
+        }
+    }
 }

@@ -153,4 +153,31 @@ mod tests {
             "client functions are not MCP tools"
         );
     }
+
+    proptest::proptest! {
+        /// Any server and tool names: every wire name is a valid OpenAI function name,
+        /// distinct tools get distinct names, and both the wire and the canonical name map
+        /// back to exactly the tool.
+        #[test]
+        fn names_round_trip_for_any_server_and_tool(
+            tools in proptest::collection::vec(("[A-Za-z0-9_-]{1,48}", "\\PC{0,100}"), 1..40)
+        ) {
+            let mut table = NameTable::default();
+            let mut wires: HashMap<String, ToolRef> = HashMap::new();
+            for (server, name) in tools {
+                let tool = tool(&server, &name);
+                let wire = table.insert(tool.clone());
+                proptest::prop_assert!(valid(&wire), "{wire:?}");
+                if let Some(earlier) = wires.insert(wire.clone(), tool.clone()) {
+                    proptest::prop_assert_eq!(&earlier, &tool, "two tools share {}", wire);
+                }
+                proptest::prop_assert_eq!(table.resolve(&wire), Some(&tool));
+                proptest::prop_assert_eq!(table.resolve(&tool.canonical()), Some(&tool));
+            }
+            // Later tools never take an earlier one's name.
+            for (wire, tool) in &wires {
+                proptest::prop_assert_eq!(table.resolve(wire), Some(tool));
+            }
+        }
+    }
 }

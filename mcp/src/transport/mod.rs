@@ -140,4 +140,23 @@ mod tests {
         );
         assert_eq!(id_of_truncated(br#"{"result":{"x":"#, br#"xx"}}"#), None);
     }
+
+    proptest::proptest! {
+        /// Any bytes from a misbehaving server: finding the id never panics, and the id of
+        /// a well-formed answer is found from its ends alone.
+        #[test]
+        fn ids_of_truncated_messages_are_found_or_not_without_panicking(
+            prefix in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+            suffix in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+            id in 0u64..1_000_000,
+            filler in "[a-z ]{0,300}",
+        ) {
+            let _ = id_of_truncated(&prefix, &suffix);
+            let message = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"text":"{filler}"}}}}"#);
+            let bytes = message.as_bytes();
+            let head = &bytes[..bytes.len().min(64)];
+            let tail = &bytes[bytes.len().saturating_sub(64)..];
+            proptest::prop_assert_eq!(id_of_truncated(head, tail), Some(id.into()));
+        }
+    }
 }

@@ -169,3 +169,20 @@ fn cli_with_a_config_file_talks_to_the_server_directly() {
     let (ok, _, err) = run(&["mcp", "--config", config, "list"], nowhere, None);
     assert!(!ok && err.contains("--config works with"), "{err}");
 }
+
+/// `install-bridge` (the init container of a managed stdio server) copies the binary,
+/// executable, to where the server's container runs it.
+#[test]
+fn install_bridge_copies_a_runnable_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("llamagate");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_llamagate"))
+        .arg("install-bridge")
+        .arg(&dest)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let copied = std::process::Command::new(&dest).arg("--version").output().unwrap();
+    assert!(copied.status.success());
+    assert!(String::from_utf8_lossy(&copied.stdout).starts_with("llamagate "));
+}

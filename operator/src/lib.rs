@@ -1,7 +1,10 @@
-//! Library of the LlamaGate operator. This release ships manifest validation; the
-//! controllers come next and will live in `controllers/` and `resources/`.
+//! Library of the LlamaGate operator. This release ships manifest validation and the pure
+//! builders of the objects a managed `McpServer` owns (`resources/`); the controllers come
+//! next and will live in `controllers/`.
 
 use std::path::Path;
+
+pub mod resources;
 
 /// Validate every `McpServer` and `LlamaGate` document of a multi-document YAML file.
 /// Returns how many resources were checked, or one message listing every problem.

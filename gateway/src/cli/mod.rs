@@ -36,6 +36,13 @@ enum Command {
     /// Serve a stdio MCP server as Streamable HTTP (`/mcp`) and WebSocket (`/ws`):
     /// `llamagate bridge --port 8080 -- uvx mcp-server-time`.
     Bridge(crate::bridge::BridgeArgs),
+    /// Copy this binary to DEST (the init container of a managed stdio server's pod puts
+    /// the bridge into a shared volume with it; no shell needed).
+    #[command(hide = true)]
+    InstallBridge {
+        /// Where the copy goes, e.g. `/llamagate/llamagate`.
+        dest: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -64,6 +71,13 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Bridge(args) => bridge(args),
+        Command::InstallBridge { dest } => match install_bridge(&dest) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("llamagate install-bridge: {}: {e}", dest.display());
+                ExitCode::FAILURE
+            }
+        },
         Command::Openapi => {
             println!(
                 "{}",
@@ -118,6 +132,13 @@ fn load_config(path: Option<&std::path::Path>) -> Result<Config, config::ConfigE
         Some(path) => config::load(path),
         None => config::load_from_str("", "(defaults)", &|name| std::env::var(name).ok()),
     }
+}
+
+/// Copy the running binary to `dest`, executable.
+fn install_bridge(dest: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::copy(std::env::current_exe()?, dest)?;
+    std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o755))
 }
 
 fn bridge(args: crate::bridge::BridgeArgs) -> ExitCode {

@@ -1,0 +1,121 @@
+//! The objects of a managed `McpServer`, built from the committed examples: compared with
+//! reviewed snapshots (`UPDATE_SNAPSHOTS=1 cargo test -p llamagate-operator` rewrites them),
+//! deterministic to the byte, and read back as their Kubernetes types.
+
+use std::path::PathBuf;
+
+use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service};
+use llamagate_crds::McpServer;
+use llamagate_operator::resources::mcpserver::{BridgeImage, deployment, service, service_url};
+
+fn example(file: &str) -> McpServer {
+    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples")).join(file);
+    let mut server: McpServer =
+        serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    // As the API server would have it: an owner reference needs the object's uid.
+    server.metadata.uid = Some("00000000-0000-4000-8000-000000000001".to_owned());
+    server
+}
+
+fn bridge() -> BridgeImage {
+    BridgeImage {
+        image: "ghcr.io/llamagate/llamagate:0.1.0".to_owned(),
+    }
+}
+
+fn check_snapshot(name: &str, rendered: &str) {
+    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots")).join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, rendered).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing: run with UPDATE_SNAPSHOTS=1 and review it",
+            path.display()
+        )
+    });
+    assert_eq!(
+        rendered, expected,
+        "{name} changed: review, then UPDATE_SNAPSHOTS=1"
+    );
+}
+
+#[test]
+fn a_managed_stdio_server_runs_its_command_under_the_bridge() {
+    let server = example("mcpserver-managed-stdio.yaml");
+    let managed = server.spec.deployment.clone().unwrap();
+    let built = deployment(&server, &managed, &bridge(), Some("abc123"));
+    let rendered = serde_norway::to_string(&built).unwrap();
+    check_snapshot("time-deployment.yaml", &rendered);
+    // Deterministic: the same spec, the same bytes.
+    let again = deployment(&server, &managed, &bridge(), Some("abc123"));
+    assert_eq!(rendered, serde_norway::to_string(&again).unwrap());
+    // Read back as a Deployment (a misspelled field would not survive).
+    let parsed: Deployment = serde_norway::from_str(&rendered).unwrap();
+    let pod = parsed.spec.unwrap().template.spec.unwrap();
+    let container = &pod.containers[0];
+    assert_eq!(
+        container.command.as_deref(),
+        Some(&["/llamagate/llamagate".to_owned()][..])
+    );
+    let args = container.args.clone().unwrap();
+    let split = args.iter().position(|a| a == "--").unwrap();
+    assert_eq!(
+        &args[split + 1..],
+        ["uvx", "mcp-server-time", "--local-timezone", "UTC"]
+    );
+    assert_eq!(
+        pod.init_containers.unwrap()[0].image.as_deref(),
+        Some("ghcr.io/llamagate/llamagate:0.1.0")
+    );
+    let owner = &parsed.metadata.owner_references.unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.controller),
+        ("McpServer", Some(true))
+    );
+}
+
+#[test]
+fn the_service_selects_the_pods_on_the_named_port() {
+    let server = example("mcpserver-managed-stdio.yaml");
+    let managed = server.spec.deployment.clone().unwrap();
+    let rendered = serde_norway::to_string(&service(&server, &managed)).unwrap();
+    check_snapshot("time-service.yaml", &rendered);
+    let parsed: Service = serde_norway::from_str(&rendered).unwrap();
+    let spec = parsed.spec.unwrap();
+    assert_eq!(spec.ports.unwrap()[0].port, 8080);
+    let built = deployment(&server, &managed, &bridge(), None);
+    let pods = built.spec.unwrap().selector.match_labels.unwrap();
+    assert_eq!(spec.selector.unwrap(), pods);
+    assert_eq!(
+        service_url(&server, &managed),
+        "http://time.default.svc:8080/mcp"
+    );
+}
+
+#[test]
+fn a_restart_annotation_or_a_new_secret_changes_only_the_pod_template() {
+    let mut server = example("mcpserver-managed-stdio.yaml");
+    let managed = server.spec.deployment.clone().unwrap();
+    let plain = deployment(&server, &managed, &bridge(), Some("one"));
+    let rotated = deployment(&server, &managed, &bridge(), Some("two"));
+    server.metadata.annotations = Some(
+        [(
+            "llamagate.io/restarted-at".to_owned(),
+            "2026-12-01T20:00:00Z".to_owned(),
+        )]
+        .into(),
+    );
+    let restarted = deployment(&server, &managed, &bridge(), Some("one"));
+    for changed in [&rotated, &restarted] {
+        assert_ne!(
+            plain.spec.as_ref().unwrap().template,
+            changed.spec.as_ref().unwrap().template
+        );
+        assert_eq!(
+            plain.spec.as_ref().unwrap().selector,
+            changed.spec.as_ref().unwrap().selector
+        );
+    }
+}

@@ -62,6 +62,11 @@ impl Limits {
         }
     }
 
+    /// True when `new` changes any setting [`Limits::new`] reads from `old`.
+    pub fn settings_differ(old: &Config, new: &Config) -> bool {
+        old.rate_limit != new.rate_limit || old.server != new.server
+    }
+
     /// Keys with a per-key bucket now (bounded by the configured keys).
     pub fn tracked_keys(&self) -> usize {
         self.per_key.as_ref().map_or(0, RateLimiter::len)

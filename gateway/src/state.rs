@@ -178,11 +178,14 @@ impl AppState {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(Keys::new(&config.auth));
         // Requests in flight keep the limits and the upstream client they started with.
-        *self
-            .inner
-            .limits
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(Limits::new(&config));
+        // Unchanged limits keep their buckets and their count of requests in flight.
+        if Limits::settings_differ(&current, &config) {
+            *self
+                .inner
+                .limits
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(Limits::new(&config));
+        }
         *self
             .inner
             .upstream

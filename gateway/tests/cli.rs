@@ -182,7 +182,10 @@ fn install_bridge_copies_a_runnable_binary() {
         .status()
         .unwrap();
     assert!(status.success());
-    let copied = std::process::Command::new(&dest).arg("--version").output().unwrap();
+    let copied = std::process::Command::new(&dest)
+        .arg("--version")
+        .output()
+        .unwrap();
     assert!(copied.status.success());
     assert!(String::from_utf8_lossy(&copied.stdout).starts_with("llamagate "));
 }

@@ -99,6 +99,26 @@ pub async fn check_url(url: &url::Url) -> Result<(), String> {
     keep_allowed(host, addresses).map(drop)
 }
 
+/// Follow redirects (at most 10) except to a refused address: a name is checked again by
+/// [`GuardedResolver`] when the hop connects, an address here (reqwest resolves none).
+pub fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let host = attempt.url().host_str().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = host.parse::<IpAddr>()
+            && let Some(why) = refusal(ip)
+        {
+            let message = refused_message(host, ip, why);
+            return attempt.error(std::io::Error::other(message));
+        }
+        if attempt.previous().len() >= 10 {
+            attempt.error(std::io::Error::other("more than 10 redirects"))
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 /// The system resolver, without the refused addresses: reqwest connects only to what is
 /// left (and fails with the refusal when nothing is).
 #[derive(Debug, Default, Clone)]

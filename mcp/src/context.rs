@@ -63,7 +63,9 @@ fn shared_http_client(allow_link_local: bool) -> reqwest::Client {
     let builder = if allow_link_local {
         builder
     } else {
-        builder.dns_resolver(crate::address_guard::GuardedResolver::shared())
+        builder
+            .dns_resolver(crate::address_guard::GuardedResolver::shared())
+            .redirect(crate::address_guard::redirect_policy())
     };
     builder
         .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)

@@ -153,6 +153,7 @@ impl Registry {
                 .collect();
             for name in gone {
                 if let Some(old) = held.remove(&name) {
+                    old.client.retire();
                     self.context.metrics.forget_server(&name);
                     applied.removed.push(name);
                     to_stop.push(old.client);
@@ -174,6 +175,7 @@ impl Registry {
                     client: client.clone(),
                 };
                 if let Some(old) = held.insert(name, entry) {
+                    old.client.retire();
                     to_stop.push(old.client);
                 }
                 if enabled {
@@ -298,5 +300,32 @@ mod tests {
         );
         assert_eq!(applied.added, ["x"]);
         assert_eq!(applied.conflicts.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_removed_server_leaves_no_health_series_behind() {
+        let registry_metrics = prometheus::Registry::new();
+        let metrics = McpMetrics::register(&registry_metrics).unwrap();
+        let registry = Registry::new(Context::new(metrics));
+        registry.apply(Source::File, vec![server("gone", 1)], Duration::ZERO);
+        let series = |name: &str| {
+            registry_metrics
+                .gather()
+                .iter()
+                .filter(|family| family.name() == "mcp_server_health")
+                .flat_map(|family| family.get_metric().to_vec())
+                .filter(|metric| {
+                    metric
+                        .get_label()
+                        .iter()
+                        .any(|label| label.name() == "server" && label.value() == name)
+                })
+                .count()
+        };
+        assert!(series("gone") > 0);
+        registry.apply(Source::File, vec![], Duration::ZERO);
+        // The old client's stop runs in the background; it must not publish again.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(series("gone"), 0);
     }
 }

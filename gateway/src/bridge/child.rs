@@ -23,8 +23,9 @@ use tokio::{
     sync::{mpsc, oneshot},
 };
 
-/// Messages the child sends on its own, waiting for a listener; the oldest are dropped
-/// past this many (a client that never opens its GET stream must not grow memory).
+/// Messages the child sends on its own, waiting for a listener; new ones are dropped past
+/// this many (a client that never opens its GET stream must not grow memory), except on a
+/// lossless child (a WebSocket's, whose pump drains them: there they wait).
 const OUTBOUND: usize = 256;
 
 /// Why an exchange with the child failed.
@@ -46,6 +47,7 @@ pub struct Child {
     pending: Pending,
     outbound: Mutex<Option<mpsc::Receiver<Value>>>,
     alive: Arc<AtomicBool>,
+    lossless: Arc<AtomicBool>,
     process: Mutex<Option<StdioChild>>,
 }
 
@@ -60,20 +62,29 @@ impl Child {
         let (pipes, process) = stdio_process::spawn("bridge", command, max_line, |_| {})?;
         let pending: Pending = Arc::default();
         let alive = Arc::new(AtomicBool::new(true));
+        let lossless = Arc::new(AtomicBool::new(false));
         let (outbound_tx, outbound_rx) = mpsc::channel(OUTBOUND);
         tokio::spawn(read_messages(
             pipes.stdout,
             pending.clone(),
             outbound_tx,
             alive.clone(),
+            lossless.clone(),
         ));
         Ok(Arc::new(Self {
             stdin: tokio::sync::Mutex::new(pipes.stdin),
             pending,
             outbound: Mutex::new(Some(outbound_rx)),
             alive,
+            lossless,
             process: Mutex::new(Some(process)),
         }))
+    }
+
+    /// Every message of the child reaches its listener, which drains them continuously
+    /// (a WebSocket carries answers this way too): the child waits instead of losing one.
+    pub fn make_lossless(&self) {
+        self.lossless.store(true, Ordering::Release);
     }
 
     /// False once the process has exited.
@@ -110,13 +121,18 @@ impl Child {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&key);
         };
-        if let Err(e) = self.send(request).await {
-            forget();
-            return Err(e);
-        }
-        match tokio::time::timeout(timeout, answer).await {
+        // One bound for writing and answering: a child that stops reading its stdin must not
+        // hold the request (and its session) forever.
+        let exchange = async {
+            self.send(request).await?;
+            answer.await.map_err(|_| ChildError::Exited)
+        };
+        match tokio::time::timeout(timeout, exchange).await {
             Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(_)) => Err(ChildError::Exited),
+            Ok(Err(e)) => {
+                forget();
+                Err(e)
+            }
             Err(_) => {
                 forget();
                 Err(ChildError::Timeout(timeout))
@@ -159,6 +175,7 @@ async fn read_messages(
     pending: Pending,
     outbound: mpsc::Sender<Value>,
     alive: Arc<AtomicBool>,
+    lossless: Arc<AtomicBool>,
 ) {
     let mut lines = BufReader::new(stdout).lines();
     while let Ok(Some(line)) = lines.next_line().await {
@@ -178,6 +195,12 @@ async fn read_messages(
                 let _ = waiter.send(message);
                 continue;
             }
+        }
+        if lossless.load(Ordering::Acquire) {
+            if outbound.send(message).await.is_err() {
+                break;
+            }
+            continue;
         }
         if let Err(mpsc::error::TrySendError::Full(message)) = outbound.try_send(message) {
             tracing::debug!(

@@ -149,8 +149,15 @@ pub async fn run(
     });
     tracing::info!(addr = %listener.local_addr().map_err(|e| e.to_string())?, command = %args.command[0], "llamagate bridge listening");
     let background = tokio::spawn(keep_up(bridge.clone()));
+    // Open GET streams and WebSockets end only when their sessions do: close them as the
+    // shutdown begins, or a client holding a stream would keep the bridge up.
+    let closing = bridge.clone();
     let served = axum::serve(listener, app(bridge.clone()))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closing.sessions.close_all().await;
+            closing.stateless.close().await;
+        })
         .await;
     background.abort();
     bridge.sessions.close_all().await;

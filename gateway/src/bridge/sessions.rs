@@ -88,6 +88,8 @@ impl Session {
 pub struct Sessions {
     settings: SessionSettings,
     open: Mutex<HashMap<String, Arc<Session>>>,
+    /// Places taken by opens under way.
+    reserved: Mutex<usize>,
     spare: tokio::sync::Mutex<Option<Arc<Child>>>,
 }
 
@@ -97,6 +99,7 @@ impl Sessions {
         Arc::new(Self {
             settings,
             open: Mutex::default(),
+            reserved: Mutex::new(0),
             spare: tokio::sync::Mutex::new(None),
         })
     }
@@ -131,13 +134,29 @@ impl Sessions {
 
     /// Open a session under `id`: the warm spare's child if it is alive, else a new one.
     pub async fn open(self: &Arc<Self>, id: &str) -> Result<Arc<Session>, OpenError> {
-        if self.count() >= self.settings.max_sessions {
-            return Err(OpenError::Full(self.settings.max_sessions));
+        // The place is taken under the lock that counts, so concurrent opens never pass the
+        // cap; it is given back if no child can be had.
+        {
+            let mut reserved = self.reserved.lock().unwrap_or_else(|p| p.into_inner());
+            if self.count() + *reserved >= self.settings.max_sessions {
+                return Err(OpenError::Full(self.settings.max_sessions));
+            }
+            *reserved += 1;
         }
+        let release = || {
+            let mut reserved = self.reserved.lock().unwrap_or_else(|p| p.into_inner());
+            *reserved = reserved.saturating_sub(1);
+        };
         let spare = self.spare.lock().await.take();
         let child = match spare.filter(|child| child.is_alive()) {
             Some(child) => child,
-            None => self.spawn_child()?,
+            None => match self.spawn_child() {
+                Ok(child) => child,
+                Err(e) => {
+                    release();
+                    return Err(e);
+                }
+            },
         };
         let this = self.clone();
         tokio::spawn(async move { this.refill_spare().await });
@@ -150,6 +169,7 @@ impl Sessions {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.to_owned(), session.clone());
+        release();
         Ok(session)
     }
 

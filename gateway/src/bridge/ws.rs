@@ -60,6 +60,7 @@ pub async fn upgrade(State(bridge): State<Arc<Bridge>>, mut request: Request) ->
                 )
                 .await;
                 let _busy = session.busy();
+                session.child.make_lossless();
                 pump(socket, &session.child).await;
             }
             Err(e) => tracing::debug!("WebSocket upgrade failed: {e}"),
@@ -81,34 +82,42 @@ pub async fn upgrade(State(bridge): State<Arc<Bridge>>, mut request: Request) ->
     response
 }
 
-/// Frames to the child's stdin, the child's messages to frames.
-async fn pump<S>(socket: WebSocketStream<S>, child: &super::child::Child)
+/// Frames to the child's stdin, the child's messages to frames: two independent loops, so
+/// that a child busy writing never stops its own input from being delivered (and the
+/// reverse); whichever ends first ends both.
+async fn pump<S>(socket: WebSocketStream<S>, child: &Arc<super::child::Child>)
 where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let Some(mut from_child) = child.take_outbound() else {
         return;
     };
     let (mut to_client, mut from_client) = socket.split();
-    loop {
-        tokio::select! {
-            frame = from_client.next() => match frame {
-                Some(Ok(Message::Text(text))) => {
+    let writer = child.clone();
+    let mut inbound = tokio::spawn(async move {
+        while let Some(frame) = from_client.next().await {
+            match frame {
+                Ok(Message::Text(text)) => {
                     let Ok(message) = serde_json::from_str::<Value>(&text) else {
                         tracing::debug!("a WebSocket frame that is not JSON; closing");
                         break;
                     };
-                    if child.send(&message).await.is_err() {
+                    if writer.send(&message).await.is_err() {
                         break;
                     }
                 }
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                Some(Ok(Message::Binary(_))) => {
+                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
+                Ok(Message::Binary(_)) => {
                     tracing::debug!("a binary WebSocket frame; closing (MCP uses text frames)");
                     break;
                 }
-                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
-            },
+                Ok(Message::Close(_)) | Err(_) => break,
+            }
+        }
+    });
+    loop {
+        tokio::select! {
+            _ = &mut inbound => break,
             message = from_child.recv() => match message {
                 Some(message) => {
                     if to_client.send(Message::text(message.to_string())).await.is_err() {
@@ -119,5 +128,6 @@ where
             },
         }
     }
+    inbound.abort();
     let _ = to_client.send(Message::Close(None)).await;
 }

@@ -279,13 +279,23 @@ async fn watch_secret(
     shared: Arc<Shared>,
 ) {
     let mut events = std::pin::pin!(events.default_backoff());
+    // A re-list after a broken watch reports what exists, not what was deleted meanwhile: a
+    // Secret the list does not bring back is gone.
+    let mut listed = false;
     while let Some(event) = events.next().await {
         let values = match event {
-            Ok(watcher::Event::Apply(secret) | watcher::Event::InitApply(secret)) => {
+            Ok(watcher::Event::Apply(secret)) => Some(secret_values(&secret)),
+            Ok(watcher::Event::InitApply(secret)) => {
+                listed = true;
                 Some(secret_values(&secret))
             }
             Ok(watcher::Event::Delete(_)) => None,
-            Ok(watcher::Event::Init | watcher::Event::InitDone) => continue,
+            Ok(watcher::Event::Init) => {
+                listed = false;
+                continue;
+            }
+            Ok(watcher::Event::InitDone) if !listed => None,
+            Ok(watcher::Event::InitDone) => continue,
             Err(e) => {
                 tracing::warn!(secret = %name, "a Secret watch broke (retrying with backoff): {e}");
                 continue;

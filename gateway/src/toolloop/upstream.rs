@@ -167,9 +167,18 @@ impl Upstream {
     /// A streaming chat completion: chunks until `[DONE]`.
     pub async fn chat_stream(&self, body: &Value) -> Result<ChunkStream, ApiError> {
         let path = "/chat/completions";
-        let response = self
-            .send(self.request(reqwest::Method::POST, path).json(body), path)
-            .await?;
+        // No overall timeout (a stream may last), but its head must come within the
+        // upstream's timeout, as every later event must (`with_idle_timeout`).
+        let sent = self.send(self.request(reqwest::Method::POST, path).json(body), path);
+        let response = tokio::time::timeout(self.timeout, sent)
+            .await
+            .map_err(|_| ApiError::Timeout {
+                code: "upstream_timeout",
+                message: format!(
+                    "the upstream at {}{path} did not start its stream within {:?} (upstream.timeout)",
+                    self.shown, self.timeout
+                ),
+            })??;
         let bytes = bounded_events(response.bytes_stream(), self.max_response_bytes);
         let events = sse_stream::SseStream::from_bytes_stream(bytes);
         let chunks = events

@@ -44,6 +44,9 @@ pub struct ServerClient {
     pub(crate) monitor: Mutex<Option<tokio::task::JoinHandle<()>>>,
     pub(crate) last_answer: LastAnswer,
     pub(crate) probes: ProbeCounters,
+    /// Removed or replaced in its registry: it publishes no more metrics, so that it neither
+    /// brings back a removed server's series nor overwrites its successor's.
+    retired: std::sync::atomic::AtomicBool,
 }
 
 impl ServerClient {
@@ -77,6 +80,7 @@ impl ServerClient {
             monitor: Mutex::new(None),
             last_answer: LastAnswer::default(),
             probes,
+            retired: std::sync::atomic::AtomicBool::new(false),
         });
         client.publish_health();
         client
@@ -156,7 +160,20 @@ impl ServerClient {
         self.publish_health();
     }
 
+    /// Stop publishing metrics (see `retired`).
+    pub(crate) fn retire(&self) {
+        self.retired
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    fn is_retired(&self) -> bool {
+        self.retired.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     pub(crate) fn publish_health(&self) {
+        if self.is_retired() {
+            return;
+        }
         let state = self.health.lock().unwrap_or_else(|p| p.into_inner()).state;
         for candidate in HealthState::ALL {
             self.metrics
@@ -253,6 +270,9 @@ impl ServerClient {
     }
 
     pub(crate) fn publish_pool(&self) {
+        if self.is_retired() {
+            return;
+        }
         let stats = self.pool.stats();
         for (state, value) in [
             ("in_use", stats.in_use),

@@ -84,6 +84,10 @@ impl RecordingClient {
         limits: StreamableHttpResponseLimits,
     ) -> Result<StreamableHttpPostResponse, Error> {
         let body = serde_json::to_vec(message)?;
+        let idempotent = serde_json::to_value(message)
+            .ok()
+            .and_then(|m| m.get("method").and_then(|m| m.as_str()).map(str::to_owned))
+            .is_some_and(|method| IDEMPOTENT.contains(&method.as_str()));
         let id = match message {
             ClientJsonRpcMessage::Request(request) => serde_json::to_value(&request.id)?,
             _ => serde_json::Value::Null,
@@ -104,7 +108,7 @@ impl RecordingClient {
             request = request.header("mcp-session-id", session.as_ref());
         }
         let request = request.body(body).build().map_err(client_error)?;
-        let response = self.send_once_more_if_unsent(request).await?;
+        let response = self.send_once_more_if_unsent(request, idempotent).await?;
         let status = response.status();
         if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
             return Ok(StreamableHttpPostResponse::Accepted);
@@ -173,13 +177,27 @@ impl RecordingClient {
     }
 }
 
+/// Methods without side effects: sent again after a connection that closed before any
+/// answer, which may or may not have been after the server took the request.
+const IDEMPOTENT: [&str; 6] = [
+    "tools/list",
+    "resources/list",
+    "resources/templates/list",
+    "prompts/list",
+    "resources/read",
+    "prompts/get",
+];
+
 impl RecordingClient {
-    /// Send `request`; when it never reached the server (the connection could not be made,
-    /// or a kept-alive connection the server had just closed took it), send it again, on
-    /// another connection: the failed one is gone from the pool. At most twice more.
+    /// Send `request`, and again (at most twice more, on another connection: the failed one
+    /// is gone from the pool) when it certainly never reached the server (connecting failed,
+    /// or the connection was closed before the request went out), or, for an `idempotent`
+    /// method, when a kept-alive connection closed before any answer. A `tools/call` that
+    /// may have reached the server is never sent twice.
     async fn send_once_more_if_unsent(
         &self,
         request: reqwest::Request,
+        idempotent: bool,
     ) -> Result<reqwest::Response, Error> {
         let mut request = request;
         let mut retries = 2;
@@ -190,8 +208,8 @@ impl RecordingClient {
                 None
             };
             match self.http.execute(request).await {
-                Err(e) if never_reached_the_server(&e) && spare.is_some() => {
-                    tracing::debug!("a request never reached the server ({e}); sending it again");
+                Err(e) if spare.is_some() && may_send_again(&e, idempotent) => {
+                    tracing::debug!("a request did not reach the server ({e}); sending it again");
                     request = spare.expect("checked");
                     retries -= 1;
                 }
@@ -201,17 +219,16 @@ impl RecordingClient {
     }
 }
 
-/// True when the request cannot have been processed: connecting failed, or the server
-/// closed a kept-alive connection before answering anything (the race with its idle
-/// timeout, which Node servers close after 5 s).
-fn never_reached_the_server(error: &reqwest::Error) -> bool {
+/// True when `error` proves the request was not processed, or (`idempotent`) when it may
+/// have been but sending it again is harmless.
+fn may_send_again(error: &reqwest::Error, idempotent: bool) -> bool {
     if error.is_connect() {
         return true;
     }
     let mut source = std::error::Error::source(error);
     while let Some(inner) = source {
         if let Some(hyper) = inner.downcast_ref::<hyper::Error>() {
-            return hyper.is_incomplete_message() || hyper.is_canceled();
+            return hyper.is_canceled() || (idempotent && hyper.is_incomplete_message());
         }
         source = inner.source();
     }

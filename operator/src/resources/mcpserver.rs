@@ -82,6 +82,10 @@ pub fn service(server: &McpServer, deployment: &ManagedDeployment) -> Service {
         metadata: metadata(server),
         spec: Some(ServiceSpec {
             selector: Some(selector_labels(server)),
+            // A bridged stdio server keeps each session in one pod's memory: a client's
+            // requests must keep reaching that pod, across reconnects.
+            session_affinity: (server.spec.transport == Transport::Stdio)
+                .then(|| "ClientIP".to_owned()),
             ports: Some(vec![ServicePort {
                 name: Some("mcp".to_owned()),
                 port: deployment.port,

@@ -169,7 +169,11 @@ struct Entry {
 /// The prober's loop: wait for the next tick, probe every server due in it concurrently,
 /// schedule the healthy ones again and give the others back to their monitor tasks.
 async fn run(mut incoming: mpsc::Receiver<Watch>) {
+    // The prober's own client is guarded like the sessions' (`address_guard`): a redirect
+    // or a name that resolves to a metadata address is refused here too.
     let Ok(pooled) = reqwest::Client::builder()
+        .dns_resolver(crate::address_guard::GuardedResolver::shared())
+        .redirect(crate::address_guard::redirect_policy())
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(90))
         .build()

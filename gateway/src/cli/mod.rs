@@ -141,17 +141,19 @@ fn install_bridge(dest: &std::path::Path) -> std::io::Result<()> {
     std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o755))
 }
 
-fn bridge(args: crate::bridge::BridgeArgs) -> ExitCode {
-    telemetry::init(&config::LogConfig::default());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+/// The runtime of the long-running commands; `None` (said on stderr) when it cannot start.
+fn multi_thread_runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        .inspect_err(|e| eprintln!("cannot start the async runtime: {e}"))
+        .ok()
+}
+
+fn bridge(args: crate::bridge::BridgeArgs) -> ExitCode {
+    telemetry::init(&config::LogConfig::default());
+    let Some(runtime) = multi_thread_runtime() else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(crate::bridge::run(args, shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
@@ -175,15 +177,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         config.listen = listen;
     }
     telemetry::init(&config.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = multi_thread_runtime() else {
+        return ExitCode::FAILURE;
     };
     let result = runtime.block_on(async move {
         let gateway = Gateway::bind(config).await?;

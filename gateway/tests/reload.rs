@@ -5,14 +5,10 @@
 
 mod support;
 
-use axum::{
-    body::Body,
-    http::{Method, Request},
-};
-use llamagate::{app::app, metrics::Metrics, state::AppState};
+use axum::http::Method;
+use llamagate::{metrics::Metrics, state::AppState};
 use serde_json::{Value, json};
 use support::{api::*, llm::*};
-use tower::ServiceExt;
 
 fn file(upstream: &str, extra: &str) -> String {
     format!(
@@ -23,20 +19,15 @@ fn file(upstream: &str, extra: &str) -> String {
 async fn chat(state: &AppState, padding: usize) -> (u16, Value) {
     let body =
         json!({"model": "m", "messages": [{"role": "user", "content": "x".repeat(padding)}]});
-    let request = Request::post("/v1/chat/completions")
-        .header("authorization", format!("Bearer {ADMIN}"))
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let response = app(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    let body = body.to_string();
+    send(
+        state,
+        Method::POST,
+        "/v1/chat/completions",
+        Some(ADMIN),
+        Some(&body),
     )
+    .await
 }
 
 fn answer(body: &Value) -> &str {

@@ -6,11 +6,10 @@
 
 mod support;
 
-use axum::{body::Body, http::Request};
-use llamagate::{app::app, config::load_from_str, metrics::Metrics, state::AppState};
+use axum::http::Method;
+use llamagate::{config::load_from_str, metrics::Metrics, state::AppState};
 use serde_json::{Value, json};
-use support::llm::*;
-use tower::ServiceExt;
+use support::{api::send_text, llm::*};
 
 async fn gateway(upstream: &str) -> AppState {
     gateway_with(upstream, "").await
@@ -24,16 +23,15 @@ async fn gateway_with(upstream: &str, settings: &str) -> AppState {
 
 async fn post(state: &AppState, stream: bool) -> (u16, String) {
     let body = json!({"model": "scripted", "stream": stream, "messages": [{"role": "user", "content": "hi"}]});
-    let request = Request::post("/v1/chat/completions")
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let response = app(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, String::from_utf8(bytes.to_vec()).unwrap())
+    let body = body.to_string();
+    send_text(
+        state,
+        Method::POST,
+        "/v1/chat/completions",
+        None,
+        Some(&body),
+    )
+    .await
 }
 
 fn sse(events: &[&str]) -> Step {

@@ -40,13 +40,13 @@ mcp:
     state
 }
 
-pub async fn send(
+pub async fn send_text(
     state: &AppState,
     method: Method,
     path: &str,
     key: Option<&str>,
     body: Option<&str>,
-) -> (u16, Value) {
+) -> (u16, String) {
     let mut request = Request::builder().method(method).uri(path);
     if let Some(key) = key {
         request = request.header("authorization", format!("Bearer {key}"));
@@ -65,8 +65,17 @@ pub async fn send(
     let bytes = axum::body::to_bytes(response.into_body(), 10 << 20)
         .await
         .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// [`send_text`], the answer parsed as JSON (`null` when it is not).
+pub async fn send(
+    state: &AppState,
+    method: Method,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Value) {
+    let (status, text) = send_text(state, method, path, key, body).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }

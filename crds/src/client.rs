@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::SecretKeySelector;
+use k8s_openapi::api::core::v1::{Secret as SecretObject, SecretKeySelector};
 use llamagate_mcp::{
     Endpoint, RemoteEndpoint, RemoteTransport, Secret, ServerDescription, ServerName,
     description::{DescriptionError, ToolGlobs},
@@ -106,6 +106,21 @@ pub fn describe(
         deny: spec.tools.deny.clone(),
     };
     Ok(description)
+}
+
+/// A Secret's keys and values (`data`, and `stringData` as a server may return it).
+pub fn secret_values(secret: &SecretObject) -> BTreeMap<String, Secret> {
+    let mut values = BTreeMap::new();
+    for (key, bytes) in secret.data.iter().flatten() {
+        values.insert(
+            key.clone(),
+            Secret::new(String::from_utf8_lossy(&bytes.0).into_owned()),
+        );
+    }
+    for (key, text) in secret.string_data.iter().flatten() {
+        values.insert(key.clone(), Secret::new(text.clone()));
+    }
+    values
 }
 
 fn resolve(

@@ -10,7 +10,7 @@
 
 pub mod client;
 pub mod conditions;
-mod duration;
+pub mod duration;
 pub mod llamagate;
 pub mod manifests;
 pub mod mcpserver;

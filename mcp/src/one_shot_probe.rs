@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// What the server said about itself.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ProbeFindings {
     /// The negotiated protocol version.
     pub protocol_version: String,

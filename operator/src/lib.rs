@@ -1,10 +1,18 @@
-//! Library of the LlamaGate operator. This release ships manifest validation and the pure
-//! builders of the objects a managed `McpServer` owns (`resources/`); the controllers come
-//! next and will live in `controllers/`.
+//! Library of the LlamaGate operator: the `McpServer` controller (`controllers/`), the pure
+//! builders of the objects it owns (`resources/`), leader election (`leader`), and the
+//! operator's HTTP endpoints (`http`).
 
 use std::path::Path;
 
+pub mod context;
+pub mod controllers;
+pub mod error;
+pub mod http;
+pub mod leader;
+pub mod metrics;
 pub mod resources;
+pub mod run;
+pub mod telemetry;
 
 /// Validate every `McpServer` and `LlamaGate` document of a multi-document YAML file.
 /// Returns how many resources were checked, or one message listing every problem.

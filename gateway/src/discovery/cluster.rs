@@ -22,7 +22,7 @@ use kube::{
 };
 use llamagate_crds::{
     McpServer, RESTARTED_AT_ANNOTATION,
-    client::{DescribeError, SecretValues, describe, referenced_secrets},
+    client::{DescribeError, SecretValues, describe, referenced_secrets, secret_values},
 };
 use llamagate_mcp::{Secret, ServerDescription, Source};
 use serde::Serialize;
@@ -309,19 +309,4 @@ async fn watch_secret(
         drop(view);
         shared.changed.notify_one();
     }
-}
-
-/// A Secret's keys and values (`data`, and `stringData` as a server may return it).
-fn secret_values(secret: &SecretObject) -> BTreeMap<String, Secret> {
-    let mut values = BTreeMap::new();
-    for (key, bytes) in secret.data.iter().flatten() {
-        values.insert(
-            key.clone(),
-            Secret::new(String::from_utf8_lossy(&bytes.0).into_owned()),
-        );
-    }
-    for (key, text) in secret.string_data.iter().flatten() {
-        values.insert(key.clone(), Secret::new(text.clone()));
-    }
-    values
 }

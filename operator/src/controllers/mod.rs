@@ -1,0 +1,3 @@
+//! The reconcilers.
+
+pub mod mcpserver;

@@ -144,7 +144,15 @@ pub fn mcp1_peer(transport: &str) -> Peer {
 
 /// [`mcp1_peer`] with extra environment (e.g. `PEER_REQUIRE_HEADERS`).
 pub fn mcp1_peer_with_env(transport: &str, env: &[(&str, &str)]) -> Peer {
-    let port = free_port();
+    mcp1_peer_on(transport, env, free_port())
+}
+
+/// [`mcp1_peer`] on `port` (to bring a killed one back at the same address).
+pub fn mcp1_peer_on_port(transport: &str, port: u16) -> Peer {
+    mcp1_peer_on(transport, &[], port)
+}
+
+fn mcp1_peer_on(transport: &str, env: &[(&str, &str)], port: u16) -> Peer {
     let mut command = Command::new(python("mcp1"));
     command.envs(env.iter().copied());
     command.arg(peers_dir().join("ws_server.py"));

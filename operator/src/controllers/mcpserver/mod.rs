@@ -84,14 +84,13 @@ async fn reconcile_server(server: &McpServer, ctx: &Context) -> Result<Action> {
         generation: server.metadata.generation,
         failure_threshold: check.failure_threshold,
         managed: server.spec.deployment.is_some(),
+        timing_refresh: Settings::timing_refresh_for(interval),
     };
     let next = next_status(&previous, &observation, settings, Timestamp::now());
     if next != previous {
         write_status(ctx, &namespace, server, &next).await?;
         ctx.wrote_status(&uid, next.clone());
-        for condition in transitions(&previous, &next) {
-            publish(ctx, server, condition).await;
-        }
+        publish(ctx, server, &transitions(&previous, &next)).await;
     }
     Ok(Action::requeue(jittered(interval)))
 }
@@ -122,31 +121,30 @@ pub fn status_body(server: &McpServer, status: &McpServerStatus) -> serde_json::
     })
 }
 
-/// An Event for a condition that changed. A failure to publish is logged, not fatal: the
-/// status already says the same.
-async fn publish(ctx: &Context, server: &McpServer, condition: &Condition) {
-    let healthy = condition.status == "True" || condition.status == "Unknown";
-    let mut note = format!(
-        "{} is {}: {}",
-        condition.type_, condition.status, condition.message
-    );
-    if note.len() > 1024 {
-        let mut cut = 1021;
-        while !note.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        note.truncate(cut);
-        note.push_str("...");
-    }
+/// One Event for the conditions a reconcile changed: the reason of the most telling one
+/// (`Ready` first), and every change in the note. Its action is that condition's type, so
+/// the recorder counts a repeat of the same change in a series, and never folds a `Ready`
+/// change into an earlier `Verified` one of the same reason. A failure to publish is logged, not
+/// fatal: the status already says the same.
+async fn publish(ctx: &Context, server: &McpServer, changed: &[&Condition]) {
+    let Some(headline) = changed.iter().max_by_key(|c| significance(&c.type_)) else {
+        return;
+    };
+    let warning = changed.iter().any(|c| c.status == "False");
+    let parts: Vec<String> = changed
+        .iter()
+        .rev()
+        .map(|c| format!("{} is {}: {}", c.type_, c.status, c.message))
+        .collect();
     let event = Event {
-        type_: if healthy {
-            EventType::Normal
-        } else {
+        type_: if warning {
             EventType::Warning
+        } else {
+            EventType::Normal
         },
-        reason: condition.reason.clone(),
-        note: Some(note),
-        action: "Probe".to_owned(),
+        reason: headline.reason.clone(),
+        note: Some(truncate(parts.join("; "), 1024)),
+        action: headline.type_.clone(),
         secondary: None,
     };
     match ctx.recorder.publish(&event, &server.object_ref(&())).await {
@@ -155,6 +153,26 @@ async fn publish(ctx: &Context, server: &McpServer, condition: &Condition) {
             tracing::warn!(server = %server.name_any(), %error, "cannot publish an Event")
         }
     }
+}
+
+fn significance(type_: &str) -> usize {
+    ["Reachable", "Verified", "Available", "Ready"]
+        .iter()
+        .position(|t| *t == type_)
+        .unwrap_or(0)
+}
+
+/// `text` cut to at most `limit` bytes on a character boundary (the API's note limit).
+fn truncate(mut text: String, limit: usize) -> String {
+    if text.len() > limit {
+        let mut cut = limit - 3;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    text
 }
 
 /// A duration of the CRD (`30s`, `1m`); validation has already named a bad one.

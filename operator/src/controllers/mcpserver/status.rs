@@ -2,10 +2,11 @@
 //! this reconcile observed, so that hysteresis, the write-only-on-change rule and every
 //! condition's reason can be tested without a cluster or a server.
 //!
-//! Timing noise never makes a write: latency is rounded to a 1-2-5 step, and
-//! `lastProbeTime` moves only with another change or once a minute has passed. Condition
-//! messages hold no timings for the same reason. `consecutiveFailures` counts up to the
-//! failure threshold and stops there, so a server that stays down makes no writes either.
+//! Timing noise never makes a write: latency is rounded to a 1-2-5 step, and the timing
+//! fields (`latency`, `lastProbeTime`) are refreshed only with another change or once the
+//! refresh period (ten intervals, at least a minute) has passed. Condition messages hold no
+//! timings for the same reason. `consecutiveFailures` counts up to the failure threshold and
+//! stops there, so a server that stays down makes no writes either.
 
 use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
@@ -18,8 +19,8 @@ use llamagate_crds::{
 };
 use llamagate_mcp::{FailureKind, ProbeReport};
 
-/// `lastProbeTime` is refreshed at most this often when nothing else changed.
-pub const PROBE_TIME_REFRESH_SECONDS: i64 = 60;
+/// The timing fields are refreshed at least this far apart when nothing else changed.
+pub const MIN_TIMING_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What one reconcile found out about the server.
 #[derive(Debug, Clone)]
@@ -45,6 +46,15 @@ pub struct Settings {
     pub failure_threshold: i32,
     /// Whether the operator runs the server (then `Available` is reported).
     pub managed: bool,
+    /// How old the timing fields may grow when nothing else changes.
+    pub timing_refresh: std::time::Duration,
+}
+
+impl Settings {
+    /// The refresh period for probes `interval` apart: ten intervals, at least a minute.
+    pub fn timing_refresh_for(interval: std::time::Duration) -> std::time::Duration {
+        (interval * 10).max(MIN_TIMING_REFRESH)
+    }
 }
 
 /// The next status of a server: `previous` updated with `observation` at `now`.
@@ -102,7 +112,7 @@ pub fn next_status(
     if !settings.managed {
         next.conditions.retain(|c| c.type_ != AVAILABLE);
     }
-    next.last_probe_time = probe_time(previous, &next, observation, now);
+    refresh_timing(previous, &mut next, observation, settings, now);
     next
 }
 
@@ -282,27 +292,32 @@ fn ratio_distance(a: i64, b: i64) -> f64 {
     ((a as f64) / (b as f64)).ln().abs()
 }
 
-/// `now` when anything but the probe time changed, or the last one is a minute old; the
-/// previous time otherwise. A server that was not probed keeps its last probe time.
-fn probe_time(
+/// Keep the previous timing fields unless something else changed or they are older than
+/// the refresh period; a server that was not probed keeps its last probe time.
+fn refresh_timing(
     previous: &McpServerStatus,
-    next: &McpServerStatus,
+    next: &mut McpServerStatus,
     observation: &Observation,
+    settings: Settings,
     now: Timestamp,
-) -> Option<Time> {
+) {
     if !matches!(observation, Observation::Probed { .. }) {
-        return previous.last_probe_time.clone();
+        next.last_probe_time = previous.last_probe_time.clone();
+        return;
     }
     let mut same = next.clone();
     same.last_probe_time = previous.last_probe_time.clone();
+    same.latency_ms = previous.latency_ms;
+    same.latency = previous.latency.clone();
+    let refresh = i64::try_from(settings.timing_refresh.as_secs()).unwrap_or(i64::MAX);
     let fresh = previous
         .last_probe_time
         .as_ref()
-        .is_some_and(|Time(at)| now.as_second() - at.as_second() < PROBE_TIME_REFRESH_SECONDS);
+        .is_some_and(|Time(at)| now.as_second() - at.as_second() < refresh);
     if same == *previous && fresh {
-        previous.last_probe_time.clone()
+        *next = same;
     } else {
-        Some(Time(now))
+        next.last_probe_time = Some(Time(now));
     }
 }
 

@@ -15,6 +15,7 @@ fn settings() -> Settings {
         generation: Some(1),
         failure_threshold: 3,
         managed: false,
+        timing_refresh: Settings::timing_refresh_for(Duration::from_secs(30)),
     }
 }
 
@@ -81,7 +82,8 @@ fn a_verified_server_is_ready_with_its_counts_and_url() {
 }
 
 #[test]
-fn timing_noise_alone_changes_nothing_until_a_minute_has_passed() {
+fn timing_noise_alone_changes_nothing_until_the_refresh_period_has_passed() {
+    assert_eq!(settings().timing_refresh, Duration::from_secs(300));
     let first = next_status(
         &McpServerStatus::default(),
         &healthy(13, 3),
@@ -90,11 +92,19 @@ fn timing_noise_alone_changes_nothing_until_a_minute_has_passed() {
     );
     let again = next_status(&first, &healthy(13, 2), settings(), at(30));
     assert_eq!(again, first, "a steady server must make no status write");
-    let later = next_status(&first, &healthy(13, 2), settings(), at(61));
-    assert_eq!(later.last_probe_time, Some(Time(at(61))));
-    let mut without_time = later.clone();
-    without_time.last_probe_time = first.last_probe_time.clone();
-    assert_eq!(without_time, first);
+    let slower = next_status(&first, &healthy(13, 40), settings(), at(60));
+    assert_eq!(
+        slower, first,
+        "a latency change alone waits for the refresh"
+    );
+    let later = next_status(&first, &healthy(13, 40), settings(), at(300));
+    assert_eq!(later.last_probe_time, Some(Time(at(300))));
+    assert_eq!(later.latency.as_deref(), Some("50ms"));
+    let mut without_timing = later.clone();
+    without_timing.last_probe_time = first.last_probe_time.clone();
+    without_timing.latency = first.latency.clone();
+    without_timing.latency_ms = first.latency_ms;
+    assert_eq!(without_timing, first);
 }
 
 #[test]
@@ -108,8 +118,7 @@ fn a_real_change_is_written_with_the_new_probe_time() {
     let more_tools = next_status(&first, &healthy(14, 3), settings(), at(10));
     assert_eq!(more_tools.tool_count, Some(14));
     assert_eq!(more_tools.last_probe_time, Some(Time(at(10))));
-    let slower = next_status(&first, &healthy(13, 40), settings(), at(10));
-    assert_eq!(slower.latency.as_deref(), Some("50ms"));
+    assert_eq!(more_tools.latency, first.latency);
 }
 
 #[test]

@@ -110,7 +110,7 @@ async fn start(args: RunArgs) -> anyhow::Result<()> {
     let options = Options {
         namespace: args.namespace,
         listen: args.listen,
-        lease: (!args.no_leader_election).then(|| (args.lease_namespace, args.lease_name)),
+        lease: (!args.no_leader_election).then_some((args.lease_namespace, args.lease_name)),
         timings: Timings {
             lease_duration: args.lease_duration,
             renew_deadline: args.renew_deadline,

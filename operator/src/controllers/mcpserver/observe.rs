@@ -135,7 +135,10 @@ pub async fn observe(
         .as_ref()
         .map_or("ready", |f| kind_reason(f.kind));
     ctx.metrics.probed(outcome);
-    Ok(Observation::Probed { url, report })
+    Ok(Observation::Probed {
+        url,
+        report: Box::new(report),
+    })
 }
 
 /// Apply the Deployment and Service of a managed server; the Deployment as the API now

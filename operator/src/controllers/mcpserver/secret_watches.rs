@@ -76,13 +76,10 @@ impl SecretWatches {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         open.retain(|key, _| wanted.contains(key));
         for key in wanted {
-            if !open.contains_key(&key) {
-                let task = tokio::spawn(forward(
-                    self.client.clone(),
-                    key.clone(),
-                    self.changes.clone(),
-                ));
-                open.insert(key, AbortOnDrop(task));
+            if let std::collections::btree_map::Entry::Vacant(vacant) = open.entry(key) {
+                let key = vacant.key().clone();
+                let task = tokio::spawn(forward(self.client.clone(), key, self.changes.clone()));
+                vacant.insert(AbortOnDrop(task));
             }
         }
     }

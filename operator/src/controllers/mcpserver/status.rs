@@ -26,7 +26,10 @@ pub const MIN_TIMING_REFRESH: std::time::Duration = std::time::Duration::from_se
 #[derive(Debug, Clone)]
 pub enum Observation {
     /// The server was probed at `url`.
-    Probed { url: String, report: ProbeReport },
+    Probed {
+        url: String,
+        report: Box<ProbeReport>,
+    },
     /// A managed server whose Deployment has no available pods: it is not probed.
     NotAvailable { reason: String, message: String },
     /// The server cannot be probed until its owner fixes something (a Secret is missing,

@@ -22,7 +22,7 @@ fn settings() -> Settings {
 fn healthy(tools: usize, latency_ms: u64) -> Observation {
     Observation::Probed {
         url: URL.to_owned(),
-        report: ProbeReport {
+        report: Box::new(ProbeReport {
             findings: Some(ProbeFindings {
                 protocol_version: "2025-11-25".to_owned(),
                 server_name: Some("everything".to_owned()),
@@ -36,21 +36,21 @@ fn healthy(tools: usize, latency_ms: u64) -> Observation {
             }),
             failure: None,
             elapsed: Duration::from_millis(latency_ms),
-        },
+        }),
     }
 }
 
 fn refused() -> Observation {
     Observation::Probed {
         url: URL.to_owned(),
-        report: ProbeReport {
+        report: Box::new(ProbeReport {
             findings: None,
             failure: Some(ProbeFailure {
                 kind: FailureKind::Unreachable,
                 message: "connection refused".to_owned(),
             }),
             elapsed: Duration::from_millis(1),
-        },
+        }),
     }
 }
 

@@ -237,6 +237,7 @@ mod tests {
                     servers: None,
                 },
             ],
+            keys_file: None,
         })
     }
 

@@ -242,3 +242,43 @@ fn every_environment_variable_is_documented() {
         );
     }
 }
+
+#[test]
+fn keys_are_read_from_a_keys_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys.yaml");
+    std::fs::write(
+        &file,
+        "- { name: team-a, key: team-a-key-0123456789, scopes: [chat] }\n- { key: second-key-0123456789 }\n",
+    )
+    .unwrap();
+    let text = format!(
+        "auth: {{ keys: [ {{ key: inline-key-0123456789 }} ], keys_file: {} }}",
+        file.display()
+    );
+    let config = load(&text).unwrap();
+    let names: Vec<Option<&str>> = config.auth.keys.iter().map(|k| k.name.as_deref()).collect();
+    assert_eq!(names, [None, Some("team-a"), None]);
+    assert_eq!(config.auth.keys[1].scopes, [Scope::Chat]);
+}
+
+#[test]
+fn a_bad_keys_file_is_named_and_its_content_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("absent.yaml");
+    let error = load(&format!("auth: {{ keys_file: {} }}", missing.display())).unwrap_err();
+    assert!(error.contains("auth.keys_file: cannot read"), "{error}");
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "- key: \"super-secret-value-123\n  oops: [").unwrap();
+    let error = load(&format!("auth: {{ keys_file: {} }}", broken.display())).unwrap_err();
+    assert!(error.contains("auth.keys_file"), "{error}");
+    assert!(!error.contains("super-secret-value-123"), "{error}");
+    let short = dir.path().join("short.yaml");
+    std::fs::write(&short, "- { key: short, bogus: 1 }\n").unwrap();
+    let error = load(&format!("auth: {{ keys_file: {} }}", short.display())).unwrap_err();
+    assert!(error.contains("auth.keys_file[0]"), "{error}");
+    let not_a_list = dir.path().join("map.yaml");
+    std::fs::write(&not_a_list, "key: x\n").unwrap();
+    let error = load(&format!("auth: {{ keys_file: {} }}", not_a_list.display())).unwrap_err();
+    assert!(error.contains("must hold a list"), "{error}");
+}

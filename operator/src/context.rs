@@ -118,6 +118,12 @@ impl Context {
         applied.get(key) == Some(&hash)
     }
 
+    /// Forget the body applied under `key` (the object was deleted).
+    pub fn forget_applied(&self, key: &str) {
+        let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        applied.remove(key);
+    }
+
     /// Remember that the body of `hash` was applied under `key`.
     pub fn applied(&self, key: &str, hash: u64) {
         let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());

@@ -7,7 +7,7 @@ use tokio::sync::watch;
 
 use crate::{
     context::Settings,
-    controllers::mcpserver::controller,
+    controllers::{llamagate, mcpserver::controller},
     error::{Error, Result},
     http::{self, Health},
     leader::{LeaderElector, Timings},
@@ -76,16 +76,26 @@ pub async fn run(client: Client, options: Options) -> Result<()> {
     }
     metrics.set_leader(true);
     health.set_ready(true);
-    let mut controller_stop = stopped.clone();
-    let controllers = controller::run(
+    let stop_signal = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let servers = controller::run(
+        client.clone(),
+        options.namespace.clone(),
+        options.settings.clone(),
+        metrics.clone(),
+        stop_signal(stopped.clone()),
+    );
+    let gateways = llamagate::controller::run(
         client,
         options.namespace.clone(),
         options.settings.clone(),
         metrics.clone(),
-        async move {
-            let _ = controller_stop.wait_for(|stop| *stop).await;
-        },
+        stop_signal(stopped.clone()),
     );
+    let controllers = async move {
+        tokio::join!(servers, gateways);
+    };
     let outcome = match elector.as_mut() {
         Some(elector) => tokio::select! {
             () = controllers => Ok(()),

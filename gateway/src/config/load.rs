@@ -112,6 +112,7 @@ pub fn load_from_str(
         }
         Some(_) => problems.push("mcp.servers", "expected a list of servers (`- name: ...`)"),
     }
+    read_keys_file(&mut config, &mut problems);
     normalize(&mut config);
     // Sections that did not deserialize hold defaults: only check the others, so every
     // message is about what the file says.
@@ -168,6 +169,53 @@ fn sections(root: Value, problems: &mut FieldErrors) -> Config {
         }
     }
     config
+}
+
+/// Add the keys of `auth.keys_file` (a YAML list of keys) to `auth.keys`.
+fn read_keys_file(config: &mut Config, problems: &mut FieldErrors) {
+    let Some(path) = config.auth.keys_file.clone() else {
+        return;
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) => {
+            problems.push(
+                "auth.keys_file",
+                format!("cannot read `{}`: {error}", path.display()),
+            );
+            return;
+        }
+    };
+    match serde_norway::from_str::<Value>(&text) {
+        Ok(Value::Sequence(items)) => {
+            for (i, item) in items.into_iter().enumerate() {
+                let prefix = format!("auth.keys_file[{i}]");
+                if let Some(key) = deserialize(item, &prefix, problems) {
+                    config.auth.keys.push(key);
+                }
+            }
+        }
+        Ok(Value::Null) => {}
+        Ok(_) => problems.push(
+            "auth.keys_file",
+            format!(
+                "`{}` must hold a list of keys (`- key: ...`)",
+                path.display()
+            ),
+        ),
+        // The parser's message may quote the file, which holds secrets: give the place only.
+        Err(error) => problems.push(
+            "auth.keys_file",
+            format!(
+                "`{}` is not valid YAML{}",
+                path.display(),
+                error
+                    .location()
+                    .map(|at| format!(" (line {}, column {})", at.line(), at.column()))
+                    .unwrap_or_default()
+            ),
+        ),
+    }
 }
 
 fn section_of(path: &str) -> &str {

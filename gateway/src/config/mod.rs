@@ -119,6 +119,10 @@ impl Default for UpstreamConfig {
 pub struct AuthConfig {
     /// Accepted API keys.
     pub keys: Vec<ApiKeyConfig>,
+    /// A YAML file with more keys, as a list shaped like `keys` (a mounted Secret in
+    /// Kubernetes); read with the configuration, and again on every reload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys_file: Option<PathBuf>,
 }
 
 /// One client API key.

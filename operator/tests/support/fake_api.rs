@@ -73,6 +73,13 @@ fn kind_of(collection: &str) -> (&'static str, &'static str) {
         "services" => ("v1", "Service"),
         "secrets" => ("v1", "Secret"),
         "events" => ("events.k8s.io/v1", "Event"),
+        "llamagates" => ("llamagate.io/v1alpha1", "LlamaGate"),
+        "configmaps" => ("v1", "ConfigMap"),
+        "serviceaccounts" => ("v1", "ServiceAccount"),
+        "roles" => ("rbac.authorization.k8s.io/v1", "Role"),
+        "rolebindings" => ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+        "horizontalpodautoscalers" => ("autoscaling/v2", "HorizontalPodAutoscaler"),
+        "poddisruptionbudgets" => ("policy/v1", "PodDisruptionBudget"),
         _ => ("v1", "Unknown"),
     }
 }
@@ -102,6 +109,13 @@ impl Cluster {
             object["status"] = status;
         }
         self.store(collection, name, object, existing.is_some());
+    }
+
+    /// Change an object as another writer would (an HPA scaling a Deployment).
+    pub fn edit(&mut self, collection: &str, name: &str, change: impl FnOnce(&mut Value)) {
+        let mut object = self.get(collection, name).expect("the object exists");
+        change(&mut object);
+        self.store(collection, name.to_owned(), object, true);
     }
 
     /// Delete an object.
@@ -168,7 +182,10 @@ impl Cluster {
             }
             (None, true) => return not_found(),
             (existing, false) => {
-                let mut object = body.clone();
+                // Server-side apply keeps what other managers set (an HPA's replicas):
+                // the body is merged over the object, not put in its place.
+                let mut object = existing.clone().unwrap_or(Value::Null);
+                merge(&mut object, &body);
                 object["metadata"]["uid"] = existing.as_ref().map_or_else(
                     || json!(format!("uid-{collection}-{name}")),
                     |e| e["metadata"]["uid"].clone(),
@@ -236,6 +253,12 @@ impl Cluster {
             (&Method::PATCH, Some(name)) => {
                 self.apply(&collection, &name, sub.as_deref() == Some("status"), body)
             }
+            (&Method::DELETE, Some(name)) => {
+                *self.changes.entry(collection.clone()).or_default() += 1;
+                let object = self.get(&collection, &name);
+                self.delete(&collection, &name);
+                object.map_or_else(not_found, |o| answer(200, o))
+            }
             _ => answer(405, json!({"kind": "Status", "code": 405})),
         }
     }
@@ -258,6 +281,18 @@ impl Cluster {
 }
 
 use futures::StreamExt;
+
+/// `patch` deep-merged over `target` (objects merge, everything else is replaced).
+pub fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                merge(target.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+        (target, patch) => *target = patch.clone(),
+    }
+}
 
 fn field_name(query: &str) -> Option<String> {
     query

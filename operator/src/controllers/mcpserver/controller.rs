@@ -28,9 +28,10 @@ use crate::{
 };
 
 /// Objects the operator creates carry this label; only those are watched.
-const MANAGED_BY: &str = "app.kubernetes.io/managed-by=llamagate-operator";
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by=llamagate-operator";
 
-fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+/// The API of `K` in `namespace`, or in every namespace.
+pub fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
 {

@@ -10,22 +10,20 @@ pub mod status;
 
 use std::{sync::Arc, time::Duration};
 
-use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Condition, jiff::Timestamp};
+use k8s_openapi::jiff::Timestamp;
 use kube::{
     Api, Resource, ResourceExt,
     api::{Patch, PatchParams},
-    runtime::{
-        controller::Action,
-        events::{Event, EventType},
-    },
+    runtime::controller::Action,
 };
 use llamagate_crds::{McpServer, McpServerStatus};
 use serde_json::json;
 use tokio::time::Instant;
 
-use self::status::{Observation, Settings, next_status, transitions};
+use self::status::{Observation, Settings, next_status};
 use crate::{
     context::{Context, FIELD_MANAGER},
+    controllers::events::{publish, transitions},
     error::{Error, Result},
 };
 
@@ -90,7 +88,12 @@ async fn reconcile_server(server: &McpServer, ctx: &Context) -> Result<Action> {
     if next != previous {
         write_status(ctx, &namespace, server, &next).await?;
         ctx.wrote_status(&uid, next.clone());
-        publish(ctx, server, &transitions(&previous, &next)).await;
+        publish(
+            ctx,
+            server,
+            &transitions(&previous.conditions, &next.conditions),
+        )
+        .await;
     }
     Ok(Action::requeue(jittered(interval)))
 }
@@ -119,60 +122,6 @@ pub fn status_body(server: &McpServer, status: &McpServerStatus) -> serde_json::
         "metadata": {"name": server.name_any(), "namespace": server.namespace()},
         "status": status,
     })
-}
-
-/// One Event for the conditions a reconcile changed: the reason of the most telling one
-/// (`Ready` first), and every change in the note. Its action is that condition's type, so
-/// the recorder counts a repeat of the same change in a series, and never folds a `Ready`
-/// change into an earlier `Verified` one of the same reason. A failure to publish is logged, not
-/// fatal: the status already says the same.
-async fn publish(ctx: &Context, server: &McpServer, changed: &[&Condition]) {
-    let Some(headline) = changed.iter().max_by_key(|c| significance(&c.type_)) else {
-        return;
-    };
-    let warning = changed.iter().any(|c| c.status == "False");
-    let parts: Vec<String> = changed
-        .iter()
-        .rev()
-        .map(|c| format!("{} is {}: {}", c.type_, c.status, c.message))
-        .collect();
-    let event = Event {
-        type_: if warning {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        },
-        reason: headline.reason.clone(),
-        note: Some(truncate(parts.join("; "), 1024)),
-        action: headline.type_.clone(),
-        secondary: None,
-    };
-    match ctx.recorder.publish(&event, &server.object_ref(&())).await {
-        Ok(()) => ctx.metrics.wrote("event"),
-        Err(error) => {
-            tracing::warn!(server = %server.name_any(), %error, "cannot publish an Event")
-        }
-    }
-}
-
-fn significance(type_: &str) -> usize {
-    ["Reachable", "Verified", "Available", "Ready"]
-        .iter()
-        .position(|t| *t == type_)
-        .unwrap_or(0)
-}
-
-/// `text` cut to at most `limit` bytes on a character boundary (the API's note limit).
-fn truncate(mut text: String, limit: usize) -> String {
-    if text.len() > limit {
-        let mut cut = limit - 3;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text.push_str("...");
-    }
-    text
 }
 
 /// A duration of the CRD (`30s`, `1m`); validation has already named a bad one.

@@ -2,32 +2,21 @@
 //! when their body changed or they are missing), whether its pods are available, and how
 //! it answers a one-shot MCP probe.
 
-use std::{
-    collections::BTreeSet,
-    hash::{DefaultHasher, Hash, Hasher},
-    time::Duration,
-};
+use std::{collections::BTreeSet, time::Duration};
 
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::Secret as SecretObject};
-use kube::{
-    Api, Resource, ResourceExt,
-    api::{Patch, PatchParams},
-    runtime::reflector::{ObjectRef, Store},
-};
+use kube::Api;
 use llamagate_crds::{
     McpServer,
     client::{DescribeError, SecretValues, describe, referenced_secrets, secret_values},
     mcpserver::ManagedDeployment,
 };
 use llamagate_mcp::probe_once;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::status::{Observation, kind_reason};
 use crate::{
-    context::{Context, FIELD_MANAGER},
-    error::Result,
-    resources::mcpserver as build,
+    context::Context, controllers::apply::apply, error::Result, resources::mcpserver as build,
 };
 
 /// Every `(Secret, key)` the server uses: its auth, and its pods' environment.
@@ -153,51 +142,17 @@ async fn apply_managed(
     let hash = secrets_hash(secrets);
     let deployment = build::deployment(server, managed, &ctx.settings.bridge, hash.as_deref());
     let service = build::service(server, managed);
-    apply_if_changed(ctx, namespace, &service, &ctx.owned.services, "service").await?;
-    apply_if_changed(
+    apply(
         ctx,
         namespace,
-        &deployment,
-        &ctx.owned.deployments,
-        "deployment",
+        &service,
+        Some(&ctx.owned.services),
+        "service",
     )
-    .await
-}
-
-/// Server-side apply `object` unless the same body was applied before and the watch still
-/// shows the object; returns the object as the API (or the watch) has it.
-async fn apply_if_changed<K>(
-    ctx: &Context,
-    namespace: &str,
-    object: &K,
-    store: &Store<K>,
-    label: &'static str,
-) -> Result<K>
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + Serialize
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    let name = object.name_any();
-    let key = format!("{label}/{namespace}/{name}");
-    let body = serde_json::to_vec(object).unwrap_or_default();
-    let mut hasher = DefaultHasher::new();
-    body.hash(&mut hasher);
-    let hash = hasher.finish();
-    let current = store.get(&ObjectRef::new(&name).within(namespace));
-    if let Some(current) = current
-        && ctx.already_applied(&key, hash)
-    {
-        return Ok((*current).clone());
-    }
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
-    let params = PatchParams::apply(FIELD_MANAGER).force();
-    let applied = api.patch(&name, &params, &Patch::Apply(object)).await?;
-    ctx.metrics.wrote(label);
-    ctx.applied(&key, hash);
-    Ok(applied)
+    .await?;
+    let deployments = Some(&ctx.owned.deployments);
+    let applied = apply(ctx, namespace, &deployment, deployments, "deployment").await?;
+    Ok(applied.unwrap_or(deployment))
 }
 
 /// Why the Deployment has no available pods, as `(reason, message)`; `None` when it has.

@@ -354,23 +354,6 @@ fn condition_rank(type_: &str) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-/// Conditions whose status differs between two statuses: `(type, new condition)`.
-pub fn transitions<'a>(
-    previous: &McpServerStatus,
-    next: &'a McpServerStatus,
-) -> Vec<&'a Condition> {
-    next.conditions
-        .iter()
-        .filter(|condition| {
-            previous
-                .conditions
-                .iter()
-                .find(|c| c.type_ == condition.type_)
-                .is_none_or(|c| c.status != condition.status)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 #[path = "status_tests.rs"]
 mod tests;

@@ -188,10 +188,11 @@ fn recovery_resets_the_count_and_is_a_transition() {
     let back = next_status(&status, &healthy(13, 3), settings(), at(120));
     assert_eq!(condition(&back, READY).status, "True");
     assert_eq!(back.consecutive_failures, 0);
-    let changed: Vec<&str> = transitions(&status, &back)
-        .iter()
-        .map(|c| c.type_.as_str())
-        .collect();
+    let changed: Vec<&str> =
+        crate::controllers::events::transitions(&status.conditions, &back.conditions)
+            .iter()
+            .map(|c| c.type_.as_str())
+            .collect();
     assert_eq!(changed, ["Reachable", "Verified", "Ready"]);
 }
 

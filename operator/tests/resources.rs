@@ -119,3 +119,62 @@ fn a_restart_annotation_or_a_new_secret_changes_only_the_pod_template() {
         );
     }
 }
+
+fn gateway_example() -> llamagate_crds::LlamaGate {
+    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples"))
+        .join("llamagate-gateway.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut gateway: llamagate_crds::LlamaGate = serde_norway::from_str(&text).unwrap();
+    gateway.metadata.uid = Some("00000000-0000-4000-8000-000000000002".to_owned());
+    gateway.metadata.namespace = Some("default".to_owned());
+    gateway
+}
+
+#[test]
+fn a_gateway_objects_match_their_snapshots_and_read_back_as_their_types() {
+    use k8s_openapi::api::{
+        autoscaling::v2::HorizontalPodAutoscaler,
+        core::v1::{ConfigMap, ServiceAccount},
+        policy::v1::PodDisruptionBudget,
+        rbac::v1::{Role, RoleBinding},
+    };
+    use llamagate_operator::resources::llamagate as build;
+
+    let gateway = gateway_example();
+    let secrets = ["github-token".to_owned()].into();
+    let rendered = [
+        serde_norway::to_string(&build::service_account(&gateway)).unwrap(),
+        serde_norway::to_string(&build::role(&gateway, &secrets)).unwrap(),
+        serde_norway::to_string(&build::role_binding(&gateway)).unwrap(),
+        serde_norway::to_string(&build::config_map(&gateway)).unwrap(),
+        serde_norway::to_string(&build::deployment(
+            &gateway,
+            "ghcr.io/llamagate/llamagate:0.1.0",
+            "0123abcd",
+        ))
+        .unwrap(),
+        serde_norway::to_string(&build::service(&gateway)).unwrap(),
+        build::autoscaler(&gateway)
+            .map(|o| serde_norway::to_string(&o).unwrap())
+            .unwrap_or_default(),
+        build::disruption_budget(&gateway)
+            .map(|o| serde_norway::to_string(&o).unwrap())
+            .unwrap_or_default(),
+    ]
+    .join("---\n");
+    check_snapshot("gateway-objects.yaml", &rendered);
+    let mut documents = rendered.split("---\n");
+    let mut next = || documents.next().unwrap();
+    let _: ServiceAccount = serde_norway::from_str(next()).unwrap();
+    let _: Role = serde_norway::from_str(next()).unwrap();
+    let _: RoleBinding = serde_norway::from_str(next()).unwrap();
+    let _: ConfigMap = serde_norway::from_str(next()).unwrap();
+    let _: Deployment = serde_norway::from_str(next()).unwrap();
+    let _: Service = serde_norway::from_str(next()).unwrap();
+    if gateway.spec.autoscaling.is_some() {
+        let _: HorizontalPodAutoscaler = serde_norway::from_str(next()).unwrap();
+    }
+    if gateway.spec.pod_disruption_budget.is_some() {
+        let _: PodDisruptionBudget = serde_norway::from_str(next()).unwrap();
+    }
+}

@@ -27,6 +27,10 @@ use crate::{
     metrics::Metrics,
 };
 
+/// Reconciles (and so probes) run at once at most; more wait their turn, so that 1,000
+/// servers created together do not open 1,000 connections in the same instant.
+pub const MAX_CONCURRENT_RECONCILES: u16 = 100;
+
 /// Objects the operator creates carry this label; only those are watched.
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by=llamagate-operator";
 
@@ -89,6 +93,9 @@ pub async fn run(
         .owns_stream(deployment_events)
         .owns_stream(service_events)
         .watches_stream(secret_events, move |secret| servers_using(&store, &secret))
+        .with_config(
+            kube::runtime::controller::Config::default().concurrency(MAX_CONCURRENT_RECONCILES),
+        )
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, Arc::clone(&ctx))
         .for_each(|result| async move {

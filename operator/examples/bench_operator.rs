@@ -83,15 +83,6 @@ fn ready(cluster: &Shared) -> usize {
         .count()
 }
 
-fn probes(metrics: &Metrics) -> u64 {
-    metrics
-        .render()
-        .lines()
-        .filter(|l| l.starts_with("llamagate_operator_probes_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
-
 /// The same probes without Kubernetes: describe, probe, with the controller's concurrency.
 async fn direct_probes(url: &str) -> Duration {
     let context = llamagate_mcp::Context::new(llamagate_mcp::McpMetrics::unregistered());
@@ -169,7 +160,7 @@ async fn main() {
             c.requests.values().sum::<u64>(),
         )
     };
-    let probes_before = probes(&metrics);
+    let probes_before = metrics.probes();
     let cpu_before = cpu_seconds();
     tokio::time::sleep(STEADY_WINDOW).await;
     let per_minute = 60.0 / STEADY_WINDOW.as_secs_f64();
@@ -180,7 +171,7 @@ async fn main() {
             c.requests.values().sum::<u64>() - requests_before,
         )
     };
-    let probed = probes(&metrics) - probes_before;
+    let probed = metrics.probes() - probes_before;
     let cpu = (cpu_seconds() - cpu_before) / STEADY_WINDOW.as_secs_f64() * 100.0;
     let rss = rss_mib();
     let _ = stop.send(());

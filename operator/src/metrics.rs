@@ -117,6 +117,17 @@ impl Metrics {
         self.probes.with_label_values(&[outcome]).inc();
     }
 
+    /// Probes so far, whatever their outcome (for tests and the benchmark).
+    pub fn probes(&self) -> u64 {
+        use prometheus::core::Collector;
+        self.probes
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .map(|metric| metric.get_counter().get_value() as u64)
+            .sum()
+    }
+
     /// The operator wrote one `object` (`status`, `deployment`, `service`, `event`, …).
     pub fn wrote(&self, object: &str) {
         self.writes.with_label_values(&[object]).inc();

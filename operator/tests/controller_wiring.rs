@@ -80,16 +80,6 @@ async fn wait_for(what: &str, within: Duration, mut check: impl FnMut() -> bool)
     }
 }
 
-/// `probes_total` summed over outcomes, from the metrics text.
-fn probes(metrics: &Metrics) -> u64 {
-    metrics
-        .render()
-        .lines()
-        .filter(|l| l.starts_with("llamagate_operator_probes_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_steady_server_is_probed_every_interval_and_written_once() {
     let peer = peers::mcp1_peer("streamable-http");
@@ -108,9 +98,9 @@ async fn a_steady_server_is_probed_every_interval_and_written_once() {
     let version =
         cluster.lock().unwrap().get("mcpservers", "steady").unwrap()["metadata"]["resourceVersion"]
             .clone();
-    let probes_then = probes(&metrics);
+    let probes_then = metrics.probes();
     tokio::time::sleep(Duration::from_millis(4500)).await;
-    let probed = probes(&metrics) - probes_then;
+    let probed = metrics.probes() - probes_then;
     {
         let cluster_now = cluster.lock().unwrap();
         assert_eq!(

@@ -293,7 +293,7 @@ impl Default for ServiceSpec {
 
 /// PodDisruptionBudget of the gateway pods: exactly one of the two fields.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[x_kube(validation = Rule::new("has(self.minAvailable) != has(self.maxUnavailable)").message("set exactly one of podDisruptionBudget.minAvailable or podDisruptionBudget.maxUnavailable"))]
+#[x_kube(validation = Rule::new("has(self.minAvailable) ? !has(self.maxUnavailable) : has(self.maxUnavailable)").message("set exactly one of podDisruptionBudget.minAvailable or podDisruptionBudget.maxUnavailable"))]
 #[serde(rename_all = "camelCase")]
 pub struct PodDisruptionBudgetSpec {
     /// Pods that must stay available (a number or a percentage).

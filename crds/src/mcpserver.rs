@@ -36,7 +36,7 @@ pub use llamagate_mcp::{ProtocolMode, Transport};
     printcolumn = r#"{"name":"Last Probe","type":"date","jsonPath":".status.lastProbeTime"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
-#[x_kube(validation = Rule::new("has(self.url) != has(self.deployment)").message("set exactly one of spec.url (a server that already runs) or spec.deployment (the operator runs it)"))]
+#[x_kube(validation = Rule::new("has(self.url) ? !has(self.deployment) : has(self.deployment)").message("set exactly one of spec.url (a server that already runs) or spec.deployment (the operator runs it)"))]
 #[x_kube(validation = Rule::new("self.transport != 'stdio' || has(self.deployment)").message("a stdio server needs spec.deployment: the operator runs its command under `llamagate bridge`"))]
 #[x_kube(validation = Rule::new("!has(self.url) || (self.transport == 'websocket' ? (self.url.startsWith('ws://') || self.url.startsWith('wss://')) : (self.url.startsWith('http://') || self.url.startsWith('https://')))").message("spec.url must start with ws:// or wss:// for transport websocket, and with http:// or https:// otherwise"))]
 #[x_kube(validation = Rule::new("self.transport != 'stdio' || !has(self.deployment) || (has(self.deployment.command) && size(self.deployment.command) > 0)").message("a stdio server needs spec.deployment.command: the program the bridge runs"))]
@@ -92,10 +92,11 @@ pub struct ManagedDeployment {
     #[serde(default = "default_port")]
     #[schemars(range(min = 1, max = 65535))]
     pub port: i32,
-    /// Pods of the server.
-    #[serde(default = "default_replicas")]
+    /// Pods of the server. When omitted the operator leaves the count to whoever scales the
+    /// Deployment (an HPA, `kubectl scale`); a new Deployment starts with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100))]
-    pub replicas: i32,
+    pub replicas: Option<i32>,
     /// CPU and memory requests and limits of the server container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
@@ -103,10 +104,6 @@ pub struct ManagedDeployment {
 
 fn default_port() -> i32 {
     8080
-}
-
-fn default_replicas() -> i32 {
-    1
 }
 
 /// Credentials for the server: a bearer token and arbitrary headers.
@@ -135,7 +132,7 @@ pub struct HeaderValue {
 
 /// A value given literally or read from a key of a Secret in the same namespace.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[x_kube(validation = Rule::new("has(self.value) != has(self.secretKeyRef)").message("set exactly one of value or secretKeyRef"))]
+#[x_kube(validation = Rule::new("has(self.value) ? !has(self.secretKeyRef) : has(self.secretKeyRef)").message("set exactly one of value or secretKeyRef"))]
 #[serde(rename_all = "camelCase")]
 pub struct SecretOrValue {
     /// The literal value (prefer `secretKeyRef` for credentials).

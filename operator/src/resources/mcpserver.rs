@@ -156,7 +156,7 @@ pub fn deployment(
     Deployment {
         metadata: metadata(server),
         spec: Some(DeploymentSpec {
-            replicas: Some(deployment.replicas),
+            replicas: deployment.replicas,
             selector: LabelSelector {
                 match_labels: Some(selector_labels(server)),
                 ..LabelSelector::default()

@@ -1,0 +1,267 @@
+//! Support for the end-to-end suite: a real Kubernetes control plane named by
+//! `LLAMAGATE_E2E_KUBECONFIG`, the CRDs installed from `crds/generated`, a namespace per
+//! scenario, and the operator run as its own process, as a user runs it.
+#![allow(dead_code)]
+
+use std::{
+    future::Future,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use k8s_openapi::{
+    api::core::v1::Namespace,
+    apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+};
+use kube::{
+    Api, Client, Config,
+    api::{DeleteParams, Patch, PatchParams, PostParams},
+    config::{KubeConfigOptions, Kubeconfig},
+};
+use serde_json::{Value, json};
+
+pub const KUBECONFIG: &str = "LLAMAGATE_E2E_KUBECONFIG";
+
+/// The cluster's kubeconfig, or `None` after saying why the scenario is skipped.
+pub fn kubeconfig(scenario: &str) -> Option<PathBuf> {
+    match std::env::var_os(KUBECONFIG) {
+        Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+        _ => {
+            eprintln!("skipped: {scenario}: {KUBECONFIG} names no cluster");
+            None
+        }
+    }
+}
+
+pub async fn client(kubeconfig: &PathBuf) -> Client {
+    let file = Kubeconfig::read_from(kubeconfig).expect("the e2e kubeconfig reads");
+    let config = Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
+        .await
+        .expect("the e2e kubeconfig is usable");
+    Client::try_from(config).expect("a client")
+}
+
+/// Poll `check` every 100 ms until it gives a value, failing after `within`.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within {within:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Install (server-side apply) both CRDs as `crdgen` wrote them, and wait until the API
+/// serves them.
+pub async fn install_crds(client: &Client) {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../crds/generated");
+    for file in [
+        "mcpservers.llamagate.io.yaml",
+        "llamagates.llamagate.io.yaml",
+    ] {
+        let text = std::fs::read_to_string(dir.join(file)).expect("generated CRD");
+        let crd: CustomResourceDefinition = serde_norway::from_str(&text).expect("CRD YAML");
+        let name = crd.metadata.name.clone().expect("CRD name");
+        crds.patch(
+            &name,
+            &PatchParams::apply("llamagate-e2e").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("the API refuses CRD {name}: {e}"));
+        eventually(
+            &format!("CRD {name} established"),
+            Duration::from_secs(30),
+            || {
+                let crds = crds.clone();
+                let name = name.clone();
+                async move {
+                    let crd = crds.get(&name).await.ok()?;
+                    let established = crd
+                        .status?
+                        .conditions?
+                        .into_iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True");
+                    established.then_some(())
+                }
+            },
+        )
+        .await;
+    }
+}
+
+/// A namespace of its own for one scenario, deleted by `delete`.
+pub struct TestNamespace {
+    pub name: String,
+    client: Client,
+}
+
+impl TestNamespace {
+    pub async fn create(client: &Client, scenario: &str) -> Self {
+        let name = format!("e2e-{scenario}-{:06x}", fastrand::u32(..0xff_ffff));
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let namespace: Namespace = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"llamagate.io/e2e": "true"}}
+        }))
+        .unwrap();
+        namespaces
+            .create(&PostParams::default(), &namespace)
+            .await
+            .expect("create the scenario's namespace");
+        Self {
+            name,
+            client: client.clone(),
+        }
+    }
+
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.name)
+    }
+
+    pub async fn delete(self) {
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let _ = namespaces
+            .delete(&self.name, &DeleteParams::default())
+            .await;
+    }
+}
+
+/// The operator binary, run against the cluster with leader election on.
+pub struct Operator {
+    child: Child,
+    pub metrics: String,
+}
+
+impl Operator {
+    pub fn start(kubeconfig: &PathBuf, namespace: &str, identity: &str) -> Self {
+        let port = llamagate_test_peers::free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_llamagate-operator"))
+            .args([
+                "run",
+                "--namespace",
+                namespace,
+                "--lease-namespace",
+                namespace,
+            ])
+            .args([
+                "--identity",
+                identity,
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args([
+                "--lease-duration",
+                "6s",
+                "--renew-deadline",
+                "4s",
+                "--retry-period",
+                "1s",
+            ])
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "info")
+            .env_remove("LLAMAGATE_OPERATOR_NAMESPACE")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start llamagate-operator");
+        Self {
+            child,
+            metrics: format!("http://127.0.0.1:{port}/metrics"),
+        }
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod, and wait for the exit.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// This replica's `llamagate_operator_leader` gauge, once its endpoint answers.
+    pub async fn leading(&self) -> Option<bool> {
+        let text = reqwest::get(&self.metrics).await.ok()?.text().await.ok()?;
+        text.lines()
+            .find_map(|line| line.strip_prefix("llamagate_operator_leader "))
+            .map(|value| value.trim() == "1")
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Server-side apply `body` as `manager` (a person with kubectl, an HPA, ...).
+pub async fn apply_as<K>(api: &Api<K>, manager: &str, name: &str, body: &Value) -> K
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(
+        name,
+        &PatchParams::apply(manager).force(),
+        &Patch::Apply(body),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("apply {name} as {manager}: {e}"))
+}
+
+/// The condition `type_` of a resource's status, as JSON.
+pub fn condition(object: &Value, type_: &str) -> Option<Value> {
+    object["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+        .cloned()
+}
+
+/// `kubectl get mcpservers` as the API prints it: the table's column names and each row's
+/// cells, by object name.
+pub async fn printed_table(client: &Client, namespace: &str) -> (Vec<String>, Vec<Vec<Value>>) {
+    let request = http::Request::get(format!(
+        "/apis/llamagate.io/v1alpha1/namespaces/{namespace}/mcpservers"
+    ))
+    .header(
+        "accept",
+        "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+    )
+    .body(Vec::new())
+    .unwrap();
+    let table: Value = client.request(request).await.expect("the table answers");
+    let columns = table["columnDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| c["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let rows = table["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r["cells"].as_array().cloned().unwrap_or_default())
+        .collect();
+    (columns, rows)
+}

@@ -118,7 +118,13 @@ async fn changes_in_the_cluster_apply_live_beside_the_file() {
         Some("creds"),
         annotated.clone(),
     ));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The first restart adds the annotation to a server that had none.
+    eventually("cache dropped by the first restart", || {
+        first.cache_ages().is_empty()
+    })
+    .await;
+    first.list(ListKind::Tools, "").await.unwrap();
+    assert!(!first.cache_ages().is_empty());
     let restarted = json!({"annotations": {"llamagate.io/restarted-at": "2026-12-01T21:00:00Z"}});
     fake.lock().unwrap().put_server(mcp_server(
         "tools.a",

@@ -429,6 +429,42 @@ async fn restart_of_a_stdio_server_gets_a_new_process() {
     server.stop(Duration::from_secs(1)).await;
 }
 
+/// A call that arrives while a restart drains and re-opens the sessions waits for it and
+/// succeeds, rather than failing with "restarting".
+#[tokio::test]
+async fn a_call_during_a_restart_waits_for_it() {
+    let server = client_with(mcp2_stdio("draining"), |_| {});
+    server.start();
+    wait_for("healthy", async || {
+        server.health().state == HealthState::Healthy
+    })
+    .await;
+    let slow = {
+        let server = Arc::clone(&server);
+        tokio::spawn(async move {
+            server
+                .call_tool(tool("slow", json!({"seconds": 1.0})))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let restart = {
+        let server = Arc::clone(&server);
+        tokio::spawn(async move { server.restart(Duration::from_secs(5)).await })
+    };
+    wait_for("restarting", async || {
+        server.health().state == HealthState::Restarting
+    })
+    .await;
+    let during = server
+        .call_tool(tool("echo", json!({"message": "meanwhile"})))
+        .await;
+    assert!(during.is_ok(), "{during:?}");
+    assert!(slow.await.unwrap().is_ok(), "the drained call finished");
+    restart.await.unwrap().unwrap();
+    server.stop(Duration::from_secs(1)).await;
+}
+
 #[tokio::test]
 async fn input_required_is_surfaced_and_a_retry_with_answers_completes() {
     let peer = mcp2_http();

@@ -14,6 +14,9 @@ use crate::{
     metrics::Metrics,
 };
 
+/// How long the controllers may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How the operator runs.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -51,6 +54,7 @@ pub async fn run(client: Client, options: Options) -> Result<()> {
     });
     tokio::spawn(async move {
         shutdown_signal().await;
+        tracing::info!("stopping: the controllers finish the reconciles under way");
         let _ = stop.send(true);
     });
     let mut elector = match &options.lease {
@@ -93,8 +97,18 @@ pub async fn run(client: Client, options: Options) -> Result<()> {
         metrics.clone(),
         stop_signal(stopped.clone()),
     );
+    let mut stopping = stopped.clone();
     let controllers = async move {
-        tokio::join!(servers, gateways);
+        // Reconciles under way may finish, within bounds: the lease is released either way,
+        // long before the pod's grace period ends.
+        let overdue = async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        tokio::select! {
+            _ = async { tokio::join!(servers, gateways) } => tracing::info!("the controllers stopped"),
+            () = overdue => tracing::warn!("reconciles still under way after {SHUTDOWN_GRACE:?}; stopping anyway"),
+        }
     };
     let outcome = match elector.as_mut() {
         Some(elector) => tokio::select! {

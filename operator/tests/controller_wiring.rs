@@ -198,3 +198,23 @@ async fn a_deleted_deployment_comes_back_and_a_restart_converges_without_duplica
     let _ = stop.send(());
     task.await.unwrap();
 }
+
+/// SIGTERM in the first moments of leading: the controller must still stop. (kube-runtime
+/// holds reconciles until the first list, and stops polling the watch at the trigger.)
+#[tokio::test]
+async fn a_controller_stopped_before_its_first_list_still_stops() {
+    let cluster: Shared = Arc::new(Mutex::new(Cluster::default()));
+    cluster.lock().unwrap().put(
+        "mcpservers",
+        server(
+            "early",
+            json!({"transport": "streamable-http", "url": "http://127.0.0.1:9/mcp"}),
+        ),
+    );
+    let (stop, task) = run(&cluster, &Metrics::new());
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .expect("the controller stops (a hang is the failure, not a slow stop)")
+        .unwrap();
+}

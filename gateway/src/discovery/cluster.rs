@@ -72,7 +72,7 @@ pub async fn run(client: Client, namespace: String, selector: Option<String>, st
     tokio::spawn(watch_servers(watcher(servers, config), shared.clone()));
     let secrets: Api<SecretObject> = Api::namespaced(client, &namespace);
     let mut secret_watches: BTreeMap<String, tokio::task::JoinHandle<()>> = BTreeMap::new();
-    let mut applied_restarts: BTreeMap<String, String> = BTreeMap::new();
+    let mut applied_restarts: BTreeMap<String, Option<String>> = BTreeMap::new();
     loop {
         shared.changed.notified().await;
         // Changes often come in bursts (a list, a Secret and its server): apply them once.
@@ -126,7 +126,8 @@ fn sync_secret_watches(
 /// first full list of servers.
 struct Plan {
     servers: Vec<ServerDescription>,
-    restarted_at: BTreeMap<String, String>,
+    /// Every applied server's restart annotation, `None` for one without.
+    restarted_at: BTreeMap<String, Option<String>>,
     status: ClusterStatus,
 }
 
@@ -148,14 +149,12 @@ fn plan(view: &View, mcp: &McpConfig) -> Option<Plan> {
     for (name, server) in &view.servers {
         match cluster_description(server, &values, mcp) {
             Ok(description) => {
-                if let Some(at) = server
+                let at = server
                     .metadata
                     .annotations
                     .as_ref()
-                    .and_then(|a| a.get(RESTARTED_AT_ANNOTATION))
-                {
-                    restarted_at.insert(description.name.to_string(), at.clone());
-                }
+                    .and_then(|a| a.get(RESTARTED_AT_ANNOTATION));
+                restarted_at.insert(description.name.to_string(), at.cloned());
                 servers.push(description);
             }
             Err(why) => {
@@ -203,7 +202,11 @@ fn cluster_description(
     Ok(description)
 }
 
-async fn apply(state: &AppState, plan: Plan, applied_restarts: &mut BTreeMap<String, String>) {
+async fn apply(
+    state: &AppState,
+    plan: Plan,
+    applied_restarts: &mut BTreeMap<String, Option<String>>,
+) {
     let grace = state.config().server.shutdown_grace;
     let applied = state.registry().apply(Source::Cluster, plan.servers, grace);
     for conflict in &applied.conflicts {
@@ -214,9 +217,11 @@ async fn apply(state: &AppState, plan: Plan, applied_restarts: &mut BTreeMap<Str
     }
     // A changed restart annotation on a server that is otherwise unchanged: drop and
     // re-open its sessions (an added or changed one has new sessions anyway).
+    // A server seen before without the annotation counts too: the first restart adds it.
     for (name, at) in &plan.restarted_at {
+        let Some(at) = at else { continue };
         let seen_before = applied_restarts.get(name);
-        if seen_before.is_some_and(|before| before != at)
+        if seen_before.is_some_and(|before| before.as_ref() != Some(at))
             && applied.unchanged.contains(name)
             && let Some(client) = state.registry().get(name)
         {

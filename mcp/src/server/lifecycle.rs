@@ -249,7 +249,22 @@ impl ServerClient {
             }
         };
         self.start();
+        self.restarted.notify_waiters();
         outcome
+    }
+
+    /// Returns once no restart is under way.
+    pub(crate) async fn restart_finished(&self) {
+        loop {
+            let notified = self.restarted.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the check, so a restart that ends in between still wakes us.
+            notified.as_mut().enable();
+            if self.health().state != HealthState::Restarting {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Stop: no new calls, in-flight ones finish for at most `grace`, sessions close and a

@@ -44,6 +44,8 @@ pub struct ServerClient {
     pub(crate) monitor: Mutex<Option<tokio::task::JoinHandle<()>>>,
     pub(crate) last_answer: LastAnswer,
     pub(crate) probes: ProbeCounters,
+    /// Woken when a restart ends, for the calls that arrived meanwhile.
+    pub(crate) restarted: tokio::sync::Notify,
     /// Removed or replaced in its registry: it publishes no more metrics, so that it neither
     /// brings back a removed server's series nor overwrites its successor's.
     retired: std::sync::atomic::AtomicBool,
@@ -80,6 +82,7 @@ impl ServerClient {
             monitor: Mutex::new(None),
             last_answer: LastAnswer::default(),
             probes,
+            restarted: tokio::sync::Notify::new(),
             retired: std::sync::atomic::AtomicBool::new(false),
         });
         client.publish_health();
@@ -299,7 +302,13 @@ impl ServerClient {
         F: FnOnce(SharedSession) -> Fut,
         Fut: Future<Output = Result<T, rmcp::ServiceError>>,
     {
-        let health = self.health();
+        let mut health = self.health();
+        if health.state == HealthState::Restarting {
+            // The sessions are being re-opened: wait for that (within the call's time)
+            // rather than fail a call that would work a moment later.
+            let _ = tokio::time::timeout(timeout, self.restart_finished()).await;
+            health = self.health();
+        }
         if !health.accepts_calls() {
             return Err(McpError::Unavailable {
                 server: self.name().to_owned(),

@@ -186,6 +186,9 @@ impl Operator {
 
     /// SIGTERM, as Kubernetes stops a pod, and wait for the exit.
     pub fn stop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();

@@ -84,6 +84,7 @@ pub async fn run(
         budgets,
     });
     let store = gateways.clone();
+    let shutdown = crate::controllers::after_first_list(shutdown, gateways.clone());
     Controller::for_stream(gateway_events, gateways)
         .owns_stream(deployment_events)
         .owns_stream(service_events)

@@ -89,6 +89,7 @@ pub async fn run(
     };
     let ctx = Context::new(client, metrics, settings, owned, Some(secret_watches));
     let store = servers.clone();
+    let shutdown = crate::controllers::after_first_list(shutdown, servers.clone());
     Controller::for_stream(server_events, servers)
         .owns_stream(deployment_events)
         .owns_stream(service_events)

@@ -1,0 +1,444 @@
+//! End to end against a real control plane (`LLAMAGATE_E2E_KUBECONFIG`): a `LlamaGate`'s
+//! objects as the API server accepts them, its RBAC judged by the API server's own
+//! authorizer, and a gateway that runs with nothing but its ServiceAccount's token
+//! discovering the `McpServer`s the operator verified, each change usable within 2 s;
+//! leader election through a real Lease. Skipped, saying so, without a cluster.
+
+mod e2e;
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use e2e::*;
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    authentication::v1::TokenRequest,
+    authorization::v1::SubjectAccessReview,
+    coordination::v1::Lease,
+    core::v1::{ConfigMap, Secret, Service, ServiceAccount},
+    rbac::v1::{Role, RoleBinding},
+};
+use kube::{
+    Api, Client,
+    api::{DeleteParams, Patch, PatchParams, PostParams},
+};
+use llamagate::{config::load_from_str, metrics::Metrics, state::AppState};
+use llamagate_crds::{LlamaGate, McpServer};
+use llamagate_mcp::cache::ListKind;
+use llamagate_test_peers as peers;
+use serde_json::{Value, json};
+
+const WITHIN: Duration = Duration::from_secs(30);
+/// A change the operator verified must be usable through the gateway this soon.
+const LIVE: Duration = Duration::from_secs(2);
+
+fn server(name: &str, team: &str, url: &str) -> McpServer {
+    serde_json::from_value(json!({"apiVersion": "llamagate.io/v1alpha1", "kind": "McpServer",
+        "metadata": {"name": name, "labels": {"team": team}},
+        "spec": {"transport": "streamable-http", "url": url,
+            "auth": {"bearerToken": {"secretKeyRef": {"name": format!("{name}-token"), "key": "token"}}},
+            "healthCheck": {"interval": "2s", "timeout": "1s"}}}))
+    .unwrap()
+}
+
+fn secret(name: &str, token: &str) -> Secret {
+    serde_json::from_value(json!({"metadata": {"name": name}, "stringData": {"token": token}}))
+        .unwrap()
+}
+
+/// May `user` do `verb` on `resource` (named `name`) in `namespace`? The API server decides.
+async fn allowed(
+    client: &Client,
+    user: &str,
+    verb: &str,
+    resource: (&str, &str),
+    namespace: &str,
+    name: Option<&str>,
+) -> bool {
+    let review: SubjectAccessReview = serde_json::from_value(json!({"spec": {"user": user,
+        "resourceAttributes": {"namespace": namespace, "verb": verb, "group": resource.0,
+            "resource": resource.1, "name": name.unwrap_or_default()}}}))
+    .unwrap();
+    let api: Api<SubjectAccessReview> = Api::all(client.clone());
+    let answer = api
+        .create(&PostParams::default(), &review)
+        .await
+        .expect("review");
+    answer.status.is_some_and(|s| s.allowed)
+}
+
+/// A kubeconfig holding only a token of the gateway's ServiceAccount.
+async fn service_account_kubeconfig(
+    client: &Client,
+    ns: &TestNamespace,
+    account: &str,
+    dir: &Path,
+) -> std::path::PathBuf {
+    let accounts: Api<ServiceAccount> = ns.api();
+    let request: TokenRequest =
+        serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 3600}}))
+            .unwrap();
+    let token = accounts
+        .create_token_request(account, &PostParams::default(), &request)
+        .await
+        .expect("a token of the gateway's ServiceAccount")
+        .status
+        .expect("token status")
+        .token;
+    let admin = std::fs::read_to_string(kubeconfig("token").unwrap()).unwrap();
+    let mut config: Value = serde_norway::from_str(&admin).unwrap();
+    config["users"] = json!([{"name": "gateway", "user": {"token": token}}]);
+    for context in config["contexts"].as_array_mut().unwrap() {
+        context["context"]["user"] = json!("gateway");
+    }
+    let _ = client;
+    let path = dir.join("gateway-kubeconfig.yaml");
+    std::fs::write(&path, serde_norway::to_string(&config).unwrap()).unwrap();
+    path
+}
+
+/// The gateway in this process, serving on loopback, discovering from the cluster.
+async fn gateway(namespace: &str, kubeconfig: &Path) -> (AppState, String) {
+    let yaml = format!(
+        "listen: 127.0.0.1:0\nupstream: {{ url: \"http://127.0.0.1:9/v1\" }}\n\
+         discovery:\n  kubernetes: {{ namespace: {namespace}, selector: team=a, kubeconfig: \"{}\" }}\n",
+        kubeconfig.display()
+    );
+    let state = AppState::new(
+        load_from_str(&yaml, "e2e.yaml", &|_| None).unwrap(),
+        Metrics::new(),
+    );
+    state.apply_file_servers();
+    llamagate::discovery::start(&state)
+        .await
+        .expect("discovery starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, llamagate::app::app(state.clone())).into_future());
+    (state, base)
+}
+
+async fn servers_listed(base: &str) -> Option<Value> {
+    reqwest::get(format!("{base}/v1/mcp/servers"))
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()
+}
+
+async fn call_echo(base: &str, server: &str) -> bool {
+    let body = json!({"server": server, "tool": "echo", "arguments": {"message": "e2e"}});
+    let response = reqwest::Client::new()
+        .post(format!("{base}/v1/mcp/execute"))
+        .json(&body)
+        .send()
+        .await;
+    response.is_ok_and(|r| r.status().is_success())
+}
+
+fn listed(servers: &Value, name: &str) -> bool {
+    servers["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|s| s["id"] == name || s["name"] == name)
+}
+
+#[tokio::test]
+async fn a_gateway_with_only_its_service_account_uses_what_the_operator_verified() {
+    let Some(kubeconfig) = kubeconfig("LlamaGate and discovery") else {
+        return;
+    };
+    let client = client(&kubeconfig).await;
+    install_crds(&client).await;
+    let ns = TestNamespace::create(&client, "gateway").await;
+    let _operator = Operator::start(&kubeconfig, &ns.name, "gateway-0");
+    let peer = peers::mcp1_peer_with_env(
+        "streamable-http",
+        &[(
+            "PEER_REQUIRE_HEADERS",
+            r#"{"authorization": "Bearer a-token"}"#,
+        )],
+    );
+    let servers: Api<McpServer> = ns.api();
+    let secrets: Api<Secret> = ns.api();
+    let post = PostParams::default();
+    servers
+        .create(&post, &server("mine", "a", &peer.url))
+        .await
+        .unwrap();
+    servers
+        .create(&post, &server("theirs", "b", &peer.url))
+        .await
+        .unwrap();
+    secrets
+        .create(&post, &secret("mine-token", "a-token"))
+        .await
+        .unwrap();
+    secrets
+        .create(&post, &secret("theirs-token", "b-token"))
+        .await
+        .unwrap();
+
+    let gateway_spec: LlamaGate = serde_json::from_value(json!({"apiVersion": "llamagate.io/v1alpha1",
+        "kind": "LlamaGate", "metadata": {"name": "gw"},
+        "spec": {"replicas": 2, "upstream": {"url": "http://127.0.0.1:9/v1"},
+            "mcpServerSelector": {"matchLabels": {"team": "a"}}, "podDisruptionBudget": {"minAvailable": 1}}}))
+    .unwrap();
+    let gateways: Api<LlamaGate> = ns.api();
+    gateways
+        .create(&post, &gateway_spec)
+        .await
+        .expect("the API accepts the LlamaGate");
+
+    // Every owned object, as the API server accepted it.
+    let deployment = eventually("the gateway Deployment", WITHIN, || async {
+        ns.api::<Deployment>().get("gw").await.ok()
+    })
+    .await;
+    assert_eq!(deployment.spec.as_ref().unwrap().replicas, Some(2));
+    eventually("the Service", WITHIN, || async {
+        ns.api::<Service>().get("gw").await.ok()
+    })
+    .await;
+    eventually("the ServiceAccount", WITHIN, || async {
+        ns.api::<ServiceAccount>().get("gw").await.ok()
+    })
+    .await;
+    eventually("the RoleBinding", WITHIN, || async {
+        ns.api::<RoleBinding>().get("gw").await.ok()
+    })
+    .await;
+    eventually("the ConfigMap", WITHIN, || async {
+        ns.api::<ConfigMap>().get("gw-config").await.ok()
+    })
+    .await;
+    let role = eventually("the Role", WITHIN, || async {
+        ns.api::<Role>().get("gw").await.ok()
+    })
+    .await;
+    let secret_rule = role
+        .rules
+        .unwrap()
+        .into_iter()
+        .find(|r| r.resources.as_deref() == Some(&["secrets".to_owned()]))
+        .unwrap();
+    assert_eq!(
+        secret_rule.resource_names,
+        Some(vec!["mine-token".to_owned()])
+    );
+
+    // The API server's authorizer on the gateway's RBAC.
+    let user = format!("system:serviceaccount:{}:gw", ns.name);
+    let n = ns.name.as_str();
+    assert!(
+        allowed(
+            &client,
+            &user,
+            "watch",
+            ("llamagate.io", "mcpservers"),
+            n,
+            None
+        )
+        .await
+    );
+    assert!(
+        allowed(
+            &client,
+            &user,
+            "get",
+            ("", "secrets"),
+            n,
+            Some("mine-token")
+        )
+        .await
+    );
+    assert!(
+        !allowed(
+            &client,
+            &user,
+            "get",
+            ("", "secrets"),
+            n,
+            Some("theirs-token")
+        )
+        .await
+    );
+    assert!(!allowed(&client, &user, "list", ("", "secrets"), n, None).await);
+    assert!(
+        !allowed(
+            &client,
+            &user,
+            "update",
+            ("llamagate.io", "mcpservers"),
+            n,
+            Some("mine")
+        )
+        .await
+    );
+    assert!(
+        !allowed(
+            &client,
+            &user,
+            "patch",
+            ("llamagate.io", "mcpservers/status"),
+            n,
+            Some("mine")
+        )
+        .await
+    );
+
+    // The gateway as its pods run it: that ServiceAccount's token and nothing else.
+    let dir = tempfile::tempdir().unwrap();
+    let token_config = service_account_kubeconfig(&client, &ns, "gw", dir.path()).await;
+    let (state, base) = gateway(&ns.name, &token_config).await;
+    eventually("mine verified by the operator", WITHIN, || async {
+        let s = servers.get_status("mine").await.ok()?;
+        s.status?.url.map(|_| ())
+    })
+    .await;
+    eventually("mine usable through the gateway", LIVE, || async {
+        call_echo(&base, "mine").await.then_some(())
+    })
+    .await;
+    let listing = servers_listed(&base).await.unwrap();
+    assert!(
+        !listed(&listing, "theirs"),
+        "another team's server stays out: {listing}"
+    );
+    assert_eq!(
+        listing["sources"]["cluster"]["state"], "synced",
+        "{listing}"
+    );
+
+    // A restart through the annotation re-opens the gateway's sessions to that server.
+    let mine = state.registry().get("mine").expect("registered");
+    mine.list(ListKind::Tools, "").await.expect("tools of mine");
+    assert!(!mine.cache_ages().is_empty());
+    let restart =
+        json!({"metadata": {"annotations": {"llamagate.io/restarted-at": "2026-12-02T00:00:00Z"}}});
+    servers
+        .patch("mine", &PatchParams::default(), &Patch::Merge(&restart))
+        .await
+        .unwrap();
+    eventually(
+        "sessions and cache dropped by the restart annotation",
+        LIVE,
+        || async { mine.cache_ages().is_empty().then_some(()) },
+    )
+    .await;
+    assert!(
+        Arc::ptr_eq(&mine, &state.registry().get("mine").unwrap()),
+        "the same client, restarted"
+    );
+    eventually("mine usable after the restart", LIVE, || async {
+        call_echo(&base, "mine").await.then_some(())
+    })
+    .await;
+
+    // A new server appears, then goes when deleted; the others keep serving.
+    secrets
+        .create(&post, &secret("late-token", "a-token"))
+        .await
+        .unwrap();
+    servers
+        .create(&post, &server("late", "a", &peer.url))
+        .await
+        .unwrap();
+    eventually("late verified", WITHIN, || async {
+        servers
+            .get_status("late")
+            .await
+            .ok()?
+            .status?
+            .url
+            .map(|_| ())
+    })
+    .await;
+    eventually("late usable", LIVE, || async {
+        call_echo(&base, "late").await.then_some(())
+    })
+    .await;
+    servers
+        .delete("late", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("late gone from the gateway", LIVE, || async {
+        let listing = servers_listed(&base).await?;
+        (!listed(&listing, "late")).then_some(())
+    })
+    .await;
+    assert!(call_echo(&base, "mine").await, "the others untouched");
+
+    // The status counts what it selected and what is ready.
+    eventually("LlamaGate status counts its servers", WITHIN, || async {
+        let g = gateways.get_status("gw").await.ok()?;
+        let status = g.status?;
+        (status.mcp_servers.selected == 1 && status.mcp_servers.ready == 1).then_some(())
+    })
+    .await;
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn leadership_passes_through_a_real_lease() {
+    let Some(kubeconfig) = kubeconfig("leader election") else {
+        return;
+    };
+    let client = client(&kubeconfig).await;
+    install_crds(&client).await;
+    let ns = TestNamespace::create(&client, "leader").await;
+    let first = Operator::start(&kubeconfig, &ns.name, "replica-a");
+    let second = Operator::start(&kubeconfig, &ns.name, "replica-b");
+    let leases: Api<Lease> = ns.api();
+    let holder = || async {
+        let lease = leases.get("llamagate-operator").await.ok()?;
+        lease.spec?.holder_identity
+    };
+    let leader = eventually("a leader", WITHIN, holder).await;
+    let (mut leading, standby, standby_id) = if leader == "replica-a" {
+        (first, second, "replica-b")
+    } else {
+        (second, first, "replica-a")
+    };
+    eventually("the holder reports leading", WITHIN, || async {
+        leading.leading().await.filter(|l| *l)
+    })
+    .await;
+    assert_eq!(standby.leading().await, Some(false), "one leader at a time");
+
+    // SIGTERM releases the lease: the standby takes over well before it would expire.
+    let stopped = tokio::time::Instant::now();
+    leading.stop();
+    eventually("the standby leads", WITHIN, || async {
+        (holder().await? == standby_id).then_some(())
+    })
+    .await;
+    let took = stopped.elapsed();
+    eventually("the standby reports leading", WITHIN, || async {
+        standby.leading().await.filter(|l| *l)
+    })
+    .await;
+    assert!(
+        took < Duration::from_secs(6),
+        "handover took {took:?}, no faster than expiry"
+    );
+
+    // And the new leader reconciles.
+    let peer = peers::mcp2_http();
+    let servers: Api<McpServer> = ns.api();
+    let mut spec = server("after", "a", &peer.url);
+    spec.spec.auth = None;
+    servers.create(&PostParams::default(), &spec).await.unwrap();
+    eventually("the new leader verified a server", WITHIN, || async {
+        servers
+            .get_status("after")
+            .await
+            .ok()?
+            .status?
+            .url
+            .map(|_| ())
+    })
+    .await;
+    ns.delete().await;
+}

@@ -8,20 +8,21 @@ mod e2e;
 
 use std::{path::Path, sync::Arc, time::Duration};
 
-use e2e::*;
+use e2e::{gateway::*, *};
 use k8s_openapi::api::{
     apps::v1::Deployment,
     authentication::v1::TokenRequest,
     authorization::v1::SubjectAccessReview,
+    autoscaling::v2::HorizontalPodAutoscaler,
     coordination::v1::Lease,
     core::v1::{ConfigMap, Secret, Service, ServiceAccount},
+    policy::v1::PodDisruptionBudget,
     rbac::v1::{Role, RoleBinding},
 };
 use kube::{
     Api, Client,
     api::{DeleteParams, Patch, PatchParams, PostParams},
 };
-use llamagate::{config::load_from_str, metrics::Metrics, state::AppState};
 use llamagate_crds::{LlamaGate, McpServer};
 use llamagate_mcp::cache::ListKind;
 use llamagate_test_peers as peers;
@@ -94,54 +95,6 @@ async fn service_account_kubeconfig(
     let path = dir.join("gateway-kubeconfig.yaml");
     std::fs::write(&path, serde_norway::to_string(&config).unwrap()).unwrap();
     path
-}
-
-/// The gateway in this process, serving on loopback, discovering from the cluster.
-async fn gateway(namespace: &str, kubeconfig: &Path) -> (AppState, String) {
-    let yaml = format!(
-        "listen: 127.0.0.1:0\nupstream: {{ url: \"http://127.0.0.1:9/v1\" }}\n\
-         discovery:\n  kubernetes: {{ namespace: {namespace}, selector: team=a, kubeconfig: \"{}\" }}\n",
-        kubeconfig.display()
-    );
-    let state = AppState::new(
-        load_from_str(&yaml, "e2e.yaml", &|_| None).unwrap(),
-        Metrics::new(),
-    );
-    state.apply_file_servers();
-    llamagate::discovery::start(&state)
-        .await
-        .expect("discovery starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, llamagate::app::app(state.clone())).into_future());
-    (state, base)
-}
-
-async fn servers_listed(base: &str) -> Option<Value> {
-    reqwest::get(format!("{base}/v1/mcp/servers"))
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()
-}
-
-async fn call_echo(base: &str, server: &str) -> bool {
-    let body = json!({"server": server, "tool": "echo", "arguments": {"message": "e2e"}});
-    let response = reqwest::Client::new()
-        .post(format!("{base}/v1/mcp/execute"))
-        .json(&body)
-        .send()
-        .await;
-    response.is_ok_and(|r| r.status().is_success())
-}
-
-fn listed(servers: &Value, name: &str) -> bool {
-    servers["data"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|s| s["id"] == name || s["name"] == name)
 }
 
 #[tokio::test]
@@ -336,13 +289,39 @@ async fn a_gateway_with_only_its_service_account_uses_what_the_operator_verified
     })
     .await;
 
-    // A new server appears, then goes when deleted; the others keep serving.
-    secrets
-        .create(&post, &secret("late-token", "a-token"))
+    // A change: the server's tool filter now denies echo; then it is lifted again.
+    let deny = json!({"spec": {"tools": {"deny": ["echo"]}}});
+    servers
+        .patch("mine", &PatchParams::default(), &Patch::Merge(&deny))
         .await
         .unwrap();
+    eventually("the denied tool refused", LIVE, || async {
+        (!call_echo(&base, "mine").await).then_some(())
+    })
+    .await;
+    let lift = json!({"spec": {"tools": {"deny": null}}});
+    servers
+        .patch("mine", &PatchParams::default(), &Patch::Merge(&lift))
+        .await
+        .unwrap();
+    eventually("the tool back", LIVE, || async {
+        call_echo(&base, "mine").await.then_some(())
+    })
+    .await;
+
+    // A new server whose Secret comes later: skipped meanwhile, usable once it exists.
     servers
         .create(&post, &server("late", "a", &peer.url))
+        .await
+        .unwrap();
+    eventually("late waits for its Secret", WITHIN, || async {
+        let listing = servers_listed(&base).await?;
+        let skipped = &listing["sources"]["cluster"]["skipped"];
+        (skipped.get("late").is_some() || !listed(&listing, "late")).then_some(())
+    })
+    .await;
+    secrets
+        .create(&post, &secret("late-token", "a-token"))
         .await
         .unwrap();
     eventually("late verified", WITHIN, || async {
@@ -359,6 +338,35 @@ async fn a_gateway_with_only_its_service_account_uses_what_the_operator_verified
         call_echo(&base, "late").await.then_some(())
     })
     .await;
+
+    // A rotated Secret is used without a restart: a wrong token fails, the right one works.
+    let rotate = |token: &str| json!({"stringData": {"token": token}});
+    secrets
+        .patch(
+            "late-token",
+            &PatchParams::default(),
+            &Patch::Merge(&rotate("wrong")),
+        )
+        .await
+        .unwrap();
+    eventually("the wrong token refused", LIVE, || async {
+        (!call_echo(&base, "late").await).then_some(())
+    })
+    .await;
+    secrets
+        .patch(
+            "late-token",
+            &PatchParams::default(),
+            &Patch::Merge(&rotate("a-token")),
+        )
+        .await
+        .unwrap();
+    eventually("the right token again", LIVE, || async {
+        call_echo(&base, "late").await.then_some(())
+    })
+    .await;
+
+    // Deleted: gone from the gateway; the others keep serving.
     servers
         .delete("late", &DeleteParams::default())
         .await
@@ -376,6 +384,42 @@ async fn a_gateway_with_only_its_service_account_uses_what_the_operator_verified
         let status = g.status?;
         (status.mcp_servers.selected == 1 && status.mcp_servers.ready == 1).then_some(())
     })
+    .await;
+
+    // Deleting the LlamaGate removes what it owned, through the owner references.
+    gateways
+        .delete("gw", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(
+        "the gateway's objects collected",
+        Duration::from_secs(60),
+        || async {
+            let gone = ns.api::<Deployment>().get_opt("gw").await.ok()?.is_none()
+                && ns.api::<Service>().get_opt("gw").await.ok()?.is_none()
+                && ns
+                    .api::<ConfigMap>()
+                    .get_opt("gw-config")
+                    .await
+                    .ok()?
+                    .is_none()
+                && ns.api::<Role>().get_opt("gw").await.ok()?.is_none()
+                && ns.api::<RoleBinding>().get_opt("gw").await.ok()?.is_none()
+                && ns
+                    .api::<ServiceAccount>()
+                    .get_opt("gw")
+                    .await
+                    .ok()?
+                    .is_none()
+                && ns
+                    .api::<PodDisruptionBudget>()
+                    .get_opt("gw")
+                    .await
+                    .ok()?
+                    .is_none();
+            gone.then_some(())
+        },
+    )
     .await;
     ns.delete().await;
 }
@@ -440,5 +484,65 @@ async fn leadership_passes_through_a_real_lease() {
             .map(|_| ())
     })
     .await;
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn an_autoscaled_gateway_keeps_the_replicas_another_writer_set() {
+    let Some(kubeconfig) = kubeconfig("autoscaling") else {
+        return;
+    };
+    let client = client(&kubeconfig).await;
+    install_crds(&client).await;
+    let ns = TestNamespace::create(&client, "autoscale").await;
+    let _operator = Operator::start(&kubeconfig, &ns.name, "autoscale-0");
+    let gateways: Api<LlamaGate> = ns.api();
+    let spec = |rounds: i32| -> LlamaGate {
+        serde_json::from_value(json!({"apiVersion": "llamagate.io/v1alpha1", "kind": "LlamaGate",
+            "metadata": {"name": "auto"},
+            "spec": {"upstream": {"url": "http://127.0.0.1:9/v1"}, "limits": {"maxToolRounds": rounds},
+                "autoscaling": {"minReplicas": 2, "maxReplicas": 6, "targetCPUUtilizationPercentage": 70}}}))
+        .unwrap()
+    };
+    gateways
+        .create(&PostParams::default(), &spec(4))
+        .await
+        .unwrap();
+    let hpas: Api<HorizontalPodAutoscaler> = ns.api();
+    let hpa = eventually("the HPA", WITHIN, || async { hpas.get("auto").await.ok() }).await;
+    assert_eq!(hpa.spec.unwrap().max_replicas, 6);
+    let deployments: Api<Deployment> = ns.api();
+    let first = eventually("the Deployment", WITHIN, || async {
+        deployments.get("auto").await.ok()
+    })
+    .await;
+    let hash = |d: &Deployment| {
+        d.spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.clone())
+    };
+    // The HPA (or anyone) scales the Deployment.
+    let scale = json!({"spec": {"replicas": 5}});
+    deployments
+        .patch_scale("auto", &PatchParams::default(), &Patch::Merge(&scale))
+        .await
+        .unwrap();
+    // A spec change the operator acts on: the configuration, so the pods roll.
+    let change = json!({"spec": {"limits": {"maxToolRounds": 7}}});
+    gateways
+        .patch("auto", &PatchParams::default(), &Patch::Merge(&change))
+        .await
+        .unwrap();
+    let rolled = eventually("the config change rolled the template", WITHIN, || async {
+        let d = deployments.get("auto").await.ok()?;
+        (hash(&d) != hash(&first)).then_some(d)
+    })
+    .await;
+    assert_eq!(
+        rolled.spec.unwrap().replicas,
+        Some(5),
+        "the operator never takes replicas back"
+    );
     ns.delete().await;
 }

@@ -17,7 +17,11 @@ use kube::{
     Api,
     api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
 };
-use llamagate_crds::McpServer;
+use llamagate_crds::{
+    McpServer,
+    client::{SecretValues, describe},
+};
+use llamagate_mcp::{ServerClient, server::operations::ToolCall};
 use llamagate_test_peers as peers;
 use serde_json::{Value, json};
 
@@ -43,6 +47,34 @@ async fn wait_condition(
         matches.then_some(server)
     })
     .await
+}
+
+/// Ask the peer itself (through our MCP client) to register one more tool.
+async fn add_tool(server: &Value, url: &str, name: &str) {
+    let server: McpServer = serde_json::from_value(server.clone()).unwrap();
+    let description = describe(&server, url, &SecretValues::new()).unwrap();
+    let context = llamagate_mcp::Context::new(llamagate_mcp::McpMetrics::unregistered());
+    let client = ServerClient::new(description, &context);
+    let call = ToolCall {
+        name: "add_tool".to_owned(),
+        arguments: json!({"name": name}).as_object().cloned().unwrap(),
+        ..Default::default()
+    };
+    client.call_tool(call).await.expect("add_tool on the peer");
+    client.stop(Duration::from_secs(1)).await;
+}
+
+/// The tool count a direct one-shot probe finds, to compare the status with.
+async fn direct_tool_count(server: &McpServer, url: &str) -> u64 {
+    let description = describe(server, url, &SecretValues::new()).unwrap();
+    let context = llamagate_mcp::Context::new(llamagate_mcp::McpMetrics::unregistered());
+    let report = llamagate_mcp::probe_once(&description, &context, Duration::from_secs(5)).await;
+    assert!(report.ready(), "the peer answers a direct probe");
+    let count = report
+        .findings
+        .and_then(|f| f.tool_count)
+        .expect("tool count");
+    u64::try_from(count).unwrap()
 }
 
 fn external(name: &str, transport: &str, url: &str, extra: Value) -> McpServer {
@@ -110,7 +142,24 @@ async fn external_server_health_shows_in_kubectl_get_and_holds_still() {
         "no writes while steady"
     );
 
+    // A tool added at run time shows within one interval (2 s, with jitter and the write).
+    let tools = status["toolCount"].as_u64().unwrap();
+    add_tool(&ready, &peer.url, "added_at_run_time").await;
+    eventually("the added tool counted", Duration::from_secs(4), || async {
+        let server = server_json(&api, "notes").await?;
+        (server["status"]["toolCount"].as_u64() == Some(tools + 1)).then_some(())
+    })
+    .await;
+
     // Down: Ready turns False after the threshold, with no stale tool count.
+    let port: u16 = peer
+        .url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches("/mcp")
+        .parse()
+        .unwrap();
     peer.kill();
     let down = wait_condition(&api, "notes", "Ready", "False", Some("Unreachable")).await;
     assert_eq!(down["status"]["consecutiveFailures"], 2);
@@ -134,6 +183,55 @@ async fn external_server_health_shows_in_kubectl_get_and_holds_still() {
         about_notes.len() >= 2,
         "an Event when Ready came and when it went: {about_notes:?}"
     );
+
+    // Back at the same address: Ready again, counts and all.
+    let _back = peers::mcp2_http_on(port);
+    let back = wait_condition(&api, "notes", "Ready", "True", Some("Verified")).await;
+    assert_eq!(back["status"]["consecutiveFailures"], 0);
+    assert!(back["status"]["toolCount"].as_u64().is_some());
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn every_transport_becomes_ready_with_the_right_counts() {
+    let Some(kubeconfig) = kubeconfig("every transport") else {
+        return;
+    };
+    let client = client(&kubeconfig).await;
+    install_crds(&client).await;
+    let ns = TestNamespace::create(&client, "transports").await;
+    let _operator = Operator::start(&kubeconfig, &ns.name, "transports-0");
+    let peers = [
+        (
+            "node-http",
+            "streamable-http",
+            peers::everything("streamableHttp"),
+        ),
+        ("node-sse", "sse", peers::everything("sse")),
+        (
+            "py-json",
+            "streamable-http",
+            peers::mcp1_peer("streamable-http-json"),
+        ),
+        ("py-ws", "websocket", peers::ws_peer()),
+        ("py-stateless", "streamable-http", peers::mcp2_http()),
+    ];
+    let api: Api<McpServer> = ns.api();
+    for (name, transport, peer) in &peers {
+        let server = external(name, transport, &peer.url, json!({}));
+        api.create(&PostParams::default(), &server).await.unwrap();
+    }
+    for (name, transport, peer) in &peers {
+        let server = external(name, transport, &peer.url, json!({}));
+        let expected = direct_tool_count(&server, &peer.url).await;
+        let ready = wait_condition(&api, name, "Ready", "True", Some("Verified")).await;
+        assert_eq!(
+            ready["status"]["toolCount"], expected,
+            "{name}: {}",
+            ready["status"]
+        );
+        assert_eq!(ready["status"]["url"], peer.url.as_str(), "{name}");
+    }
     ns.delete().await;
 }
 
@@ -251,7 +349,7 @@ async fn managed_server_objects_keep_what_other_managers_own() {
     let client = client(&kubeconfig).await;
     install_crds(&client).await;
     let ns = TestNamespace::create(&client, "managed").await;
-    let _operator = Operator::start(&kubeconfig, &ns.name, "managed-0");
+    let mut crashing = Operator::start(&kubeconfig, &ns.name, "managed-0");
     let api: Api<McpServer> = ns.api();
     let created = api
         .create(&PostParams::default(), &managed("tools"))
@@ -259,6 +357,14 @@ async fn managed_server_objects_keep_what_other_managers_own() {
         .unwrap();
     let uid = created.metadata.uid.clone().unwrap();
     let deployments: Api<Deployment> = ns.api();
+    // Killed in the middle of its first reconcile (the Deployment applied, the Service
+    // perhaps not); a second replica takes over once the lease expires and converges.
+    eventually("the first Deployment apply", WITHIN, || async {
+        deployments.get("tools").await.ok()
+    })
+    .await;
+    crashing.crash();
+    let _operator = Operator::start(&kubeconfig, &ns.name, "managed-1");
     let services: Api<Service> = ns.api();
     let deployment = eventually("the Deployment", WITHIN, || async {
         serde_json::to_value(deployments.get("tools").await.ok()?).ok()
@@ -283,8 +389,32 @@ async fn managed_server_objects_keep_what_other_managers_own() {
             "llamagate-operator"
         );
     }
+    let all = deployments
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(all.len(), 1, "no duplicates after the crash");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["containers"][0]["command"],
+        json!(["/llamagate/llamagate"])
+    );
+    let args = pod["containers"][0]["args"].as_array().unwrap();
+    assert_eq!(
+        args[0], "bridge",
+        "the stdio command runs under the bridge: {args:?}"
+    );
+    assert!(args.contains(&json!("tools-server")), "{args:?}");
+    assert!(
+        pod["initContainers"][0].is_object(),
+        "an init container copies the binary"
+    );
     let not_available = wait_condition(&api, "tools", "Available", "False", None).await;
     assert!(not_available["status"].get("url").is_none());
+    // No kubelet here, so never Available, and never probed meanwhile.
+    let reachable = condition(&not_available, "Reachable").unwrap();
+    assert_eq!(reachable["reason"], "NotProbed", "{reachable}");
 
     // Someone else's fields: `kubectl rollout restart`'s annotation and a scale to 3.
     let theirs = json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {
@@ -334,6 +464,18 @@ async fn managed_server_objects_keep_what_other_managers_own() {
         message.contains(&format!("tools.{}.svc", ns.name)),
         "names the Service URL: {message} (before: {reachable:?})"
     );
+    // Deleting the McpServer removes what it owned (the garbage collector follows the
+    // owner references).
     api.delete("tools", &DeleteParams::default()).await.unwrap();
+    eventually(
+        "the Deployment and Service collected",
+        Duration::from_secs(60),
+        || async {
+            let gone = deployments.get_opt("tools").await.ok()?.is_none()
+                && services.get_opt("tools").await.ok()?.is_none();
+            gone.then_some(())
+        },
+    )
+    .await;
     ns.delete().await;
 }

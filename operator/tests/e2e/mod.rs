@@ -3,6 +3,8 @@
 //! scenario, and the operator run as its own process, as a user runs it.
 #![allow(dead_code)]
 
+pub mod gateway;
+
 use std::{
     future::Future,
     path::PathBuf,
@@ -144,44 +146,50 @@ impl TestNamespace {
 /// The operator binary, run against the cluster with leader election on.
 pub struct Operator {
     child: Child,
+    args: Vec<String>,
+    kubeconfig: PathBuf,
     pub metrics: String,
 }
 
 impl Operator {
     pub fn start(kubeconfig: &PathBuf, namespace: &str, identity: &str) -> Self {
         let port = llamagate_test_peers::free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_llamagate-operator"))
-            .args([
-                "run",
-                "--namespace",
-                namespace,
-                "--lease-namespace",
-                namespace,
-            ])
-            .args([
-                "--identity",
-                identity,
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .args([
-                "--lease-duration",
-                "6s",
-                "--renew-deadline",
-                "4s",
-                "--retry-period",
-                "1s",
-            ])
-            .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "info")
-            .env_remove("LLAMAGATE_OPERATOR_NAMESPACE")
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("start llamagate-operator");
+        let args: Vec<String> = [
+            "run",
+            "--namespace",
+            namespace,
+            "--lease-namespace",
+            namespace,
+            "--identity",
+            identity,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--lease-duration",
+            "6s",
+            "--renew-deadline",
+            "4s",
+            "--retry-period",
+            "1s",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
         Self {
-            child,
+            child: spawn_operator(kubeconfig, &args),
+            args,
+            kubeconfig: kubeconfig.clone(),
             metrics: format!("http://127.0.0.1:{port}/metrics"),
         }
+    }
+
+    /// Start it again if it exited (a lost lease ends the process), as a pod's restart
+    /// policy would. True when it had exited.
+    pub fn restart_if_exited(&mut self) -> bool {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            self.child = spawn_operator(&self.kubeconfig, &self.args);
+            return true;
+        }
+        false
     }
 
     /// SIGTERM, as Kubernetes stops a pod, and wait for the exit.
@@ -203,6 +211,12 @@ impl Operator {
         let _ = self.child.wait();
     }
 
+    /// SIGKILL: a crash, mid-reconcile or not; the lease is left to expire.
+    pub fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// This replica's `llamagate_operator_leader` gauge, once its endpoint answers.
     pub async fn leading(&self) -> Option<bool> {
         let text = reqwest::get(&self.metrics).await.ok()?.text().await.ok()?;
@@ -210,6 +224,17 @@ impl Operator {
             .find_map(|line| line.strip_prefix("llamagate_operator_leader "))
             .map(|value| value.trim() == "1")
     }
+}
+
+fn spawn_operator(kubeconfig: &PathBuf, args: &[String]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_llamagate-operator"))
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env("RUST_LOG", "info")
+        .env_remove("LLAMAGATE_OPERATOR_NAMESPACE")
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start llamagate-operator")
 }
 
 impl Drop for Operator {

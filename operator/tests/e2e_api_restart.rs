@@ -31,16 +31,13 @@ fn server(name: &str, url: &str) -> McpServer {
 /// the outage cost it the lease, verifies new servers again.
 #[tokio::test]
 async fn the_last_known_set_serves_through_an_api_server_restart() {
-    let Some(kubeconfig) = kubeconfig("API server restart") else {
-        return;
-    };
     let Some(command) = std::env::var_os("LLAMAGATE_E2E_RESTART_APISERVER") else {
         eprintln!("skipped: API server restart: LLAMAGATE_E2E_RESTART_APISERVER names no command");
         return;
     };
-    let client = client(&kubeconfig).await;
-    install_crds(&client).await;
-    let ns = TestNamespace::create(&client, "restart").await;
+    let Some((kubeconfig, _client, ns)) = scenario("API server restart", "restart").await else {
+        return;
+    };
     let mut operator = Operator::start(&kubeconfig, &ns.name, "restart-0");
     let peer = peers::mcp2_http();
     let servers: Api<McpServer> = ns.api();

@@ -99,12 +99,10 @@ async fn service_account_kubeconfig(
 
 #[tokio::test]
 async fn a_gateway_with_only_its_service_account_uses_what_the_operator_verified() {
-    let Some(kubeconfig) = kubeconfig("LlamaGate and discovery") else {
+    let Some((kubeconfig, client, ns)) = scenario("LlamaGate and discovery", "gateway").await
+    else {
         return;
     };
-    let client = client(&kubeconfig).await;
-    install_crds(&client).await;
-    let ns = TestNamespace::create(&client, "gateway").await;
     let _operator = Operator::start(&kubeconfig, &ns.name, "gateway-0");
     let peer = peers::mcp1_peer_with_env(
         "streamable-http",
@@ -245,11 +243,7 @@ async fn a_gateway_with_only_its_service_account_uses_what_the_operator_verified
     let dir = tempfile::tempdir().unwrap();
     let token_config = service_account_kubeconfig(&client, &ns, "gw", dir.path()).await;
     let (state, base) = gateway(&ns.name, &token_config).await;
-    eventually("mine verified by the operator", WITHIN, || async {
-        let s = servers.get_status("mine").await.ok()?;
-        s.status?.url.map(|_| ())
-    })
-    .await;
+    verified(&servers, "mine").await;
     eventually("mine usable through the gateway", LIVE, || async {
         call_echo(&base, "mine").await.then_some(())
     })
@@ -324,16 +318,7 @@ async fn a_gateway_with_only_its_service_account_uses_what_the_operator_verified
         .create(&post, &secret("late-token", "a-token"))
         .await
         .unwrap();
-    eventually("late verified", WITHIN, || async {
-        servers
-            .get_status("late")
-            .await
-            .ok()?
-            .status?
-            .url
-            .map(|_| ())
-    })
-    .await;
+    verified(&servers, "late").await;
     eventually("late usable", LIVE, || async {
         call_echo(&base, "late").await.then_some(())
     })
@@ -426,12 +411,9 @@ async fn a_gateway_with_only_its_service_account_uses_what_the_operator_verified
 
 #[tokio::test]
 async fn leadership_passes_through_a_real_lease() {
-    let Some(kubeconfig) = kubeconfig("leader election") else {
+    let Some((kubeconfig, _client, ns)) = scenario("leader election", "leader").await else {
         return;
     };
-    let client = client(&kubeconfig).await;
-    install_crds(&client).await;
-    let ns = TestNamespace::create(&client, "leader").await;
     let first = Operator::start(&kubeconfig, &ns.name, "replica-a");
     let second = Operator::start(&kubeconfig, &ns.name, "replica-b");
     let leases: Api<Lease> = ns.api();
@@ -474,27 +456,15 @@ async fn leadership_passes_through_a_real_lease() {
     let mut spec = server("after", "a", &peer.url);
     spec.spec.auth = None;
     servers.create(&PostParams::default(), &spec).await.unwrap();
-    eventually("the new leader verified a server", WITHIN, || async {
-        servers
-            .get_status("after")
-            .await
-            .ok()?
-            .status?
-            .url
-            .map(|_| ())
-    })
-    .await;
+    verified(&servers, "after").await;
     ns.delete().await;
 }
 
 #[tokio::test]
 async fn an_autoscaled_gateway_keeps_the_replicas_another_writer_set() {
-    let Some(kubeconfig) = kubeconfig("autoscaling") else {
+    let Some((kubeconfig, _client, ns)) = scenario("autoscaling", "autoscale").await else {
         return;
     };
-    let client = client(&kubeconfig).await;
-    install_crds(&client).await;
-    let ns = TestNamespace::create(&client, "autoscale").await;
     let _operator = Operator::start(&kubeconfig, &ns.name, "autoscale-0");
     let gateways: Api<LlamaGate> = ns.api();
     let spec = |rounds: i32| -> LlamaGate {

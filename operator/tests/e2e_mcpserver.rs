@@ -92,12 +92,9 @@ fn external(name: &str, transport: &str, url: &str, extra: Value) -> McpServer {
 
 #[tokio::test]
 async fn external_server_health_shows_in_kubectl_get_and_holds_still() {
-    let Some(kubeconfig) = kubeconfig("external server health") else {
+    let Some((kubeconfig, client, ns)) = scenario("external server health", "health").await else {
         return;
     };
-    let client = client(&kubeconfig).await;
-    install_crds(&client).await;
-    let ns = TestNamespace::create(&client, "health").await;
     let _operator = Operator::start(&kubeconfig, &ns.name, "health-0");
     let mut peer = peers::mcp2_http();
     let api: Api<McpServer> = ns.api();
@@ -194,12 +191,9 @@ async fn external_server_health_shows_in_kubectl_get_and_holds_still() {
 
 #[tokio::test]
 async fn every_transport_becomes_ready_with_the_right_counts() {
-    let Some(kubeconfig) = kubeconfig("every transport") else {
+    let Some((kubeconfig, _client, ns)) = scenario("every transport", "transports").await else {
         return;
     };
-    let client = client(&kubeconfig).await;
-    install_crds(&client).await;
-    let ns = TestNamespace::create(&client, "transports").await;
     let _operator = Operator::start(&kubeconfig, &ns.name, "transports-0");
     let peers = [
         (
@@ -237,12 +231,9 @@ async fn every_transport_becomes_ready_with_the_right_counts() {
 
 #[tokio::test]
 async fn secrets_missing_late_and_rotated() {
-    let Some(kubeconfig) = kubeconfig("secrets") else {
+    let Some((kubeconfig, _client, ns)) = scenario("secrets", "secrets").await else {
         return;
     };
-    let client = client(&kubeconfig).await;
-    install_crds(&client).await;
-    let ns = TestNamespace::create(&client, "secrets").await;
     let _operator = Operator::start(&kubeconfig, &ns.name, "secrets-0");
     // The legacy SSE transport this time, with a peer that checks the token on every request.
     let peer = peers::mcp1_peer_with_env(
@@ -343,12 +334,9 @@ async fn report_available(deployments: &Api<Deployment>, name: &str) {
 
 #[tokio::test]
 async fn managed_server_objects_keep_what_other_managers_own() {
-    let Some(kubeconfig) = kubeconfig("managed server") else {
+    let Some((kubeconfig, _client, ns)) = scenario("managed server", "managed").await else {
         return;
     };
-    let client = client(&kubeconfig).await;
-    install_crds(&client).await;
-    let ns = TestNamespace::create(&client, "managed").await;
     let mut crashing = Operator::start(&kubeconfig, &ns.name, "managed-0");
     let api: Api<McpServer> = ns.api();
     let created = api

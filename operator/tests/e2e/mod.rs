@@ -36,6 +36,26 @@ pub fn kubeconfig(scenario: &str) -> Option<PathBuf> {
     }
 }
 
+/// The start of every scenario: the cluster (or `None`, skipped), a client, the CRDs
+/// installed, and a namespace of its own.
+pub async fn scenario(what: &str, prefix: &str) -> Option<(PathBuf, Client, TestNamespace)> {
+    let kubeconfig = kubeconfig(what)?;
+    let client = client(&kubeconfig).await;
+    install_crds(&client).await;
+    let ns = TestNamespace::create(&client, prefix).await;
+    Some((kubeconfig, client, ns))
+}
+
+/// Wait until the operator has verified `name` (its status has a URL).
+pub async fn verified(api: &Api<llamagate_crds::McpServer>, name: &str) {
+    eventually(
+        &format!("{name} verified by the operator"),
+        Duration::from_secs(30),
+        || async { api.get_status(name).await.ok()?.status?.url.map(|_| ()) },
+    )
+    .await;
+}
+
 pub async fn client(kubeconfig: &PathBuf) -> Client {
     let file = Kubeconfig::read_from(kubeconfig).expect("the e2e kubeconfig reads");
     let config = Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())

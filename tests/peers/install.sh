@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned real MCP peers the tests start: npm packages (package-lock.json) and two
 # Python virtualenvs (mcp 1.30 with the WebSocket server, mcp-server-time and the openai SDK;
-# mcp 2.3, the 2026-07-28 peer). Skips work whose pins did not change since the last install.
+# mcp 2.3, the 2026-07-28 peer), and the Helm v4 engine (helm-python-sdk) the chart tests use. Skips work whose pins did not change since the last install.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -36,4 +36,5 @@ venv() {
 }
 venv mcp1 requirements-mcp1.txt
 venv mcp2 requirements-mcp2.txt
+venv helm requirements-helm.txt
 echo "test peers ready" >&2

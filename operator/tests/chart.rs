@@ -1,0 +1,324 @@
+//! The Helm chart with the real Helm v4 engine (helm-python-sdk, installed by
+//! `tests/peers/install.sh`; no helm binary): `lint --strict`, rendered with default values
+//! and with every optional part on, every object parsed into its `k8s-openapi` (or CRD)
+//! type with nothing left over (a misspelled field fails), bad values refused by the
+//! schema, the CRDs identical to `crds/generated`, and the RBAC rules against a reviewed
+//! snapshot (`UPDATE_SNAPSHOTS=1` rewrites it).
+
+use std::{path::PathBuf, process::Command};
+
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{Pod, Service, ServiceAccount},
+    networking::v1::NetworkPolicy,
+    policy::v1::PodDisruptionBudget,
+    rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding},
+};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use llamagate_crds::{LlamaGate, McpServer};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn chart() -> String {
+    root().join("charts/llamagate").display().to_string()
+}
+
+/// Run the engine: `lint CHART` or `render CHART VALUES`.
+fn engine(args: &[&str]) -> Value {
+    let python = llamagate_test_peers::python("helm");
+    let output = Command::new(&python)
+        .arg(root().join("charts/tests/helm_engine.py"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{python}: {e}; run tests/peers/install.sh first"));
+    assert!(
+        output.status.success(),
+        "the Helm engine failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the engine's JSON")
+}
+
+/// The rendered objects (CRDs included) and NOTES.txt, or the engine's refusal.
+fn render(values: Value) -> Result<(Vec<Value>, String), String> {
+    let answer = engine(&["render", &chart(), &values.to_string()]);
+    if answer["ok"] != true {
+        return Err(answer["error"].as_str().unwrap_or_default().to_owned());
+    }
+    let mut objects = Vec::new();
+    let mut notes = String::new();
+    for (path, text) in answer["files"].as_object().unwrap() {
+        let text = text.as_str().unwrap();
+        if path.ends_with("NOTES.txt") {
+            notes = text.to_owned();
+            continue;
+        }
+        for document in serde_norway::Deserializer::from_str(text) {
+            let value: Value = serde::Deserialize::deserialize(document)
+                .unwrap_or_else(|e| panic!("{path} is not YAML: {e}"));
+            if !value.is_null() {
+                objects.push(value);
+            }
+        }
+    }
+    Ok((objects, notes))
+}
+
+/// Every field path of `original` that `typed` dropped: the type has no such field.
+fn dropped(original: &Value, typed: &Value, path: &str, out: &mut Vec<String>) {
+    match (original, typed) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (key, value) in a {
+                match b.get(key) {
+                    Some(other) => dropped(value, other, &format!("{path}.{key}"), out),
+                    None if !value.is_null() => out.push(format!("{path}.{key}")),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                dropped(x, y, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn typed<K: DeserializeOwned + serde::Serialize>(object: &Value) {
+    let name = format!("{} {}", object["kind"], object["metadata"]["name"]);
+    let parsed: K = serde_json::from_value(object.clone())
+        .unwrap_or_else(|e| panic!("{name} does not parse as its type: {e}"));
+    let back = serde_json::to_value(parsed).unwrap();
+    let mut missing = Vec::new();
+    dropped(object, &back, "", &mut missing);
+    assert!(
+        missing.is_empty(),
+        "{name}: fields its type does not have: {missing:?}"
+    );
+}
+
+/// Parse each object into its type; returns the kinds seen.
+fn check_types(objects: &[Value]) -> Vec<String> {
+    let mut kinds = Vec::new();
+    for object in objects {
+        let kind = object["kind"].as_str().unwrap_or_default();
+        match kind {
+            "Deployment" => typed::<Deployment>(object),
+            "Service" => typed::<Service>(object),
+            "ServiceAccount" => typed::<ServiceAccount>(object),
+            "ClusterRole" => typed::<ClusterRole>(object),
+            "ClusterRoleBinding" => typed::<ClusterRoleBinding>(object),
+            "Role" => typed::<Role>(object),
+            "RoleBinding" => typed::<RoleBinding>(object),
+            "NetworkPolicy" => typed::<NetworkPolicy>(object),
+            "PodDisruptionBudget" => typed::<PodDisruptionBudget>(object),
+            "Pod" => typed::<Pod>(object),
+            "CustomResourceDefinition" => typed::<CustomResourceDefinition>(object),
+            "LlamaGate" => typed::<LlamaGate>(object),
+            "McpServer" => typed::<McpServer>(object),
+            // The Prometheus operator's type: no Rust type here; its shape is checked below.
+            "ServiceMonitor" => assert_eq!(object["apiVersion"], "monitoring.coreos.com/v1"),
+            other => panic!("an object of an unexpected kind: {other}"),
+        }
+        kinds.push(kind.to_owned());
+    }
+    kinds.sort();
+    kinds
+}
+
+fn all_on() -> Value {
+    json!({
+        "operator": {"replicas": 2, "watchNamespace": "apps"},
+        "metrics": {"serviceMonitor": {"enabled": true, "labels": {"release": "prom"}}},
+        "networkPolicy": {"enabled": true, "metricsFrom": [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]},
+        "podDisruptionBudget": {"enabled": true},
+        "gateway": {"enabled": true, "name": "gw", "spec": {
+            "upstream": {"url": "http://ollama.llm.svc:11434/v1"},
+            "autoscaling": {"minReplicas": 2, "maxReplicas": 5, "targetCPUUtilizationPercentage": 70},
+            "mcpServerSelector": {"matchLabels": {"llamagate.io/gateway": "gw"}}}},
+        "mcpServers": [
+            {"name": "time", "labels": {"llamagate.io/gateway": "gw"}, "spec": {"transport": "stdio",
+                "deployment": {"image": "ghcr.io/llamagate/mcp-python:0.1.0", "command": ["uvx", "mcp-server-time"]}}},
+            {"name": "remote", "spec": {"transport": "streamable-http", "url": "https://mcp.example.com/mcp"}}
+        ]
+    })
+}
+
+#[test]
+fn lint_strict_passes() {
+    let lint = engine(&["lint", &chart()]);
+    assert_eq!(lint["errors"], json!([]), "{lint}");
+    for message in lint["messages"].as_array().unwrap() {
+        // Severity 1 is informational (`icon is recommended`); warnings and errors fail.
+        assert!(message["severity"].as_i64() <= Some(1), "{message}");
+    }
+}
+
+#[test]
+fn default_values_render_the_operator_and_parse_as_their_types() {
+    let (objects, notes) = render(json!({})).unwrap();
+    let kinds = check_types(&objects);
+    assert_eq!(
+        kinds,
+        [
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "CustomResourceDefinition",
+            "CustomResourceDefinition",
+            "Deployment",
+            "Role",
+            "RoleBinding",
+            "Service",
+            "ServiceAccount"
+        ]
+    );
+    let deployment = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let container = &pod["containers"][0];
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(
+        container["securityContext"]["allowPrivilegeEscalation"],
+        false
+    );
+    assert_eq!(
+        container["securityContext"]["capabilities"]["drop"],
+        json!(["ALL"])
+    );
+    assert_eq!(container["image"], "ghcr.io/llamagate/llamagate:0.1.0");
+    assert_eq!(
+        container["command"],
+        json!(["/usr/local/bin/llamagate-operator"])
+    );
+    assert!(
+        container["args"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("--lease-name"))
+    );
+    assert!(container["readinessProbe"].is_object() && container["livenessProbe"].is_object());
+    assert!(container["resources"]["limits"]["memory"].is_string());
+    assert!(
+        notes.contains("kubectl get mcpservers -n llamagate-system"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn every_optional_part_renders_and_parses() {
+    let (objects, notes) = render(all_on()).unwrap();
+    let kinds = check_types(&objects);
+    for kind in [
+        "ServiceMonitor",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "LlamaGate",
+        "McpServer",
+        "Pod",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "{kind} missing from {kinds:?}"
+        );
+    }
+    // One namespace watched: a Role there, no ClusterRole.
+    assert!(!kinds.iter().any(|k| k == "ClusterRole"), "{kinds:?}");
+    let role = objects
+        .iter()
+        .find(|o| o["kind"] == "Role" && o["metadata"]["namespace"] == "apps");
+    assert!(role.is_some(), "a Role in the watched namespace");
+    let test_pod = objects.iter().find(|o| o["kind"] == "Pod").unwrap();
+    assert_eq!(test_pod["metadata"]["annotations"]["helm.sh/hook"], "test");
+    assert!(
+        notes.contains("http://gw.llamagate-system.svc:80/v1"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn bad_values_are_refused_naming_the_field() {
+    let cases = [
+        (
+            json!({"operator": {"replicas": "two"}}),
+            "/operator/replicas",
+        ),
+        (json!({"operator": {"replica": 2}}), "replica"),
+        (json!({"unknownKey": true}), "unknownKey"),
+        (
+            json!({"image": {"pullPolicy": "Sometimes"}}),
+            "/image/pullPolicy",
+        ),
+        (json!({"metrics": {"port": 70000}}), "/metrics/port"),
+        (json!({"mcpServers": [{"name": "x"}]}), "/mcpServers/0"),
+        (json!({"gateway": {"name": "Not_A_Name"}}), "/gateway/name"),
+        (
+            json!({"operator": {"watchNamespace": "-bad-"}}),
+            "/operator/watchNamespace",
+        ),
+    ];
+    for (values, field) in cases {
+        let error = render(values.clone()).expect_err(&format!("{values} must be refused"));
+        assert!(
+            error.contains(field),
+            "{values}: the error names {field}: {error}"
+        );
+    }
+}
+
+#[test]
+fn the_chart_crds_are_the_generated_ones() {
+    for file in [
+        "mcpservers.llamagate.io.yaml",
+        "llamagates.llamagate.io.yaml",
+    ] {
+        let generated = std::fs::read_to_string(root().join("crds/generated").join(file)).unwrap();
+        let charted =
+            std::fs::read_to_string(root().join("charts/llamagate/crds").join(file)).unwrap();
+        assert!(
+            generated == charted,
+            "charts/llamagate/crds/{file} is stale: copy crds/generated/{file} over it"
+        );
+    }
+}
+
+#[test]
+fn rbac_rules_match_the_reviewed_snapshot() {
+    let (objects, _) = render(json!({})).unwrap();
+    let mut rules = serde_json::Map::new();
+    for object in objects
+        .iter()
+        .filter(|o| o["kind"] == "ClusterRole" || o["kind"] == "Role")
+    {
+        let key = format!(
+            "{} {}",
+            object["kind"].as_str().unwrap(),
+            object["metadata"]["name"].as_str().unwrap()
+        );
+        for rule in object["rules"].as_array().unwrap() {
+            for field in ["apiGroups", "resources", "verbs"] {
+                let text = rule[field].to_string();
+                assert!(!text.contains('*'), "{key}: no wildcards: {rule}");
+            }
+        }
+        rules.insert(key, object["rules"].clone());
+    }
+    let text = serde_norway::to_string(&rules).unwrap();
+    let path = root().join("charts/tests/rbac.snapshot.yaml");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let reviewed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        reviewed == text,
+        "the chart's RBAC changed; review it and run with UPDATE_SNAPSHOTS=1:\n{text}"
+    );
+}

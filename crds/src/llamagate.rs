@@ -88,7 +88,10 @@ pub struct Autoscaling {
     #[schemars(range(min = 1, max = 1000))]
     pub max_replicas: i32,
     /// Average CPU utilization to keep, in percent of the request.
-    #[serde(default = "default_cpu_target", rename = "targetCPUUtilizationPercentage")]
+    #[serde(
+        default = "default_cpu_target",
+        rename = "targetCPUUtilizationPercentage"
+    )]
     #[schemars(range(min = 1, max = 100))]
     pub target_cpu_utilization_percentage: i32,
 }

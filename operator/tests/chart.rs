@@ -5,7 +5,10 @@
 //! schema, the CRDs identical to `crds/generated`, and the RBAC rules against a reviewed
 //! snapshot (`UPDATE_SNAPSHOTS=1` rewrites it).
 
-use std::{path::PathBuf, process::Command};
+#[path = "e2e/helm.rs"]
+mod helm;
+
+use helm::{chart, engine, root};
 
 use k8s_openapi::api::{
     apps::v1::Deployment,
@@ -18,30 +21,6 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use llamagate_crds::{LlamaGate, McpServer};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn chart() -> String {
-    root().join("charts/llamagate").display().to_string()
-}
-
-/// Run the engine: `lint CHART` or `render CHART VALUES`.
-fn engine(args: &[&str]) -> Value {
-    let python = llamagate_test_peers::python("helm");
-    let output = Command::new(&python)
-        .arg(root().join("charts/tests/helm_engine.py"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{python}: {e}; run tests/peers/install.sh first"));
-    assert!(
-        output.status.success(),
-        "the Helm engine failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("the engine's JSON")
-}
 
 /// The rendered objects (CRDs included) and NOTES.txt, or the engine's refusal.
 fn render(values: Value) -> Result<(Vec<Value>, String), String> {

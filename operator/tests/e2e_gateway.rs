@@ -6,13 +6,11 @@
 
 mod e2e;
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use e2e::{gateway::*, *};
 use k8s_openapi::api::{
     apps::v1::Deployment,
-    authentication::v1::TokenRequest,
-    authorization::v1::SubjectAccessReview,
     autoscaling::v2::HorizontalPodAutoscaler,
     coordination::v1::Lease,
     core::v1::{ConfigMap, Secret, Service, ServiceAccount},
@@ -20,13 +18,13 @@ use k8s_openapi::api::{
     rbac::v1::{Role, RoleBinding},
 };
 use kube::{
-    Api, Client,
+    Api,
     api::{DeleteParams, Patch, PatchParams, PostParams},
 };
 use llamagate_crds::{LlamaGate, McpServer};
 use llamagate_mcp::cache::ListKind;
 use llamagate_test_peers as peers;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const WITHIN: Duration = Duration::from_secs(30);
 /// A change the operator verified must be usable through the gateway this soon.
@@ -44,57 +42,6 @@ fn server(name: &str, team: &str, url: &str) -> McpServer {
 fn secret(name: &str, token: &str) -> Secret {
     serde_json::from_value(json!({"metadata": {"name": name}, "stringData": {"token": token}}))
         .unwrap()
-}
-
-/// May `user` do `verb` on `resource` (named `name`) in `namespace`? The API server decides.
-async fn allowed(
-    client: &Client,
-    user: &str,
-    verb: &str,
-    resource: (&str, &str),
-    namespace: &str,
-    name: Option<&str>,
-) -> bool {
-    let review: SubjectAccessReview = serde_json::from_value(json!({"spec": {"user": user,
-        "resourceAttributes": {"namespace": namespace, "verb": verb, "group": resource.0,
-            "resource": resource.1, "name": name.unwrap_or_default()}}}))
-    .unwrap();
-    let api: Api<SubjectAccessReview> = Api::all(client.clone());
-    let answer = api
-        .create(&PostParams::default(), &review)
-        .await
-        .expect("review");
-    answer.status.is_some_and(|s| s.allowed)
-}
-
-/// A kubeconfig holding only a token of the gateway's ServiceAccount.
-async fn service_account_kubeconfig(
-    client: &Client,
-    ns: &TestNamespace,
-    account: &str,
-    dir: &Path,
-) -> std::path::PathBuf {
-    let accounts: Api<ServiceAccount> = ns.api();
-    let request: TokenRequest =
-        serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 3600}}))
-            .unwrap();
-    let token = accounts
-        .create_token_request(account, &PostParams::default(), &request)
-        .await
-        .expect("a token of the gateway's ServiceAccount")
-        .status
-        .expect("token status")
-        .token;
-    let admin = std::fs::read_to_string(kubeconfig("token").unwrap()).unwrap();
-    let mut config: Value = serde_norway::from_str(&admin).unwrap();
-    config["users"] = json!([{"name": "gateway", "user": {"token": token}}]);
-    for context in config["contexts"].as_array_mut().unwrap() {
-        context["context"]["user"] = json!("gateway");
-    }
-    let _ = client;
-    let path = dir.join("gateway-kubeconfig.yaml");
-    std::fs::write(&path, serde_norway::to_string(&config).unwrap()).unwrap();
-    path
 }
 
 #[tokio::test]
@@ -241,7 +188,7 @@ async fn a_gateway_with_only_its_service_account_uses_what_the_operator_verified
 
     // The gateway as its pods run it: that ServiceAccount's token and nothing else.
     let dir = tempfile::tempdir().unwrap();
-    let token_config = service_account_kubeconfig(&client, &ns, "gw", dir.path()).await;
+    let token_config = service_account_kubeconfig(&ns, "gw", dir.path()).await;
     let (state, base) = gateway(&ns.name, &token_config).await;
     verified(&servers, "mine").await;
     eventually("mine usable through the gateway", LIVE, || async {

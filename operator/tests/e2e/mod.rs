@@ -4,16 +4,21 @@
 #![allow(dead_code)]
 
 pub mod gateway;
+pub mod helm;
 
 use std::{
     future::Future,
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::Duration,
 };
 
 use k8s_openapi::{
-    api::core::v1::Namespace,
+    api::{
+        authentication::v1::TokenRequest,
+        authorization::v1::SubjectAccessReview,
+        core::v1::{Namespace, ServiceAccount},
+    },
     apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 };
 use kube::{
@@ -147,6 +152,14 @@ impl TestNamespace {
         }
     }
 
+    /// A namespace someone else made (a Helm release's), not deleted by this handle's owner.
+    pub fn existing(client: &Client, name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            client: client.clone(),
+        }
+    }
+
     pub fn api<K>(&self) -> Api<K>
     where
         K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
@@ -197,6 +210,20 @@ impl Operator {
         Self {
             child: spawn_operator(kubeconfig, &args),
             args,
+            kubeconfig: kubeconfig.clone(),
+            metrics: format!("http://127.0.0.1:{port}/metrics"),
+        }
+    }
+
+    /// The binary with `args` after `run`, on `kubeconfig` (another identity's, say).
+    pub fn start_with(kubeconfig: &PathBuf, args: &[&str]) -> Self {
+        let port = llamagate_test_peers::free_port();
+        let mut all: Vec<String> =
+            vec!["run".into(), "--listen".into(), format!("127.0.0.1:{port}")];
+        all.extend(args.iter().map(|a| (*a).to_owned()));
+        Self {
+            child: spawn_operator(kubeconfig, &all),
+            args: all,
             kubeconfig: kubeconfig.clone(),
             metrics: format!("http://127.0.0.1:{port}/metrics"),
         }
@@ -312,4 +339,53 @@ pub async fn printed_table(client: &Client, namespace: &str) -> (Vec<String>, Ve
         .map(|r| r["cells"].as_array().cloned().unwrap_or_default())
         .collect();
     (columns, rows)
+}
+
+/// May `user` do `verb` on `resource` (named `name`) in `namespace`? The API server decides.
+pub async fn allowed(
+    client: &Client,
+    user: &str,
+    verb: &str,
+    resource: (&str, &str),
+    namespace: &str,
+    name: Option<&str>,
+) -> bool {
+    let review: SubjectAccessReview = serde_json::from_value(json!({"spec": {"user": user,
+        "resourceAttributes": {"namespace": namespace, "verb": verb, "group": resource.0,
+            "resource": resource.1, "name": name.unwrap_or_default()}}}))
+    .unwrap();
+    let api: Api<SubjectAccessReview> = Api::all(client.clone());
+    let answer = api
+        .create(&PostParams::default(), &review)
+        .await
+        .expect("review");
+    answer.status.is_some_and(|s| s.allowed)
+}
+
+/// A kubeconfig (the cluster of the e2e one) holding only a token of the gateway's ServiceAccount.
+pub async fn service_account_kubeconfig(
+    ns: &TestNamespace,
+    account: &str,
+    dir: &Path,
+) -> std::path::PathBuf {
+    let accounts: Api<ServiceAccount> = ns.api();
+    let request: TokenRequest =
+        serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 3600}}))
+            .unwrap();
+    let token = accounts
+        .create_token_request(account, &PostParams::default(), &request)
+        .await
+        .expect("a token of the ServiceAccount")
+        .status
+        .expect("token status")
+        .token;
+    let admin = std::fs::read_to_string(kubeconfig("token").unwrap()).unwrap();
+    let mut config: Value = serde_norway::from_str(&admin).unwrap();
+    config["users"] = json!([{"name": account, "user": {"token": token}}]);
+    for context in config["contexts"].as_array_mut().unwrap() {
+        context["context"]["user"] = json!(account);
+    }
+    let path = dir.join(format!("{account}-kubeconfig.yaml"));
+    std::fs::write(&path, serde_norway::to_string(&config).unwrap()).unwrap();
+    path
 }

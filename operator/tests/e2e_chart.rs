@@ -1,0 +1,239 @@
+//! End to end against a real control plane (`LLAMAGATE_E2E_KUBECONFIG`): the Helm chart
+//! installed, upgraded with changed values and uninstalled with the real Helm engine; its
+//! RBAC proven sufficient (the operator, run out of cluster on a token of the chart's own
+//! ServiceAccount, reconciles an external server, a managed one and a gateway) and minimal
+//! (the API server's authorizer refuses it what it was not given). Skipped, saying so,
+//! without a cluster.
+
+mod e2e;
+
+use std::time::Duration;
+
+use e2e::{helm::release, *};
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{Namespace, Service, ServiceAccount},
+    rbac::v1::Role,
+};
+use kube::{
+    Api,
+    api::{ListParams, PostParams},
+};
+use llamagate_crds::{LlamaGate, McpServer};
+use llamagate_test_peers as peers;
+use serde_json::json;
+
+const WITHIN: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn install_prove_the_rbac_upgrade_and_uninstall() {
+    let Some((kubeconfig, client, apps)) = scenario("Helm chart", "chart-apps").await else {
+        return;
+    };
+    // The release in a namespace of its own, watching only `apps`.
+    let system = format!("{}-system", apps.name);
+    let values = json!({"operator": {"watchNamespace": apps.name, "replicas": 1}});
+    release("install", &values, &kubeconfig, "lg", &system);
+    let in_system =
+        |client: &kube::Client| -> Api<Deployment> { Api::namespaced(client.clone(), &system) };
+    let deployment = in_system(&client)
+        .get("lg-llamagate-operator")
+        .await
+        .expect("the operator Deployment");
+    assert_eq!(deployment.spec.unwrap().replicas, Some(1));
+
+    // Minimal: what the chart's ServiceAccount may not do, by the API server's authorizer.
+    let user = format!("system:serviceaccount:{system}:lg-llamagate-operator");
+    let watched = apps.name.as_str();
+    assert!(
+        allowed(
+            &client,
+            &user,
+            "watch",
+            ("llamagate.io", "mcpservers"),
+            watched,
+            None
+        )
+        .await
+    );
+    assert!(
+        allowed(
+            &client,
+            &user,
+            "patch",
+            ("llamagate.io", "mcpservers/status"),
+            watched,
+            Some("x")
+        )
+        .await
+    );
+    assert!(
+        !allowed(
+            &client,
+            &user,
+            "update",
+            ("llamagate.io", "mcpservers"),
+            watched,
+            Some("x")
+        )
+        .await,
+        "no spec writes"
+    );
+    assert!(
+        !allowed(
+            &client,
+            &user,
+            "get",
+            ("", "secrets"),
+            "kube-system",
+            Some("x")
+        )
+        .await,
+        "no Secrets outside"
+    );
+    assert!(
+        !allowed(&client, &user, "get", ("", "secrets"), &system, Some("x")).await,
+        "nor in its own namespace"
+    );
+    assert!(
+        !allowed(
+            &client,
+            &user,
+            "create",
+            ("apps", "deployments"),
+            "default",
+            None
+        )
+        .await
+    );
+    assert!(
+        !allowed(
+            &client,
+            &user,
+            "update",
+            ("coordination.k8s.io", "leases"),
+            &system,
+            Some("another")
+        )
+        .await
+    );
+    assert!(!allowed(&client, &user, "delete", ("", "pods"), watched, None).await);
+
+    // Sufficient: the operator out of cluster on that ServiceAccount's token, with the
+    // chart's own flags, reconciles everything it is for.
+    let dir = tempfile::tempdir().unwrap();
+    let system_ns = SystemNamespace(system.clone());
+    let token = system_ns.token_kubeconfig(&client, dir.path()).await;
+    let _operator = Operator::start_with(
+        &token,
+        &[
+            "--namespace",
+            watched,
+            "--lease-namespace",
+            &system,
+            "--lease-name",
+            "lg-llamagate-operator",
+            "--identity",
+            "chart-0",
+            "--lease-duration",
+            "6s",
+            "--renew-deadline",
+            "4s",
+            "--retry-period",
+            "1s",
+        ],
+    );
+    let peer = peers::mcp2_http();
+    let servers: Api<McpServer> = apps.api();
+    let post = PostParams::default();
+    let external: McpServer = serde_json::from_value(json!({"apiVersion": "llamagate.io/v1alpha1",
+        "kind": "McpServer", "metadata": {"name": "external", "labels": {"team": "a"}},
+        "spec": {"transport": "streamable-http", "url": peer.url, "healthCheck": {"interval": "2s", "timeout": "1s"}}}))
+    .unwrap();
+    servers.create(&post, &external).await.unwrap();
+    let managed: McpServer = serde_json::from_value(json!({"apiVersion": "llamagate.io/v1alpha1",
+        "kind": "McpServer", "metadata": {"name": "managed"},
+        "spec": {"transport": "stdio", "deployment": {"image": "example/tools:1", "command": ["tools"]}}}))
+    .unwrap();
+    servers.create(&post, &managed).await.unwrap();
+    let gateway: LlamaGate = serde_json::from_value(json!({"apiVersion": "llamagate.io/v1alpha1",
+        "kind": "LlamaGate", "metadata": {"name": "gw"},
+        "spec": {"upstream": {"url": "http://127.0.0.1:9/v1"}, "mcpServerSelector": {"matchLabels": {"team": "a"}}}}))
+    .unwrap();
+    apps.api::<LlamaGate>()
+        .create(&post, &gateway)
+        .await
+        .unwrap();
+    verified(&servers, "external").await;
+    eventually("the managed server's Service", WITHIN, || async {
+        apps.api::<Service>().get("managed").await.ok()
+    })
+    .await;
+    eventually("the gateway's Role", WITHIN, || async {
+        apps.api::<Role>().get("gw").await.ok()
+    })
+    .await;
+    eventually("the gateway's Deployment", WITHIN, || async {
+        apps.api::<Deployment>().get("gw").await.ok()
+    })
+    .await;
+    eventually("the gateway's status", WITHIN, || async {
+        let status = apps
+            .api::<LlamaGate>()
+            .get_status("gw")
+            .await
+            .ok()?
+            .status?;
+        (status.mcp_servers.ready == 1).then_some(())
+    })
+    .await;
+
+    operator.stop();
+
+    // Upgrade with changed values: two operator replicas and a gateway from the chart.
+    let upgraded = json!({"operator": {"watchNamespace": apps.name, "replicas": 2},
+        "gateway": {"enabled": true, "name": "charted", "spec": {"upstream": {"url": "http://127.0.0.1:9/v1"}}}});
+    release("upgrade", &upgraded, &kubeconfig, "lg", &system);
+    let deployment = in_system(&client)
+        .get("lg-llamagate-operator")
+        .await
+        .unwrap();
+    assert_eq!(deployment.spec.unwrap().replicas, Some(2));
+    let charted: Api<LlamaGate> = Api::namespaced(client.clone(), &system);
+    charted.get("charted").await.expect("the chart's LlamaGate");
+
+    // Uninstall leaves nothing of the release behind (the CRDs stay, as Helm keeps them).
+    release("uninstall", &json!({}), &kubeconfig, "lg", &system);
+    let selector = ListParams::default().labels("app.kubernetes.io/instance=lg");
+    eventually(
+        "nothing of the release left",
+        Duration::from_secs(60),
+        || async {
+            let deployments = in_system(&client).list(&selector).await.ok()?.items.len();
+            let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &system);
+            let accounts = accounts.list(&selector).await.ok()?.items.len();
+            let roles: Api<Role> = Api::namespaced(client.clone(), watched);
+            let roles = roles.list(&selector).await.ok()?.items.len();
+            let gateways = charted.list(&Default::default()).await.ok()?.items.len();
+            (deployments + accounts + roles + gateways == 0).then_some(())
+        },
+    )
+    .await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let _ = namespaces.delete(&system, &Default::default()).await;
+    apps.delete().await;
+}
+
+/// The release's namespace, for a token of the chart's ServiceAccount there.
+struct SystemNamespace(String);
+
+impl SystemNamespace {
+    async fn token_kubeconfig(
+        &self,
+        client: &kube::Client,
+        dir: &std::path::Path,
+    ) -> std::path::PathBuf {
+        let ns = TestNamespace::existing(client, &self.0);
+        service_account_kubeconfig(&ns, "lg-llamagate-operator", dir).await
+    }
+}

@@ -124,7 +124,7 @@ async fn install_prove_the_rbac_upgrade_and_uninstall() {
     let dir = tempfile::tempdir().unwrap();
     let system_ns = SystemNamespace(system.clone());
     let token = system_ns.token_kubeconfig(&client, dir.path()).await;
-    let _operator = Operator::start_with(
+    let mut operator = Operator::start_with(
         &token,
         &[
             "--namespace",

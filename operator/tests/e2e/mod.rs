@@ -277,7 +277,6 @@ fn spawn_operator(kubeconfig: &PathBuf, args: &[String]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_llamagate-operator"))
         .args(args)
         .env("KUBECONFIG", kubeconfig)
-        .env("RUST_LOG", "info")
         .env_remove("LLAMAGATE_OPERATOR_NAMESPACE")
         .stdin(Stdio::null())
         .spawn()

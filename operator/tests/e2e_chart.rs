@@ -135,12 +135,6 @@ async fn install_prove_the_rbac_upgrade_and_uninstall() {
             "lg-llamagate-operator",
             "--identity",
             "chart-0",
-            "--lease-duration",
-            "6s",
-            "--renew-deadline",
-            "4s",
-            "--retry-period",
-            "1s",
         ],
     );
     let peer = peers::mcp2_http();
@@ -165,18 +159,9 @@ async fn install_prove_the_rbac_upgrade_and_uninstall() {
         .await
         .unwrap();
     verified(&servers, "external").await;
-    eventually("the managed server's Service", WITHIN, || async {
-        apps.api::<Service>().get("managed").await.ok()
-    })
-    .await;
-    eventually("the gateway's Role", WITHIN, || async {
-        apps.api::<Role>().get("gw").await.ok()
-    })
-    .await;
-    eventually("the gateway's Deployment", WITHIN, || async {
-        apps.api::<Deployment>().get("gw").await.ok()
-    })
-    .await;
+    exists::<Service>(&apps, "managed").await;
+    exists::<Role>(&apps, "gw").await;
+    exists::<Deployment>(&apps, "gw").await;
     eventually("the gateway's status", WITHIN, || async {
         let status = apps
             .api::<LlamaGate>()

@@ -90,31 +90,13 @@ async fn a_gateway_with_only_its_service_account_uses_what_the_operator_verified
         .expect("the API accepts the LlamaGate");
 
     // Every owned object, as the API server accepted it.
-    let deployment = eventually("the gateway Deployment", WITHIN, || async {
-        ns.api::<Deployment>().get("gw").await.ok()
-    })
-    .await;
+    let deployment = exists::<Deployment>(&ns, "gw").await;
     assert_eq!(deployment.spec.as_ref().unwrap().replicas, Some(2));
-    eventually("the Service", WITHIN, || async {
-        ns.api::<Service>().get("gw").await.ok()
-    })
-    .await;
-    eventually("the ServiceAccount", WITHIN, || async {
-        ns.api::<ServiceAccount>().get("gw").await.ok()
-    })
-    .await;
-    eventually("the RoleBinding", WITHIN, || async {
-        ns.api::<RoleBinding>().get("gw").await.ok()
-    })
-    .await;
-    eventually("the ConfigMap", WITHIN, || async {
-        ns.api::<ConfigMap>().get("gw-config").await.ok()
-    })
-    .await;
-    let role = eventually("the Role", WITHIN, || async {
-        ns.api::<Role>().get("gw").await.ok()
-    })
-    .await;
+    exists::<Service>(&ns, "gw").await;
+    exists::<ServiceAccount>(&ns, "gw").await;
+    exists::<RoleBinding>(&ns, "gw").await;
+    exists::<ConfigMap>(&ns, "gw-config").await;
+    let role = exists::<Role>(&ns, "gw").await;
     let secret_rule = role
         .rules
         .unwrap()

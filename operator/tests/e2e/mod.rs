@@ -51,6 +51,38 @@ pub async fn scenario(what: &str, prefix: &str) -> Option<(PathBuf, Client, Test
     Some((kubeconfig, client, ns))
 }
 
+/// Wait until `name` of kind `K` exists in `ns`, and return it.
+pub async fn exists<K>(ns: &TestNamespace, name: &str) -> K
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    <K as kube::Resource>::DynamicType: Default,
+{
+    let what = format!(
+        "{} {name}",
+        std::any::type_name::<K>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("object")
+    );
+    eventually(&what, Duration::from_secs(30), || async {
+        ns.api::<K>().get(name).await.ok()
+    })
+    .await
+}
+
+/// Lease timings short enough for a test to wait out an expiry.
+pub const FAST_LEASE: [&str; 6] = [
+    "--lease-duration",
+    "6s",
+    "--renew-deadline",
+    "4s",
+    "--retry-period",
+    "1s",
+];
+
 /// Wait until the operator has verified `name` (its status has a URL).
 pub async fn verified(api: &Api<llamagate_crds::McpServer>, name: &str) {
     eventually(
@@ -197,14 +229,9 @@ impl Operator {
             identity,
             "--listen",
             &format!("127.0.0.1:{port}"),
-            "--lease-duration",
-            "6s",
-            "--renew-deadline",
-            "4s",
-            "--retry-period",
-            "1s",
         ]
         .into_iter()
+        .chain(FAST_LEASE)
         .map(str::to_owned)
         .collect();
         Self {
@@ -215,12 +242,12 @@ impl Operator {
         }
     }
 
-    /// The binary with `args` after `run`, on `kubeconfig` (another identity's, say).
+    /// The binary with `args` (and [`FAST_LEASE`]) after `run`, on `kubeconfig` (another identity's, say).
     pub fn start_with(kubeconfig: &PathBuf, args: &[&str]) -> Self {
         let port = llamagate_test_peers::free_port();
         let mut all: Vec<String> =
             vec!["run".into(), "--listen".into(), format!("127.0.0.1:{port}")];
-        all.extend(args.iter().map(|a| (*a).to_owned()));
+        all.extend(args.iter().chain(&FAST_LEASE).map(|a| (*a).to_owned()));
         Self {
             child: spawn_operator(kubeconfig, &all),
             args: all,

@@ -7,8 +7,11 @@
 
 #[path = "e2e/helm.rs"]
 mod helm;
+#[path = "common/roundtrip.rs"]
+mod roundtrip;
 
 use helm::{chart, engine, root};
+use roundtrip::typed;
 
 use k8s_openapi::api::{
     apps::v1::Deployment,
@@ -19,7 +22,6 @@ use k8s_openapi::api::{
 };
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use llamagate_crds::{LlamaGate, McpServer};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 /// The rendered objects (CRDs included) and NOTES.txt, or the engine's refusal.
@@ -45,40 +47,6 @@ fn render(values: Value) -> Result<(Vec<Value>, String), String> {
         }
     }
     Ok((objects, notes))
-}
-
-/// Every field path of `original` that `typed` dropped: the type has no such field.
-fn dropped(original: &Value, typed: &Value, path: &str, out: &mut Vec<String>) {
-    match (original, typed) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (key, value) in a {
-                match b.get(key) {
-                    Some(other) => dropped(value, other, &format!("{path}.{key}"), out),
-                    None if !value.is_null() => out.push(format!("{path}.{key}")),
-                    None => {}
-                }
-            }
-        }
-        (Value::Array(a), Value::Array(b)) => {
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                dropped(x, y, &format!("{path}[{i}]"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn typed<K: DeserializeOwned + serde::Serialize>(object: &Value) {
-    let name = format!("{} {}", object["kind"], object["metadata"]["name"]);
-    let parsed: K = serde_json::from_value(object.clone())
-        .unwrap_or_else(|e| panic!("{name} does not parse as its type: {e}"));
-    let back = serde_json::to_value(parsed).unwrap();
-    let mut missing = Vec::new();
-    dropped(object, &back, "", &mut missing);
-    assert!(
-        missing.is_empty(),
-        "{name}: fields its type does not have: {missing:?}"
-    );
 }
 
 /// Parse each object into its type; returns the kinds seen.

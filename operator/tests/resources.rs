@@ -8,6 +8,30 @@ use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service};
 use llamagate_crds::McpServer;
 use llamagate_operator::resources::mcpserver::{BridgeImage, deployment, service, service_url};
 
+#[path = "common/roundtrip.rs"]
+mod roundtrip;
+
+/// Every example resource, parsed into its type, keeps every field it was written with.
+#[test]
+fn the_examples_have_no_field_their_types_lack() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let Ok(object) = serde_norway::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        match object["kind"].as_str() {
+            Some("McpServer") => roundtrip::typed::<McpServer>(&object),
+            Some("LlamaGate") => roundtrip::typed::<llamagate_crds::LlamaGate>(&object),
+            _ => continue,
+        }
+        checked += 1;
+    }
+    assert!(checked >= 4, "the examples were read ({checked})");
+}
+
 fn example(file: &str) -> McpServer {
     let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples")).join(file);
     let mut server: McpServer =

@@ -269,3 +269,53 @@ fn rbac_rules_match_the_reviewed_snapshot() {
         "the chart's RBAC changed; review it and run with UPDATE_SNAPSHOTS=1:\n{text}"
     );
 }
+
+/// The quick start of docs/helm.md: its `--set` values render, and the McpServer it applies
+/// is a valid one that the gateway it installs selects.
+#[test]
+fn the_helm_quick_start_in_the_docs_holds() {
+    let doc = std::fs::read_to_string(root().join("docs/helm.md")).unwrap();
+    let block = doc
+        .split("```sh")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the quick start's shell block");
+    let mut values = json!({});
+    for word in block.split_whitespace() {
+        let Some((key, value)) = word.split_once('=').filter(|_| word.contains('.')) else {
+            continue;
+        };
+        let mut slot = &mut values;
+        for part in key.split('.') {
+            slot = &mut slot[part];
+        }
+        *slot = serde_json::from_str(value).unwrap_or_else(|_| json!(value));
+    }
+    assert_eq!(
+        values["gateway"]["enabled"], true,
+        "parsed the --set values: {values}"
+    );
+    let (objects, notes) = render(values).expect("the quick start's values render");
+    let gateway = objects
+        .iter()
+        .find(|o| o["kind"] == "LlamaGate")
+        .expect("a LlamaGate");
+    assert!(notes.contains("kubectl get mcpservers"), "{notes}");
+
+    let manifest = block
+        .split("<<'YAML'")
+        .nth(1)
+        .and_then(|rest| rest.split("\nYAML").next())
+        .expect("the McpServer the quick start applies");
+    let server: Value = serde_norway::from_str(manifest).expect("its YAML");
+    typed::<McpServer>(&server);
+    let selector = gateway["spec"]["mcpServerSelector"]["matchLabels"]
+        .as_object()
+        .unwrap();
+    for (label, value) in selector {
+        assert_eq!(
+            &server["metadata"]["labels"][label], value,
+            "the gateway selects it"
+        );
+    }
+}

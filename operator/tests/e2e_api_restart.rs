@@ -32,7 +32,7 @@ fn server(name: &str, url: &str) -> McpServer {
 #[tokio::test]
 async fn the_last_known_set_serves_through_an_api_server_restart() {
     let Some(command) = std::env::var_os("LLAMAGATE_E2E_RESTART_APISERVER") else {
-        eprintln!("skipped: API server restart: LLAMAGATE_E2E_RESTART_APISERVER names no command");
+        skipped("API server restart: LLAMAGATE_E2E_RESTART_APISERVER names no command");
         return;
     };
     let Some((kubeconfig, _client, ns)) = scenario("API server restart", "restart").await else {

@@ -35,7 +35,7 @@ pub fn kubeconfig(scenario: &str) -> Option<PathBuf> {
     match std::env::var_os(KUBECONFIG) {
         Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
         _ => {
-            eprintln!("skipped: {scenario}: {KUBECONFIG} names no cluster");
+            skipped(&format!("{scenario}: {KUBECONFIG} names no cluster"));
             None
         }
     }
@@ -91,6 +91,13 @@ pub async fn verified(api: &Api<llamagate_crds::McpServer>, name: &str) {
         || async { api.get_status(name).await.ok()?.status?.url.map(|_| ()) },
     )
     .await;
+}
+
+/// Say that a scenario is skipped and why, where it shows: straight to stderr (the test
+/// harness captures `eprintln!` of passing tests, and would hide it).
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: {why}");
 }
 
 pub async fn client(kubeconfig: &PathBuf) -> Client {

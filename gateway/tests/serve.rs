@@ -172,3 +172,55 @@ fn sigterm_stops_the_server_cleanly() {
         "{rest:?}"
     );
 }
+
+/// At the default level a person can read the log: one line per event that matters. A
+/// stdio server that writes ~90 lines of validation errors to stderr (the Python SDK
+/// answering the `server/discover` of protocol `auto`) shows as one summary line when it
+/// closes, not as a wall of text.
+#[test]
+fn the_default_log_is_one_line_per_event() {
+    use std::io::{BufRead, BufReader};
+    let peer = llamagate_test_peers::time_stdio();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("llamagate.yaml");
+    let args: Vec<String> = peer.args.iter().map(|a| format!("\"{a}\"")).collect();
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\nupstream: {{ url: \"http://127.0.0.1:9/v1\" }}\nmcp:\n  servers:\n    - {{ name: time, transport: stdio, command: \"{}\", args: [{}] }}\n",
+            peer.program,
+            args.join(", ")
+        ),
+    )
+    .unwrap();
+    let mut child = llamagate()
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env_remove("RUST_LOG")
+        .env_remove("LLAMAGATE_LOG_LEVEL")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref().map_while(Result::ok) {
+        let healthy = line.contains("MCP server healthy");
+        seen.push(line);
+        if healthy {
+            break;
+        }
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    seen.extend(lines.map_while(Result::ok));
+    child.wait().unwrap();
+    let log = seen.join("\n");
+    assert!(log.contains("MCP server healthy"), "{log}");
+    assert!(
+        !log.contains("Input should be"),
+        "a server's stderr is at debug:\n{log}"
+    );
+    assert!(log.contains("the server's stderr closed"), "{log}");
+    assert!(seen.len() <= 10, "{} lines:\n{log}", seen.len());
+}

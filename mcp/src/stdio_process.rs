@@ -113,11 +113,24 @@ pub fn spawn(
     ))
 }
 
+/// A server's stderr, line by line at debug: servers write whole tracebacks there (the
+/// Python SDK logs ~90 lines of validation errors for one unknown method), which would bury
+/// everything else at info. When it closes (the process ended), its last line is logged at
+/// info: usually the reason a crashed server gives.
 async fn log_stderr(server: Arc<str>, stderr: impl AsyncRead + Unpin) {
     let mut lines = BufReader::new(stderr).lines();
+    let mut count = 0u64;
+    let mut last = String::new();
     while let Ok(Some(line)) = lines.next_line().await {
         let line: String = line.chars().take(2000).collect();
-        tracing::info!(target: "llamagate::mcp::stderr", server = %server, "{line}");
+        tracing::debug!(target: "llamagate::mcp::stderr", server = %server, "{line}");
+        count += 1;
+        if !line.trim().is_empty() {
+            last = line;
+        }
+    }
+    if count > 0 {
+        tracing::info!(target: "llamagate::mcp::stderr", server = %server, lines = count, last = %last, "the server's stderr closed (all of it at debug: RUST_LOG=llamagate::mcp::stderr=debug)");
     }
 }
 

@@ -2,14 +2,18 @@
 //! them, and clients on a context with the shared prober and metrics the test can read.
 #![allow(dead_code)]
 
-use std::sync::{Arc, OnceLock};
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 pub use llamagate_test_peers::*;
 
 use llamagate_mcp::{
     Context, Endpoint, McpMetrics, Prober, RemoteEndpoint, RemoteTransport, ServerClient,
-    ServerDescription, ServerName, StdioCommand, Transport,
+    ServerDescription, ServerName, StdioCommand, Transport, server::operations::ToolCall,
 };
+use serde_json::Value;
 
 /// A description of the remote server `name` at `url`.
 pub fn remote(name: &str, transport: Transport, url: &str) -> ServerDescription {
@@ -99,4 +103,43 @@ pub fn context_with(metrics: &TestMetrics) -> Context {
 /// A client of `description` with metrics nobody reads.
 pub fn client(description: ServerDescription) -> Arc<ServerClient> {
     ServerClient::new(description, &context_with(&TestMetrics::new()))
+}
+
+/// A client for `config` with quick health checks (300 ms) and `tweak` applied.
+pub fn client_with(
+    mut config: ServerDescription,
+    tweak: impl FnOnce(&mut ServerDescription),
+) -> Arc<ServerClient> {
+    config.health.interval = Duration::from_millis(300);
+    config.health.timeout = Duration::from_millis(250);
+    config.timeouts.connect = Duration::from_secs(10);
+    tweak(&mut config);
+    client(config)
+}
+
+pub fn tool(name: &str, arguments: Value) -> ToolCall {
+    ToolCall {
+        name: name.to_owned(),
+        arguments: arguments.as_object().cloned().unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+pub async fn wait_for(what: &str, mut condition: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline {
+        if condition().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+pub fn process_id(server: &ServerClient) -> u32 {
+    server
+        .process_ids()
+        .into_iter()
+        .next()
+        .expect("a stdio session")
 }

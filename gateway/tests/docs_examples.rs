@@ -96,21 +96,11 @@ fn example_commands() -> Vec<String> {
 
 #[test]
 fn every_documented_example_answers() {
-    let peer = llamagate_test_peers::time_stdio();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("llamagate.yaml");
-    let args: Vec<String> = peer.args.iter().map(|a| format!("\"{a}\"")).collect();
-    std::fs::write(
-        &config,
-        format!(
-            "upstream: {{ url: \"http://127.0.0.1:9/v1\" }}\n\
-             auth:\n  keys:\n    - {{ key: lg-example-key-0001, name: example }}\n\
-             mcp:\n  servers:\n    - {{ name: time, transport: stdio, command: \"{}\", args: [{}] }}\n",
-            peer.program,
-            args.join(", ")
-        ),
-    )
-    .unwrap();
+    let config = support::time_server_config(
+        dir.path(),
+        "auth:\n  keys:\n    - { key: lg-example-key-0001, name: example }\n",
+    );
     let mut server = support::serve_process(&[
         "--config",
         config.to_str().unwrap(),

@@ -180,19 +180,8 @@ fn sigterm_stops_the_server_cleanly() {
 #[test]
 fn the_default_log_is_one_line_per_event() {
     use std::io::{BufRead, BufReader};
-    let peer = llamagate_test_peers::time_stdio();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("llamagate.yaml");
-    let args: Vec<String> = peer.args.iter().map(|a| format!("\"{a}\"")).collect();
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:0\nupstream: {{ url: \"http://127.0.0.1:9/v1\" }}\nmcp:\n  servers:\n    - {{ name: time, transport: stdio, command: \"{}\", args: [{}] }}\n",
-            peer.program,
-            args.join(", ")
-        ),
-    )
-    .unwrap();
+    let config = support::time_server_config(dir.path(), "listen: 127.0.0.1:0\n");
     let mut child = llamagate()
         .args(["serve", "--config", config.to_str().unwrap()])
         .env_remove("RUST_LOG")

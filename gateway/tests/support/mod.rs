@@ -76,3 +76,19 @@ pub async fn wait_healthy(state: &llamagate::state::AppState, name: &str) {
     }
     panic!("MCP server `{name}` did not become healthy");
 }
+
+/// A configuration file in `dir` with the `time` server (mcp-server-time over stdio) and
+/// `extra` top-level YAML (keys, limits); the upstream is an address nothing serves.
+pub fn time_server_config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let peer = llamagate_test_peers::time_stdio();
+    let args: Vec<String> = peer.args.iter().map(|a| format!("\"{a}\"")).collect();
+    let path = dir.join("llamagate.yaml");
+    let yaml = format!(
+        "upstream: {{ url: \"http://127.0.0.1:9/v1\" }}\n{extra}\
+         mcp:\n  servers:\n    - {{ name: time, transport: stdio, command: \"{}\", args: [{}] }}\n",
+        peer.program,
+        args.join(", ")
+    );
+    std::fs::write(&path, yaml).unwrap();
+    path
+}

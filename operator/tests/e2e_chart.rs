@@ -45,79 +45,36 @@ async fn install_prove_the_rbac_upgrade_and_uninstall() {
     // Minimal: what the chart's ServiceAccount may not do, by the API server's authorizer.
     let user = format!("system:serviceaccount:{system}:lg-llamagate-operator");
     let watched = apps.name.as_str();
-    assert!(
-        allowed(
-            &client,
-            &user,
-            "watch",
-            ("llamagate.io", "mcpservers"),
-            watched,
-            None
-        )
-        .await
-    );
-    assert!(
-        allowed(
-            &client,
-            &user,
-            "patch",
-            ("llamagate.io", "mcpservers/status"),
-            watched,
-            Some("x")
-        )
-        .await
-    );
-    assert!(
-        !allowed(
-            &client,
-            &user,
-            "update",
-            ("llamagate.io", "mcpservers"),
-            watched,
-            Some("x")
-        )
-        .await,
-        "no spec writes"
-    );
-    assert!(
-        !allowed(
-            &client,
-            &user,
-            "get",
-            ("", "secrets"),
-            "kube-system",
-            Some("x")
-        )
-        .await,
-        "no Secrets outside"
-    );
-    assert!(
-        !allowed(&client, &user, "get", ("", "secrets"), &system, Some("x")).await,
-        "nor in its own namespace"
-    );
-    assert!(
-        !allowed(
-            &client,
-            &user,
-            "create",
-            ("apps", "deployments"),
-            "default",
-            None
-        )
-        .await
-    );
-    assert!(
-        !allowed(
-            &client,
-            &user,
-            "update",
-            ("coordination.k8s.io", "leases"),
-            &system,
-            Some("another")
-        )
-        .await
-    );
-    assert!(!allowed(&client, &user, "delete", ("", "pods"), watched, None).await);
+    let (crd, core) = ("llamagate.io", "");
+    assert_access(
+        &client,
+        &user,
+        &[
+            ("watch", (crd, "mcpservers"), watched, None, true),
+            (
+                "patch",
+                (crd, "mcpservers/status"),
+                watched,
+                Some("x"),
+                true,
+            ),
+            // no spec writes
+            ("update", (crd, "mcpservers"), watched, Some("x"), false),
+            // no Secrets outside the watched namespace, nor in its own
+            ("get", (core, "secrets"), "kube-system", Some("x"), false),
+            ("get", (core, "secrets"), &system, Some("x"), false),
+            ("create", ("apps", "deployments"), "default", None, false),
+            (
+                "update",
+                ("coordination.k8s.io", "leases"),
+                &system,
+                Some("another"),
+                false,
+            ),
+            ("delete", (core, "pods"), watched, None, false),
+        ],
+    )
+    .await;
 
     // Sufficient: the operator out of cluster on that ServiceAccount's token, with the
     // chart's own flags, reconciles everything it is for.

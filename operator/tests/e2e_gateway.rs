@@ -111,62 +111,31 @@ async fn a_gateway_with_only_its_service_account_uses_what_the_operator_verified
     // The API server's authorizer on the gateway's RBAC.
     let user = format!("system:serviceaccount:{}:gw", ns.name);
     let n = ns.name.as_str();
-    assert!(
-        allowed(
-            &client,
-            &user,
-            "watch",
-            ("llamagate.io", "mcpservers"),
-            n,
-            None
-        )
-        .await
-    );
-    assert!(
-        allowed(
-            &client,
-            &user,
-            "get",
-            ("", "secrets"),
-            n,
-            Some("mine-token")
-        )
-        .await
-    );
-    assert!(
-        !allowed(
-            &client,
-            &user,
-            "get",
-            ("", "secrets"),
-            n,
-            Some("theirs-token")
-        )
-        .await
-    );
-    assert!(!allowed(&client, &user, "list", ("", "secrets"), n, None).await);
-    assert!(
-        !allowed(
-            &client,
-            &user,
-            "update",
-            ("llamagate.io", "mcpservers"),
-            n,
-            Some("mine")
-        )
-        .await
-    );
-    assert!(
-        !allowed(
-            &client,
-            &user,
-            "patch",
-            ("llamagate.io", "mcpservers/status"),
-            n,
-            Some("mine")
-        )
-        .await
-    );
+    assert_access(
+        &client,
+        &user,
+        &[
+            ("watch", ("llamagate.io", "mcpservers"), n, None, true),
+            ("get", ("", "secrets"), n, Some("mine-token"), true),
+            ("get", ("", "secrets"), n, Some("theirs-token"), false),
+            ("list", ("", "secrets"), n, None, false),
+            (
+                "update",
+                ("llamagate.io", "mcpservers"),
+                n,
+                Some("mine"),
+                false,
+            ),
+            (
+                "patch",
+                ("llamagate.io", "mcpservers/status"),
+                n,
+                Some("mine"),
+                false,
+            ),
+        ],
+    )
+    .await;
 
     // The gateway as its pods run it: that ServiceAccount's token and nothing else.
     let dir = tempfile::tempdir().unwrap();

@@ -422,3 +422,18 @@ pub async fn service_account_kubeconfig(
     std::fs::write(&path, serde_norway::to_string(&config).unwrap()).unwrap();
     path
 }
+
+/// One question for the API server's authorizer: verb, (group, resource), namespace, name,
+/// and the answer expected.
+pub type Access<'a> = (&'a str, (&'a str, &'a str), &'a str, Option<&'a str>, bool);
+
+/// Ask the authorizer each question about `user`; every answer must be the expected one.
+pub async fn assert_access(client: &Client, user: &str, questions: &[Access<'_>]) {
+    for &(verb, resource, namespace, name, expected) in questions {
+        let answer = allowed(client, user, verb, resource, namespace, name).await;
+        assert_eq!(
+            answer, expected,
+            "may {user} {verb} {resource:?} {name:?} in {namespace}?"
+        );
+    }
+}

@@ -183,12 +183,21 @@ fn every_optional_part_renders_and_parses() {
         .iter()
         .find(|o| o["kind"] == "Role" && o["metadata"]["namespace"] == "apps");
     assert!(role.is_some(), "a Role in the watched namespace");
+    // The chart's own LlamaGate and McpServers go where the operator looks for them.
+    for object in objects
+        .iter()
+        .filter(|o| o["kind"] == "LlamaGate" || o["kind"] == "McpServer")
+    {
+        assert_eq!(object["metadata"]["namespace"], "apps", "{object}");
+    }
     let test_pod = objects.iter().find(|o| o["kind"] == "Pod").unwrap();
     assert_eq!(test_pod["metadata"]["annotations"]["helm.sh/hook"], "test");
-    assert!(
-        notes.contains("http://gw.llamagate-system.svc:80/v1"),
-        "{notes}"
+    assert_eq!(
+        test_pod["spec"]["containers"][0]["args"],
+        json!(["mcp", "list", "--url", "http://gw.apps.svc:80"])
     );
+    assert!(notes.contains("http://gw.apps.svc:80/v1"), "{notes}");
+    assert!(notes.contains("kubectl get mcpservers -n apps"), "{notes}");
 }
 
 #[test]

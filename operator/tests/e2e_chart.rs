@@ -130,9 +130,8 @@ async fn install_prove_the_rbac_upgrade_and_uninstall() {
     })
     .await;
 
-    operator.stop();
-
-    // Upgrade with changed values: two operator replicas and a gateway from the chart.
+    // Upgrade with changed values: two operator replicas and a gateway from the chart, in
+    // the watched namespace, which the operator reconciles.
     let upgraded = json!({"operator": {"watchNamespace": apps.name, "replicas": 2},
         "gateway": {"enabled": true, "name": "charted", "spec": {"upstream": {"url": "http://127.0.0.1:9/v1"}}}});
     release("upgrade", &upgraded, &kubeconfig, "lg", &system);
@@ -141,8 +140,11 @@ async fn install_prove_the_rbac_upgrade_and_uninstall() {
         .await
         .unwrap();
     assert_eq!(deployment.spec.unwrap().replicas, Some(2));
-    let charted: Api<LlamaGate> = Api::namespaced(client.clone(), &system);
+    let charted: Api<LlamaGate> = apps.api();
     charted.get("charted").await.expect("the chart's LlamaGate");
+    let service = exists::<Service>(&apps, "charted").await;
+    run_the_test_hook(&upgraded, &service, &apps.name, &kubeconfig).await;
+    operator.stop();
 
     // Uninstall leaves nothing of the release behind (the CRDs stay, as Helm keeps them).
     release("uninstall", &json!({}), &kubeconfig, "lg", &system);
@@ -164,6 +166,52 @@ async fn install_prove_the_rbac_upgrade_and_uninstall() {
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let _ = namespaces.delete(&system, &Default::default()).await;
     apps.delete().await;
+}
+
+/// `helm test` as far as it runs without a kubelet: the hook's Pod names the Service the
+/// operator made for the chart's gateway, and its command, run by this process with that
+/// address swapped for a gateway on loopback discovering the same servers, succeeds.
+async fn run_the_test_hook(
+    values: &serde_json::Value,
+    service: &Service,
+    ns: &str,
+    kubeconfig: &std::path::Path,
+) {
+    let pod = e2e::helm::test_hook_pod(values);
+    let container = &pod["spec"]["containers"][0];
+    assert_eq!(container["command"], json!(["/usr/local/bin/llamagate"]));
+    let args: Vec<String> = serde_json::from_value(container["args"].clone()).unwrap();
+    let port = service.spec.as_ref().unwrap().ports.as_ref().unwrap()[0].port;
+    assert_eq!(
+        args,
+        [
+            "mcp",
+            "list",
+            "--url",
+            &format!("http://charted.{ns}.svc:{port}")
+        ]
+    );
+    let (_state, base) = e2e::gateway::gateway(ns, kubeconfig).await;
+    eventually(
+        "the gateway discovers the external server",
+        WITHIN,
+        || async {
+            let servers = e2e::gateway::servers_listed(&base).await?;
+            e2e::gateway::listed(&servers, "external").then_some(())
+        },
+    )
+    .await;
+    let mut command = vec!["llamagate".to_owned()];
+    command.extend(args[..3].iter().cloned());
+    command.push(base);
+    let code = tokio::task::spawn_blocking(move || llamagate::cli::main_from(command))
+        .await
+        .unwrap();
+    assert_eq!(
+        code,
+        std::process::ExitCode::SUCCESS,
+        "the hook's command failed"
+    );
 }
 
 /// The release's namespace, for a token of the chart's ServiceAccount there.

@@ -26,3 +26,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 app.kubernetes.io/name: llamagate-operator
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
+
+{{/*
+Where the chart's own LlamaGate and McpServers go: the namespace the operator watches, so
+that it reconciles them (the release's namespace when it watches every namespace).
+*/}}
+{{- define "llamagate.resourceNamespace" -}}
+{{- default .Release.Namespace .Values.operator.watchNamespace -}}
+{{- end -}}

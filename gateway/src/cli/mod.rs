@@ -67,7 +67,27 @@ enum ConfigCommand {
 
 /// Parse the command line and run the command; the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    run(Cli::parse())
+}
+
+/// [`main`] on the given arguments (the first is the program's name), for running a
+/// command as written elsewhere (the chart's `helm test` hook, in the end-to-end suite).
+/// Not to be called from inside an async runtime: `mcp` commands start their own.
+pub fn main_from<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    match Cli::try_parse_from(args) {
+        Ok(cli) => run(cli),
+        Err(e) => {
+            let _ = e.print();
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Bridge(args) => bridge(args),

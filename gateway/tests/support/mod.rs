@@ -30,14 +30,16 @@ pub fn serve_process(args: &[&str]) -> ServeProcess {
 
 /// [`serve_process`] with `RUST_LOG=filter`.
 pub fn serve_process_logging(args: &[&str], filter: &str) -> ServeProcess {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_llamagate"));
+    command.arg("serve").args(args).env("RUST_LOG", filter);
+    serve_command(command)
+}
+
+/// Start a prepared `llamagate serve` command (stderr is taken for its log) and wait for it
+/// to log its address.
+pub fn serve_command(mut command: Command) -> ServeProcess {
     use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_llamagate"))
-        .arg("serve")
-        .args(args)
-        .env("RUST_LOG", filter)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut early = Vec::new();
     let addr = lines

@@ -43,3 +43,19 @@ pub fn release(
     let answer = engine(&[command, &chart(), &values, &kubeconfig, name, namespace]);
     assert_eq!(answer["ok"], true, "helm {command}: {answer}");
 }
+
+/// The `helm test` hook's Pod as the chart renders it with `values`.
+pub fn test_hook_pod(values: &Value) -> Value {
+    let answer = engine(&["render", &chart(), &values.to_string()]);
+    assert_eq!(answer["ok"], true, "helm template: {answer}");
+    let files = answer["files"].as_object().expect("rendered files");
+    files
+        .values()
+        .filter_map(Value::as_str)
+        .flat_map(serde_norway::Deserializer::from_str)
+        .filter_map(|document| serde::Deserialize::deserialize(document).ok())
+        .find(|object: &Value| {
+            object["kind"] == "Pod" && object["metadata"]["annotations"]["helm.sh/hook"] == "test"
+        })
+        .expect("the chart's helm test Pod")
+}

@@ -158,7 +158,7 @@ async fn install_prove_the_rbac_upgrade_and_uninstall() {
             let accounts = accounts.list(&selector).await.ok()?.items.len();
             let roles: Api<Role> = Api::namespaced(client.clone(), watched);
             let roles = roles.list(&selector).await.ok()?.items.len();
-            let gateways = charted.list(&Default::default()).await.ok()?.items.len();
+            let gateways = charted.list(&selector).await.ok()?.items.len();
             (deployments + accounts + roles + gateways == 0).then_some(())
         },
     )

@@ -241,10 +241,11 @@ impl Operator {
         .chain(FAST_LEASE)
         .map(str::to_owned)
         .collect();
+        let kubeconfig = operator_credentials(kubeconfig, namespace);
         Self {
-            child: spawn_operator(kubeconfig, &args),
+            child: spawn_operator(&kubeconfig, &args),
             args,
-            kubeconfig: kubeconfig.clone(),
+            kubeconfig,
             metrics: format!("http://127.0.0.1:{port}/metrics"),
         }
     }
@@ -305,6 +306,48 @@ impl Operator {
             .find_map(|line| line.strip_prefix("llamagate_operator_leader "))
             .map(|value| value.trim() == "1")
     }
+}
+
+/// The operator's credentials for a scenario in `namespace`: the suite's own kubeconfig, or,
+/// when `LLAMAGATE_E2E_OPERATOR_KUBECONFIG` names one, that kubeconfig: a token of the Helm
+/// chart's ServiceAccount (`LLAMAGATE_E2E_OPERATOR_USER`, docs/operator.md), so every
+/// scenario proves the chart's RBAC sufficient. The chart grants Leases only in its own
+/// namespace; scenarios run in parallel, each with a lease in its own namespace, so that
+/// user is given Leases there (and nothing else) by `kubectl` as the suite's admin.
+fn operator_credentials(admin: &PathBuf, namespace: &str) -> PathBuf {
+    let Some(chart) = std::env::var_os("LLAMAGATE_E2E_OPERATOR_KUBECONFIG") else {
+        return admin.clone();
+    };
+    let user = std::env::var("LLAMAGATE_E2E_OPERATOR_USER")
+        .expect("LLAMAGATE_E2E_OPERATOR_USER: the chart ServiceAccount's user name");
+    let kubectl = |args: &[&str]| {
+        let out = Command::new("kubectl")
+            .args(args)
+            .args(["-n", namespace, "--kubeconfig"])
+            .arg(admin)
+            .output()
+            .expect("kubectl");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() || stderr.contains("AlreadyExists"),
+            "kubectl {args:?}: {stderr}"
+        );
+    };
+    kubectl(&[
+        "create",
+        "role",
+        "e2e-leases",
+        "--verb=get,create,update",
+        "--resource=leases.coordination.k8s.io",
+    ]);
+    kubectl(&[
+        "create",
+        "rolebinding",
+        "e2e-leases",
+        "--role=e2e-leases",
+        &format!("--user={user}"),
+    ]);
+    PathBuf::from(chart)
 }
 
 fn spawn_operator(kubeconfig: &PathBuf, args: &[String]) -> Child {

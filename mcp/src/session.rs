@@ -24,7 +24,7 @@ use crate::{
     },
     error::{McpError, error_chain},
     stdio_process::StdioChild,
-    transport::{self, http::SessionIdSeen, recorded::RawResults},
+    transport::{self, http::SessionIdSeen, param_headers::ToolSchemas, recorded::RawResults},
 };
 
 /// What the server told us about itself when the session opened.
@@ -51,6 +51,8 @@ pub struct SessionOptions {
     pub max_message_bytes: usize,
     /// Reach link-local and metadata addresses (`address_guard`).
     pub allow_link_local: bool,
+    /// The server's tool schemas, for the `Mcp-Param-*` headers of every session's calls.
+    pub tool_schemas: ToolSchemas,
 }
 
 /// An open session.
@@ -130,7 +132,7 @@ impl Session {
             match remote.transport() {
                 RemoteTransport::StreamableHttp => {
                     let seen = http_session_id.clone().unwrap_or_default();
-                    let transport = streamable_http(name, remote, http, max, &raw, seen)?;
+                    let transport = streamable_http(name, remote, http, max, &raw, seen, options)?;
                     handshake(events, transport, lifecycle, name).await
                 }
                 RemoteTransport::Sse => {
@@ -247,6 +249,7 @@ fn streamable_http(
     max: usize,
     raw: &RawResults,
     seen: SessionIdSeen,
+    options: &SessionOptions,
 ) -> Result<StreamableHttpClientTransport<transport::http::RecordingClient>, McpError> {
     let headers = transport::auth_headers(name, remote)?;
     let config = StreamableHttpClientTransportConfig::with_uri(remote.url().as_str())
@@ -259,7 +262,12 @@ fn streamable_http(
                 .filter_map(|(name, value)| name.map(|name| (name, value)))
                 .collect(),
         );
-    let client = transport::http::RecordingClient::new(http.clone(), raw.clone(), seen);
+    let client = transport::http::RecordingClient::new(
+        http.clone(),
+        raw.clone(),
+        seen,
+        options.tool_schemas.clone(),
+    );
     Ok(StreamableHttpClientTransport::with_client(client, config))
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the pinned real MCP peers the tests start: npm packages (package-lock.json) and two
 # Python virtualenvs (mcp 1.30 with the WebSocket server, mcp-server-time and the openai SDK;
-# mcp 2.3, the 2026-07-28 peer), and the Helm v4 engine (helm-python-sdk) the chart tests use. Skips work whose pins did not change since the last install.
+# mcp 2.3, the 2026-07-28 peer), the Helm v4 engine (helm-python-sdk) the chart tests use, and
+# the MCP conformance suite (tests/conformance). Skips work whose pins did not change since the last install.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -34,6 +35,15 @@ venv() {
     echo "$pin" > ".stamp-$name"
   fi
 }
+# The official MCP conformance suite and the Node 22 it needs, apart from the peers so that
+# they keep the machine's Node (gateway/tests/conformance.rs).
+conformance_pin=$(digest ../conformance/package.json ../conformance/package-lock.json)
+if ! stamp_ok conformance "$conformance_pin" || [ ! -d ../conformance/node_modules/@modelcontextprotocol/conformance ]; then
+  echo "installing the MCP conformance suite..." >&2
+  (cd ../conformance && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$conformance_pin" > .stamp-conformance
+fi
+
 venv mcp1 requirements-mcp1.txt
 venv mcp2 requirements-mcp2.txt
 venv helm requirements-helm.txt

@@ -1,5 +1,6 @@
 //! `llamagate mcp …`: manage and try MCP servers, through a running gateway (`--url`) or,
-//! for `test`, `tools` and `tool`, directly from a configuration file (`--config`).
+//! for every command but `list` and `restart`, directly from a configuration file
+//! (`--config`).
 
 use std::{path::PathBuf, time::Duration};
 
@@ -29,7 +30,7 @@ pub struct McpArgs {
     #[arg(long, env = "LLAMAGATE_API_KEY", hide_env_values = true, global = true)]
     api_key: Option<String>,
     /// Connect to the server directly using this configuration file instead of a gateway
-    /// (`test`, `tools` and `tool` only).
+    /// (every command but `list` and `restart`).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
     /// `table` for people, `json` for scripts.
@@ -228,8 +229,18 @@ async fn through_gateway(args: &McpArgs) -> Result<Value, String> {
 async fn direct(path: &std::path::Path, command: &McpCommand) -> Result<Value, String> {
     let config = config::load(path).map_err(|e| e.to_string().replace('\n', "; "))?;
     let name = match command {
-        McpCommand::Test { server } | McpCommand::Tools { server } | McpCommand::Tool { server, .. } => server,
-        _ => return Err("--config works with `test`, `tools` and `tool`; the other commands need a running gateway (--url)".to_owned()),
+        McpCommand::List | McpCommand::Restart { .. } => {
+            return Err(
+                "`list` and `restart` act on a running gateway (--url), not --config".to_owned(),
+            );
+        }
+        McpCommand::Test { server }
+        | McpCommand::Tools { server }
+        | McpCommand::Tool { server, .. }
+        | McpCommand::Resources { server }
+        | McpCommand::Read { server, .. }
+        | McpCommand::Prompts { server }
+        | McpCommand::Prompt { server, .. } => server,
     };
     let description = config
         .mcp
@@ -291,7 +302,27 @@ async fn direct_command(
                 json!({"server": client.name(), "tool": tool, "result": result, "is_error": is_error}),
             )
         }
-        _ => unreachable!("checked by `direct`"),
+        McpCommand::Resources { .. } => {
+            let (resources, _) = client.list(ListKind::Resources, "cli").await?;
+            let (templates, _) = client.list(ListKind::ResourceTemplates, "cli").await?;
+            Ok(json!({"server": client.name(), "data": *resources, "templates": *templates}))
+        }
+        McpCommand::Read { uri, .. } => client.read_resource(uri, Map::new()).await,
+        McpCommand::Prompts { .. } => {
+            let (prompts, _) = client.list(ListKind::Prompts, "cli").await?;
+            Ok(json!({"server": client.name(), "data": *prompts}))
+        }
+        McpCommand::Prompt { name, args, .. } => {
+            let arguments = parse_args(args, None, true).map_err(|detail| {
+                llamagate_mcp::error::McpError::Protocol {
+                    server: client.name().to_owned(),
+                    method: "prompts/get".to_owned(),
+                    detail,
+                }
+            })?;
+            client.get_prompt(name, arguments).await
+        }
+        McpCommand::List | McpCommand::Restart { .. } => unreachable!("refused by `direct`"),
     }
 }
 

@@ -13,6 +13,7 @@ use super::Listing;
 use crate::{
     cache::{CacheScope, ListKind, Loaded},
     session::{SharedSession, send_recorded},
+    transport::param_headers,
 };
 
 pub(crate) fn list_method(kind: ListKind) -> &'static str {
@@ -126,6 +127,36 @@ pub(crate) async fn list_all(
 }
 
 impl super::ServerClient {
+    /// A tool listing of a Streamable HTTP session of 2026-07-28 or later, as a client may
+    /// use it (SEP-2243): tools with broken `x-mcp-header` annotations left out, said once
+    /// per listing; the schemas of the rest kept for every session's `Mcp-Param-*` headers.
+    pub(crate) fn screen_tools(
+        &self,
+        session: &SharedSession,
+        kind: ListKind,
+        mut listing: Loaded<Listing>,
+    ) -> Loaded<Listing> {
+        if kind != ListKind::Tools
+            || self.description.transport() != crate::description::Transport::StreamableHttp
+            || !param_headers::applies_to(&session.info().protocol_version)
+        {
+            return listing;
+        }
+        let mut tools = listing.value.to_vec();
+        tools.retain(|tool| {
+            let schema = tool.get("inputSchema").unwrap_or(&Value::Null);
+            let Err(problem) = param_headers::validate(schema) else {
+                return true;
+            };
+            let tool = tool.get("name").and_then(Value::as_str).unwrap_or("?");
+            tracing::warn!(server = %self.name(), %tool, "tool left out: its input schema breaks the x-mcp-header rules ({problem})");
+            false
+        });
+        self.tool_schemas.replace(&tools);
+        listing.value = Arc::new(tools);
+        listing
+    }
+
     /// One page of a list, exactly as the server sent it (items and `nextCursor`), for
     /// clients that page themselves. Not cached: cursors are the server's to interpret.
     pub async fn list_page(

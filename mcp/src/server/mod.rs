@@ -17,7 +17,7 @@ use crate::{
     metrics::McpMetrics,
     pool::{AcquireError, Pool, PoolStats},
     session::{Session, SessionInfo, SessionOptions, SharedSession},
-    transport::RESULT_TOO_LARGE,
+    transport::{RESULT_TOO_LARGE, param_headers::ToolSchemas},
 };
 
 mod lifecycle;
@@ -46,6 +46,8 @@ pub struct ServerClient {
     pub(crate) probes: ProbeCounters,
     /// Woken when a restart ends, for the calls that arrived meanwhile.
     pub(crate) restarted: tokio::sync::Notify,
+    /// The last tool listing's input schemas (SEP-2243 headers, `transport/param_headers.rs`).
+    pub(crate) tool_schemas: ToolSchemas,
     /// Removed or replaced in its registry: it publishes no more metrics, so that it neither
     /// brings back a removed server's series nor overwrites its successor's.
     retired: std::sync::atomic::AtomicBool,
@@ -83,6 +85,7 @@ impl ServerClient {
             last_answer: LastAnswer::default(),
             probes,
             restarted: tokio::sync::Notify::new(),
+            tool_schemas: ToolSchemas::default(),
             retired: std::sync::atomic::AtomicBool::new(false),
         });
         client.publish_health();
@@ -194,6 +197,7 @@ impl ServerClient {
                 .unwrap_or(usize::MAX)
                 .saturating_add(16 * 1024),
             allow_link_local: self.allow_link_local,
+            tool_schemas: self.tool_schemas.clone(),
         }
     }
 
@@ -419,7 +423,8 @@ impl ServerClient {
             .get_or_load(kind, principal, self.ttl(kind), || async {
                 let method = list_method(kind);
                 self.request(method, timeout, |session| async move {
-                    list_all(&session, kind).await
+                    let listing = list_all(&session, kind).await?;
+                    Ok(self.screen_tools(&session, kind, listing))
                 })
                 .await
             })

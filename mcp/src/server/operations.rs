@@ -14,7 +14,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::ServerClient;
-use crate::{error::McpError, session::send_recorded};
+use crate::{
+    cache::ListKind, description::Transport, error::McpError, session::send_recorded,
+    transport::param_headers,
+};
+
+/// Whom the cache holds a listing for when the client lists only to learn tool schemas.
+const SCHEMA_LISTING: &str = "llamagate:tool-schemas";
 
 /// How a tool call ended.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -132,6 +138,7 @@ impl ServerClient {
         }
         let request: CallToolRequestParams = params(self.name(), method, body)?;
         let timeout = call.timeout.unwrap_or(self.description.timeouts.call);
+        self.learn_param_headers(&call.name).await;
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
         let (typed, mut result) = self.send(method, timeout, request).await?;
         let outcome = match typed {
@@ -159,6 +166,20 @@ impl ServerClient {
         let (ToolOutcome::Complete { result } | ToolOutcome::InputRequired { result }) = &outcome;
         self.check_size(method, result)?;
         Ok(outcome)
+    }
+
+    /// Before a call to a tool whose schema this client has not seen, on a server that may
+    /// want its `Mcp-Param-*` headers (Streamable HTTP, 2026-07-28 or later): list the tools
+    /// once (cached as any listing), so that the call carries them. A failed listing is the
+    /// call's own business: the call goes ahead, and says what the server answers.
+    async fn learn_param_headers(&self, tool: &str) {
+        let applies = self.description.transport() == Transport::StreamableHttp
+            && self
+                .info()
+                .is_some_and(|info| param_headers::applies_to(&info.protocol_version));
+        if applies && !self.tool_schemas.knows(tool) {
+            let _ = self.list(ListKind::Tools, SCHEMA_LISTING).await;
+        }
     }
 
     /// `resources/read`.

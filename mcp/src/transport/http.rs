@@ -21,6 +21,7 @@ use rmcp::{
 };
 use sse_stream::{Sse, SseStream};
 
+use super::param_headers::{self, ToolSchemas};
 use super::recorded::RawResults;
 use super::{BodyError, read_bounded};
 
@@ -62,14 +63,21 @@ pub struct RecordingClient {
     http: reqwest::Client,
     raw: RawResults,
     session_id: SessionIdSeen,
+    tool_schemas: ToolSchemas,
 }
 
 impl RecordingClient {
-    pub fn new(http: reqwest::Client, raw: RawResults, session_id: SessionIdSeen) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        raw: RawResults,
+        session_id: SessionIdSeen,
+        tool_schemas: ToolSchemas,
+    ) -> Self {
         Self {
             http,
             raw,
             session_id,
+            tool_schemas,
         }
     }
 
@@ -84,10 +92,22 @@ impl RecordingClient {
         limits: StreamableHttpResponseLimits,
     ) -> Result<StreamableHttpPostResponse, Error> {
         let body = serde_json::to_vec(message)?;
-        let idempotent = serde_json::to_value(message)
-            .ok()
-            .and_then(|m| m.get("method").and_then(|m| m.as_str()).map(str::to_owned))
-            .is_some_and(|method| IDEMPOTENT.contains(&method.as_str()));
+        let json = serde_json::to_value(message)?;
+        let method = json
+            .get("method")
+            .and_then(|m| m.as_str())
+            .unwrap_or_default();
+        let idempotent = IDEMPOTENT.contains(&method);
+        let version = custom_headers
+            .get("mcp-protocol-version")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let param_headers = if method == "tools/call" && param_headers::applies_to(version) {
+            self.tool_schemas
+                .headers_for_call(json.get("params").unwrap_or(&serde_json::Value::Null))
+        } else {
+            Vec::new()
+        };
         let id = match message {
             ClientJsonRpcMessage::Request(request) => serde_json::to_value(&request.id)?,
             _ => serde_json::Value::Null,
@@ -101,6 +121,9 @@ impl RecordingClient {
             request = request.bearer_auth(token);
         }
         for (name, value) in custom_headers {
+            request = request.header(name, value);
+        }
+        for (name, value) in param_headers {
             request = request.header(name, value);
         }
         let session_was_attached = session_id.is_some();

@@ -83,7 +83,12 @@ async fn own_posts_answer_as_rmcps_would_and_record_results() {
     let url: Arc<str> = Arc::from(answering_server().await);
     let raw = RawResults::new(1024 * 1024);
     let seen = SessionIdSeen::default();
-    let client = RecordingClient::new(reqwest::Client::new(), raw.clone(), seen.clone());
+    let client = RecordingClient::new(
+        reqwest::Client::new(),
+        raw.clone(),
+        seen.clone(),
+        ToolSchemas::default(),
+    );
     let call: ClientJsonRpcMessage = serde_json::from_value(serde_json::json!({
         "jsonrpc": "2.0", "id": 5, "method": "tools/call",
         "params": {"name": "echo", "arguments": {}},

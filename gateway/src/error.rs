@@ -29,6 +29,9 @@ pub enum ApiError {
     /// 413: the body is larger than `server.max_body_bytes`.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 415: a body that is not sent as JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 422: a tool-loop limit was reached.
     #[error("{message}")]
     LimitReached { code: &'static str, message: String },
@@ -95,6 +98,7 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::LimitReached { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
@@ -112,6 +116,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. }
             | ApiError::PayloadTooLarge(_)
+            | ApiError::UnsupportedMediaType(_)
             | ApiError::MethodNotAllowed(_) => "invalid_request_error",
             ApiError::Unauthorized(_) => "authentication_error",
             ApiError::Forbidden(_) => "permission_error",
@@ -138,6 +143,7 @@ impl ApiError {
             ApiError::Upstream { .. } => "upstream_status",
             ApiError::Forbidden(_) => "insufficient_scope",
             ApiError::PayloadTooLarge(_) => "body_too_large",
+            ApiError::UnsupportedMediaType(_) => "invalid_content_type",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Internal(_) => "internal_error",

@@ -8,7 +8,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// Like `axum::Json`, but a bad body is a 400 (or 413) in our error shape.
+/// Like `axum::Json`, but a bad body is a 400 (413 too large, 415 not sent as JSON) in our
+/// error shape.
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -33,10 +34,7 @@ fn from_rejection(rejection: JsonRejection) -> ApiError {
                 "the request body is larger than server.max_body_bytes".into(),
             )
         }
-        JsonRejection::MissingJsonContentType(_) => ApiError::bad_request(
-            "invalid_content_type",
-            "send the body as JSON with `Content-Type: application/json`",
-        ),
+        JsonRejection::MissingJsonContentType(_) => not_json(),
         JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
             "invalid_json",
             format!("the body is not valid JSON: {}", e.body_text()),
@@ -46,13 +44,35 @@ fn from_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
-/// An optional JSON object body (arguments): an empty body is `{}`.
+fn not_json() -> ApiError {
+    ApiError::UnsupportedMediaType(
+        "send the body as JSON with `Content-Type: application/json`".into(),
+    )
+}
+
+/// True when `request` says its body is JSON (`application/json`, `application/*+json`).
+fn says_json(request: &Request) -> bool {
+    let Some(value) = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let media = value.split(';').next().unwrap_or_default().trim();
+    let media = media.to_ascii_lowercase();
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+}
+
+/// An optional JSON object body (arguments): an empty body is `{}`; a body that is not
+/// declared JSON is refused (415), as `ApiJson` does.
 pub struct ArgumentsBody(pub serde_json::Map<String, serde_json::Value>);
 
 impl<S: Send + Sync> FromRequest<S> for ArgumentsBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = says_json(&request);
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
             .map_err(|e| {
@@ -66,6 +86,9 @@ impl<S: Send + Sync> FromRequest<S> for ArgumentsBody {
             })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(Default::default()));
+        }
+        if !json {
+            return Err(not_json());
         }
         match serde_json::from_slice::<serde_json::Value>(&bytes) {
             Ok(serde_json::Value::Object(map)) => Ok(Self(map)),

@@ -17,10 +17,34 @@ pub use llamagate_test_peers::*;
 /// A `llamagate serve` process: its address, its log up to the address line, and the rest
 /// of its log once it exits.
 pub struct ServeProcess {
-    pub child: Child,
+    pub child: KillOnDrop,
     pub addr: String,
     pub early: Vec<String>,
     pub log: std::thread::JoinHandle<Vec<String>>,
+}
+
+/// A child process killed (and reaped) when its test ends, passed or failed, so that no
+/// `llamagate serve` outlives the test that started it.
+pub struct KillOnDrop(pub Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Start `llamagate serve <args>` and wait for it to log its address.
@@ -57,7 +81,7 @@ pub fn serve_command(mut command: Command) -> ServeProcess {
         .expect("the server logs its address");
     let log = std::thread::spawn(move || lines.map_while(Result::ok).collect());
     ServeProcess {
-        child,
+        child: KillOnDrop(child),
         addr,
         early,
         log,

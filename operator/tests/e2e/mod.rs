@@ -329,7 +329,7 @@ fn operator_credentials(admin: &PathBuf, namespace: &str) -> PathBuf {
             .expect("kubectl");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
-            out.status.success() || stderr.contains("AlreadyExists"),
+            out.status.success() || stderr.contains("already exists"),
             "kubectl {args:?}: {stderr}"
         );
     };

@@ -166,8 +166,27 @@ fn cli_with_a_config_file_talks_to_the_server_directly() {
         !ok && err.contains("no MCP server named `missing`"),
         "{err}"
     );
+    // Resources and prompts straight from the server too.
+    let (ok, out, err) = run(
+        &["mcp", "--config", config, "read", "modern", "test://text"],
+        nowhere,
+        None,
+    );
+    assert!(
+        ok && out.contains("hello from a text resource"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = run(
+        &["mcp", "--config", config, "resources", "modern"],
+        nowhere,
+        None,
+    );
+    assert!(ok && out.contains("test://binary"), "{out}{err}");
     let (ok, _, err) = run(&["mcp", "--config", config, "list"], nowhere, None);
-    assert!(!ok && err.contains("--config works with"), "{err}");
+    assert!(
+        !ok && err.contains("`list` and `restart` act on a running gateway"),
+        "{err}"
+    );
 }
 
 /// `install-bridge` (the init container of a managed stdio server) copies the binary,

@@ -227,6 +227,7 @@ fn operation(route: &Route) -> Value {
             "400": error_response("bad input"),
             "404": error_response("unknown route, server, tool or prompt"),
             "413": error_response("body too large"),
+            "415": error_response("the body is not sent as JSON (`Content-Type: application/json`)"),
             "429": error_response("rate limited (Retry-After)"),
             "502": error_response("upstream or MCP failure"),
             "503": error_response("server unavailable or pool exhausted"),

@@ -16,11 +16,13 @@ pub fn validate_documents(text: &str) -> Result<usize, FieldErrors> {
             Ok(serde_norway::Value::Null) => continue,
             Ok(value) => value,
             Err(e) => {
+                // The YAML stream cannot be read past a syntax error: its iterator would
+                // yield the same error for ever.
                 problems.push(
                     format!("document {}", index + 1),
                     format!("not valid YAML: {e}"),
                 );
-                continue;
+                break;
             }
         };
         let kind = value

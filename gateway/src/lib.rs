@@ -10,6 +10,8 @@ pub mod cli;
 pub mod config;
 pub mod discovery;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;

@@ -19,6 +19,8 @@ mod context;
 pub mod description;
 pub mod error;
 pub mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod metrics;
 mod one_shot_probe;

@@ -47,7 +47,9 @@ fn parse_reference(uri: &str) -> Result<(String, Option<String>), ApiError> {
 }
 
 /// Split `tools` into client functions and `mcp://` references.
-fn split_tools(tools: Option<&Value>) -> Result<(Vec<Value>, Option<Selection>), ApiError> {
+pub(crate) fn split_tools(
+    tools: Option<&Value>,
+) -> Result<(Vec<Value>, Option<Selection>), ApiError> {
     let Some(tools) = tools else {
         return Ok((Vec::new(), None));
     };

@@ -32,18 +32,22 @@ pub async fn inline(
     Ok(())
 }
 
-async fn read(state: &AppState, principal: &Principal, reference: &str) -> Result<Value, ApiError> {
-    let invalid = || {
-        ApiError::bad_request(
-            "invalid_mcp_resource",
-            format!("`{reference}` is not mcp://<server>/<resource uri>"),
-        )
-    };
-    let rest = reference.strip_prefix("mcp://").ok_or_else(invalid)?;
-    let (server_name, uri) = rest
-        .split_once('/')
+/// `mcp://<server>/<resource uri>` as (server, resource URI).
+pub(crate) fn parse_reference(reference: &str) -> Result<(&str, &str), ApiError> {
+    reference
+        .strip_prefix("mcp://")
+        .and_then(|rest| rest.split_once('/'))
         .filter(|(s, u)| !s.is_empty() && !u.is_empty())
-        .ok_or_else(invalid)?;
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_mcp_resource",
+                format!("`{reference}` is not mcp://<server>/<resource uri>"),
+            )
+        })
+}
+
+async fn read(state: &AppState, principal: &Principal, reference: &str) -> Result<Value, ApiError> {
+    let (server_name, uri) = parse_reference(reference)?;
     let server = state
         .registry()
         .get(server_name)

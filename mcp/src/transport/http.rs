@@ -313,7 +313,7 @@ fn limit_events(
 
 /// Holds the SSE event under way until its blank line, so that only whole events pass.
 #[derive(Default)]
-struct EventLimiter {
+pub(crate) struct EventLimiter {
     pending: Vec<u8>,
     newlines: u8,
 }
@@ -321,7 +321,7 @@ struct EventLimiter {
 impl EventLimiter {
     /// Take `chunk`; the events it completed, or (as an error) those completed before the
     /// event under way passed `limit` bytes.
-    fn feed(&mut self, chunk: &[u8], limit: usize) -> Result<Bytes, Bytes> {
+    pub(crate) fn feed(&mut self, chunk: &[u8], limit: usize) -> Result<Bytes, Bytes> {
         let mut complete = 0;
         for byte in chunk {
             self.pending.push(*byte);
@@ -347,7 +347,7 @@ impl EventLimiter {
         Bytes::from(self.pending.drain(..end).collect::<Vec<u8>>())
     }
 
-    fn rest(&mut self) -> Bytes {
+    pub(crate) fn rest(&mut self) -> Bytes {
         Bytes::from(std::mem::take(&mut self.pending))
     }
 }

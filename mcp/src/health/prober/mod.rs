@@ -27,7 +27,7 @@ use crate::{
 };
 
 mod target;
-mod wire;
+pub(crate) mod wire;
 
 use target::{ProbeError, Target, exchange};
 

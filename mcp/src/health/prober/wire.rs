@@ -45,7 +45,7 @@ pub(super) fn prepare(path_and_query: &str, headers: &HeaderMap, body: &[u8]) ->
 
 /// Why an exchange gave no answer.
 #[derive(Debug, PartialEq)]
-pub(super) enum WireError {
+pub(crate) enum WireError {
     /// The connection ended before a byte of the answer: a server closing an idle
     /// connection just as the probe went out looks like this.
     ClosedBeforeAnswer,
@@ -222,7 +222,7 @@ enum Body {
 
 /// What the head of an answer says about the rest.
 #[derive(Debug, PartialEq)]
-struct Head {
+pub(crate) struct Head {
     status: StatusCode,
     /// Bytes of the head, blank line included.
     length: usize,
@@ -231,7 +231,7 @@ struct Head {
 }
 
 /// The head of an answer once `buffer` holds all of it.
-fn parse_head(buffer: &[u8]) -> Result<Option<Head>, WireError> {
+pub(crate) fn parse_head(buffer: &[u8]) -> Result<Option<Head>, WireError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     let length = match response.parse(buffer) {

@@ -35,3 +35,33 @@ fn documents_before_a_syntax_error_are_still_judged() {
     assert!(problems.contains("document 1"), "{problems}");
     assert!(problems.contains("not valid YAML"), "{problems}");
 }
+
+fn manifest_like() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let line = prop_oneof![
+        Just("---\n".to_owned()),
+        Just("kind: McpServer\n".to_owned()),
+        Just("kind: LlamaGate\n".to_owned()),
+        Just("apiVersion: llamagate.io/v1alpha1\n".to_owned()),
+        "metadata: \\{name: [a-z0-9.-]{0,70}\\}\n",
+        "spec: \\{transport: [a-z-]{0,16}, url: \"\\PC{0,20}\"\\}\n",
+        "spec:\n  [a-zA-Z]{1,16}: \\PC{0,16}\n",
+        "  healthCheck: \\{interval: [0-9a-z]{0,6}, timeout: [0-9a-z]{0,6}\\}\n",
+        "  deployment: \\{image: \\PC{0,10}, port: -?[0-9]{0,6}\\}\n",
+        "\\PC{0,24}\n",
+    ];
+    prop::collection::vec(line, 0..16).prop_map(|lines| lines.concat())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Any text: an answer (never a panic or a hang), and a refusal always names a document.
+    #[test]
+    fn any_manifest_text_gets_an_answer(text in manifest_like()) {
+        let text: &'static str = Box::leak(text.into_boxed_str());
+        if let Err(problems) = validate_or_hang(text) {
+            proptest::prop_assert!(problems.contains("document"), "{}", problems);
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! A gateway configuration file.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| llamagate::fuzzing::config_file(data));

@@ -27,8 +27,19 @@ struct Bridge {
 
 impl Bridge {
     fn start(options: &[&str], peer: &StdioPeer) -> Self {
+        Self::start_with(options, peer, &[], Stdio::null())
+    }
+
+    /// [`Bridge::start`] with `env` in the bridge's own environment and its log to `log`.
+    fn start_with(
+        options: &[&str],
+        peer: &StdioPeer,
+        env: &[(&str, &str)],
+        log: impl Into<Stdio>,
+    ) -> Self {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_llamagate"))
+            .envs(env.iter().copied())
             .arg("bridge")
             .args(["--port", &port.to_string()])
             .args(options)
@@ -37,7 +48,7 @@ impl Bridge {
             .args(&peer.args)
             .current_dir(&peer.cwd)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
         let bridge = Self { child, port };
@@ -374,4 +385,30 @@ async fn malformed_posts_get_json_rpc_errors() {
         200,
         "still serving"
     );
+}
+
+/// The values of the server's environment (a Secret's, in a managed pod) never reach the
+/// bridge's log, at any level: passed by name from the bridge's own environment, or inline.
+#[tokio::test]
+async fn the_bridge_logs_no_value_of_its_servers_environment() {
+    const FROM_ENV: &str = "bridge-secret-6Hn1";
+    const INLINE: &str = "inline-secret-2Qa7";
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let inline = format!("OTHER_SECRET={INLINE}");
+    let mut bridge = Bridge::start_with(
+        &["--env", "BRIDGE_SECRET", "--env", &inline],
+        &mcp1_stdio(),
+        &[("BRIDGE_SECRET", FROM_ENV), ("RUST_LOG", "trace")],
+        log.reopen().unwrap(),
+    );
+    exercise(&bridge, "echo", json!({"message": "hi"}), "hi").await;
+    bridge.stop();
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    assert!(
+        text.contains("TRACE") && text.lines().count() > 20,
+        "the trace log was captured"
+    );
+    for secret in [FROM_ENV, INLINE] {
+        assert!(!text.contains(secret), "{secret} in the bridge's log");
+    }
 }

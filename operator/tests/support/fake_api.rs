@@ -35,6 +35,8 @@ pub struct Cluster {
     pub changes: BTreeMap<String, u64>,
     /// Every write request, by collection, changed or not.
     pub requests: BTreeMap<String, u64>,
+    /// The body of every write request (status, Events, applied objects), as sent.
+    pub written: Vec<String>,
 }
 
 pub type Shared = Arc<Mutex<Cluster>>;
@@ -222,6 +224,9 @@ impl Cluster {
         let Some((collection, name, sub)) = route(path) else {
             return not_found();
         };
+        if *method != Method::GET {
+            self.written.push(format!("{method} {path}: {body}"));
+        }
         match (method, name) {
             (&Method::GET, None) if query.contains("watch=true") => self.watch(&collection, query),
             (&Method::GET, None) => {

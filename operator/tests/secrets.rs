@@ -1,0 +1,161 @@
+//! No Secret value leaves the operator where it should not. The McpServer controller runs
+//! against the stateful fake API with a peer that requires a bearer token from a Secret:
+//! the right token, then a wrong one (Unauthorized), then the Secret deleted
+//! (SecretNotFound), then the right one back, with logging at `trace` for every crate. Then
+//! every log line, every write to the API (status, Events, applied objects), every stored
+//! object and the metrics are searched for both tokens, plain and base64.
+
+#[path = "support/fake_api.rs"]
+mod fake_api;
+
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use fake_api::{Cluster, Shared, client};
+use llamagate_operator::{
+    context::Settings, controllers::mcpserver::controller, metrics::Metrics,
+    resources::mcpserver::BridgeImage,
+};
+use llamagate_test_peers as peers;
+use serde_json::json;
+
+const TOKEN: &str = "op-secret-token-1Xq8";
+const WRONG: &str = "wrong-secret-token-3Fz5";
+
+/// Everything logged, at every level.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn secret(token: &str) -> serde_json::Value {
+    use std::fmt::Write;
+    // base64 by hand: the test must not share the encoder it checks for.
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut encoded = String::new();
+    for chunk in token.as_bytes().chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, b| (n << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..=chunk.len() {
+            let _ = encoded.write_char(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    while encoded.len() % 4 != 0 {
+        encoded.push('=');
+    }
+    json!({"metadata": {"name": "creds"}, "data": {"token": encoded}})
+}
+
+fn ready(cluster: &Shared) -> Option<String> {
+    let object = cluster.lock().unwrap().get("mcpservers", "guarded")?;
+    object["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .and_then(|c| {
+            Some(format!(
+                "{}/{}",
+                c["status"].as_str()?,
+                c["reason"].as_str()?
+            ))
+        })
+}
+
+async fn wait_for(cluster: &Shared, want: &str) {
+    for _ in 0..400 {
+        if ready(cluster).as_deref() == Some(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("not {want} within 20 s: {:?}", ready(cluster));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_value_in_logs_status_events_writes_or_metrics() {
+    let log = Log::default();
+    let writer = log.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter("trace")
+        .with_writer(move || writer.clone())
+        .init();
+    let headers = format!(r#"{{"authorization": "Bearer {TOKEN}"}}"#);
+    let peer = peers::mcp1_peer_with_env("streamable-http", &[("PEER_REQUIRE_HEADERS", &headers)]);
+    let cluster: Shared = Arc::new(Mutex::new(Cluster::default()));
+    let spec = json!({"transport": "streamable-http", "url": peer.url,
+        "healthCheck": {"interval": "2s", "timeout": "1s", "failureThreshold": 1},
+        "auth": {"bearerToken": {"secretKeyRef": {"name": "creds", "key": "token"}}}});
+    let mut guarded = cluster.lock().unwrap();
+    guarded.put("secrets", secret(TOKEN));
+    guarded.put(
+        "mcpservers",
+        json!({"metadata": {"name": "guarded"}, "spec": spec}),
+    );
+    drop(guarded);
+    let metrics = Metrics::new();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let settings = Settings {
+        bridge: BridgeImage {
+            image: "ghcr.io/llamagate/llamagate:test".to_owned(),
+        },
+        instance: "secrets-test".to_owned(),
+    };
+    let task = tokio::spawn(controller::run(
+        client(&cluster),
+        Some("default".to_owned()),
+        settings,
+        metrics.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    wait_for(&cluster, "True/Verified").await;
+    cluster.lock().unwrap().put("secrets", secret(WRONG));
+    wait_for(&cluster, "False/Unauthorized").await;
+    cluster.lock().unwrap().delete("secrets", "creds");
+    wait_for(&cluster, "False/SecretNotFound").await;
+    cluster.lock().unwrap().put("secrets", secret(TOKEN));
+    wait_for(&cluster, "True/Verified").await;
+    let _ = stop.send(());
+    task.await.unwrap();
+
+    let log = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    assert!(
+        log.contains("TRACE") && log.contains("guarded") && log.contains("creds"),
+        "the trace log was captured, the Secret's handling in it"
+    );
+    let written = cluster.lock().unwrap().written.join("\n");
+    assert!(
+        written.contains("Unauthorized") && written.contains("SecretNotFound"),
+        "the status and Event writes were captured"
+    );
+    let stored =
+        serde_json::to_string(&cluster.lock().unwrap().get("mcpservers", "guarded")).unwrap();
+    let rendered = metrics.render();
+    let encoded = |token: &str| secret(token)["data"]["token"].as_str().unwrap().to_owned();
+    for value in [
+        TOKEN.to_owned(),
+        WRONG.to_owned(),
+        encoded(TOKEN),
+        encoded(WRONG),
+    ] {
+        for (place, text) in [
+            ("the log", &log),
+            ("a write to the API", &written),
+            ("the McpServer", &stored),
+            ("the metrics", &rendered),
+        ] {
+            assert!(!text.contains(&value), "{value} in {place}");
+        }
+    }
+}

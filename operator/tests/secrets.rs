@@ -50,7 +50,7 @@ fn secret(token: &str) -> serde_json::Value {
             let _ = encoded.write_char(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }
     }
-    while encoded.len() % 4 != 0 {
+    while !encoded.len().is_multiple_of(4) {
         encoded.push('=');
     }
     json!({"metadata": {"name": "creds"}, "data": {"token": encoded}})
@@ -95,13 +95,14 @@ async fn no_secret_value_in_logs_status_events_writes_or_metrics() {
     let spec = json!({"transport": "streamable-http", "url": peer.url,
         "healthCheck": {"interval": "2s", "timeout": "1s", "failureThreshold": 1},
         "auth": {"bearerToken": {"secretKeyRef": {"name": "creds", "key": "token"}}}});
-    let mut guarded = cluster.lock().unwrap();
-    guarded.put("secrets", secret(TOKEN));
-    guarded.put(
-        "mcpservers",
-        json!({"metadata": {"name": "guarded"}, "spec": spec}),
-    );
-    drop(guarded);
+    {
+        let mut cluster = cluster.lock().unwrap();
+        cluster.put("secrets", secret(TOKEN));
+        cluster.put(
+            "mcpservers",
+            json!({"metadata": {"name": "guarded"}, "spec": spec}),
+        );
+    }
     let metrics = Metrics::new();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let settings = Settings {

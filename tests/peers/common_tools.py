@@ -56,6 +56,13 @@ def register(server, image_type, tool_error, context_type):
         return __import__("json").dumps(dump, default=str)
 
     @server.tool()
+    async def flood(count: int, ctx: context_type) -> str:
+        """Send `count` log notifications as fast as it can, then answer."""
+        for number in range(count):
+            await ctx.info(f"flood {number}")
+        return f"flooded {count}"
+
+    @server.tool()
     def garbage() -> str:
         """Write a line that is not JSON-RPC to stdout (a broken stdio server)."""
         # Straight to file descriptor 1: the SDK may have redirected sys.stdout.

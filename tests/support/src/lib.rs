@@ -126,7 +126,15 @@ pub fn ws_peer() -> Peer {
 
 /// The WebSocket peer with extra environment (e.g. `PEER_CANCEL_LOG`).
 pub fn ws_peer_with_env(env: &[(&str, &str)]) -> Peer {
-    let port = free_port();
+    ws_peer_on(env, free_port())
+}
+
+/// The WebSocket peer on `port` (to bring a killed one back at the same address).
+pub fn ws_peer_on_port(port: u16) -> Peer {
+    ws_peer_on(&[], port)
+}
+
+fn ws_peer_on(env: &[(&str, &str)], port: u16) -> Peer {
     let mut command = Command::new(python("mcp1"));
     command.envs(env.iter().copied());
     command

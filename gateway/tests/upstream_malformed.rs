@@ -2,7 +2,7 @@
 //! the gateway answers with a clear error (streaming: an error event, then `[DONE]`), never
 //! a panic, never an unbounded buffer or a hung stream, and goes on serving. Each case
 //! failed before (a panicked task: 200, an empty body, no `[DONE]`; a whole body read; a
-//! stream that never ended).
+//! stream that never ended). It also crashes mid-answer, answers too slowly, or is down.
 
 mod support;
 
@@ -156,5 +156,73 @@ async fn a_stream_that_goes_quiet_ends_with_a_timeout_event() {
     );
     let error: Value = serde_json::from_str(&events[1]).unwrap();
     assert_eq!(error["error"]["code"], "upstream_timeout", "{body}");
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{body}");
+}
+
+/// An upstream that crashes mid-answer: streaming, what came is forwarded and the stream
+/// ends with an error event and `[DONE]`; not streaming, a 502 that says so. The gateway
+/// serves the next request.
+#[tokio::test]
+async fn an_upstream_cut_mid_answer_is_a_clear_error() {
+    let first = r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":"par"}}]}"#;
+    let script = Script::new(vec![
+        Step::Cut(format!("data: {first}\n\n")),
+        Step::Cut("{\"id\": \"chatcmpl-1\", \"choi".to_owned()),
+        text("whole again"),
+    ]);
+    let state = gateway(&start(script).await).await;
+    let (status, body) = post(&state, true).await;
+    assert_eq!(status, 200);
+    let events = events(&body);
+    assert!(events[0].contains("\"par\""), "{body}");
+    let error: Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
+    assert_eq!(error["error"]["type"], "upstream_error", "{body}");
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{body}");
+
+    let (status, body) = post(&state, false).await;
+    assert_eq!(status, 502, "{body}");
+    let error: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["error"]["type"], "upstream_error", "{body}");
+
+    let (status, body) = post(&state, false).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("whole again"), "{body}");
+}
+
+/// A slow upstream, not streaming: a 504 once `upstream.timeout` passes, not a connection
+/// held open; and the gateway serves the next request.
+#[tokio::test]
+async fn a_slow_upstream_is_a_timeout_within_upstream_timeout() {
+    let script = Script::new(vec![
+        Step::Slow(std::time::Duration::from_secs(30)),
+        text("on time"),
+    ]);
+    let state = gateway_with(&start(script).await, ", timeout: 1s").await;
+    let started = std::time::Instant::now();
+    let (status, body) = post(&state, false).await;
+    assert_eq!(status, 504, "{body}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "bounded by the timeout: {:?}",
+        started.elapsed()
+    );
+    let error: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["error"]["code"], "upstream_timeout", "{body}");
+    let (status, body) = post(&state, false).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// An upstream that is down, streaming: the stream (already started for the client) is one
+/// error event naming the URL, then `[DONE]`, at once.
+#[tokio::test]
+async fn a_down_upstream_ends_a_stream_with_an_error_event() {
+    let dead = format!("http://127.0.0.1:{}/v1", support::free_port());
+    let state = gateway(&dead).await;
+    let (status, body) = post(&state, true).await;
+    assert_eq!(status, 200, "{body}");
+    let events = events(&body);
+    let error: Value = serde_json::from_str(&events[0]).unwrap();
+    assert_eq!(error["error"]["code"], "upstream_unreachable", "{body}");
+    assert!(body.contains(&dead), "the failing URL is named: {body}");
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{body}");
 }

@@ -29,6 +29,10 @@ pub enum Step {
     Raw(&'static str, String),
     /// This streamed body, then nothing, never ending (a stalled upstream).
     Stall(String),
+    /// This streamed body, then the connection cut mid-answer (an upstream that crashed).
+    Cut(String),
+    /// Nothing for this long, then a text answer (a slow upstream).
+    Slow(std::time::Duration),
 }
 
 #[derive(Clone, Default)]
@@ -105,6 +109,24 @@ async fn complete(
         )
             .into_response();
     }
+    if let Step::Cut(first) = &step {
+        let first = Ok::<_, std::io::Error>(axum::body::Bytes::from(first.clone()));
+        // The cut comes a moment later, once the head and the first bytes are on the wire.
+        let cut = async {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            Err(std::io::Error::other("the upstream crashed"))
+        };
+        let body = futures::stream::once(async move { first }).chain(futures::stream::once(cut));
+        return (
+            [("content-type", "text/event-stream")],
+            axum::body::Body::from_stream(body),
+        )
+            .into_response();
+    }
+    if let Step::Slow(delay) = &step {
+        tokio::time::sleep(*delay).await;
+        return Json(json!({"id": "chatcmpl-1", "object": "chat.completion", "model": body["model"], "choices": [{"index": 0, "message": {"role": "assistant", "content": "late"}, "finish_reason": "stop"}]})).into_response();
+    }
     if let Step::Raw(content_type, body) = &step {
         return ([("content-type", *content_type)], body.clone()).into_response();
     }
@@ -123,7 +145,9 @@ async fn complete(
             Step::Calls(calls) => {
                 json!({"role": "assistant", "content": null, "tool_calls": calls.iter().enumerate().map(|(i, (n, a))| json!({"id": format!("call_{i}_{}", rand_id()), "type": "function", "function": {"name": n, "arguments": a}})).collect::<Vec<_>>()})
             }
-            Step::Fail(..) | Step::Raw(..) | Step::Stall(..) => unreachable!(),
+            Step::Fail(..) | Step::Raw(..) | Step::Stall(..) | Step::Cut(..) | Step::Slow(..) => {
+                unreachable!("answered above")
+            }
         };
         let finish = if matches!(step, Step::Calls(_)) {
             "tool_calls"
@@ -161,7 +185,9 @@ async fn complete(
             }
             events.push(base(json!({}), json!("tool_calls")));
         }
-        Step::Fail(..) | Step::Raw(..) | Step::Stall(..) => unreachable!(),
+        Step::Fail(..) | Step::Raw(..) | Step::Stall(..) | Step::Cut(..) | Step::Slow(..) => {
+            unreachable!("answered above")
+        }
     }
     if body["stream_options"]["include_usage"] == true {
         events.push(json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [], "usage": usage}));

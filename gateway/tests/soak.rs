@@ -4,7 +4,7 @@
 //! calls and tool listings, for `LLAMAGATE_SOAK_SECONDS` (default 120). Half way through,
 //! the stdio server is restarted. Every request to the healthy servers must succeed; the
 //! restarted server's calls may fail only while it restarts; the process's RSS at the end is
-//! within a quarter of what it was once warm.
+//! within a quarter of what it was once warm; and it has as many child processes as before.
 
 mod support;
 
@@ -29,6 +29,22 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// The processes whose parent is `pid`.
+fn children(pid: u32) -> usize {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+        .filter(|stat| {
+            // `pid (comm) state ppid ...`; comm may hold spaces, so read after its `)`.
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                == Some(pid)
+        })
+        .count()
 }
 
 #[derive(Default)]
@@ -142,6 +158,8 @@ mcp:
         }
     }
 
+    let children_before = children(pid);
+    assert!(children_before >= 1, "the stdio server is a child of the gateway");
     let tally = Arc::new(Tally::default());
     let total = seconds * RATE;
     let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / RATE));
@@ -202,7 +220,12 @@ mcp:
         end_rss <= warm_rss + warm_rss / 4,
         "RSS grew from {warm_rss} KiB to {end_rss} KiB"
     );
-    // The stdio server came back and answers.
+    // The stdio server came back and answers, and its old process is gone.
     let after = one(&client, &base, 3).await;
     assert!(after.is_ok(), "{after:?}");
+    assert_eq!(
+        children(pid),
+        children_before,
+        "the restart left the gateway with another number of child processes"
+    );
 }

@@ -159,7 +159,10 @@ mcp:
     }
 
     let children_before = children(pid);
-    assert!(children_before >= 1, "the stdio server is a child of the gateway");
+    assert!(
+        children_before >= 1,
+        "the stdio server is a child of the gateway"
+    );
     let tally = Arc::new(Tally::default());
     let total = seconds * RATE;
     let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / RATE));

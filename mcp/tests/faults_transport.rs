@@ -65,15 +65,23 @@ async fn tasks_back_to(before: usize) {
     panic!("tasks leaked: {} alive, {before} before", alive_tasks());
 }
 
-/// Kill the peer of `server` while a call is in flight: the call fails fast and clearly,
-/// `bystander` answers meanwhile, and `server` answers again once `restart` brings its peer
-/// back at the same address.
-async fn killed_mid_call_then_back(
-    server: Arc<ServerClient>,
-    mut peer: Peer,
-    bystander: &ServerClient,
-    restart: impl FnOnce() -> Peer + Send + 'static,
-) {
+/// A running peer beside the server under test, and its client, warmed up.
+async fn bystander() -> (Peer, Arc<ServerClient>) {
+    let peer = mcp2_http();
+    let server = client(remote("bystander", Transport::StreamableHttp, &peer.url));
+    echo(&server, "warm").await.unwrap();
+    (peer, server)
+}
+
+/// Kill the peer (started on a port by `start`) of a `transport` server while a call is in
+/// flight: the call fails fast and clearly, a bystander answers meanwhile, the server
+/// answers again once its peer is back at the same address, and no task is left behind.
+async fn killed_mid_call_then_back(transport: Transport, start: fn(u16) -> Peer) {
+    let (_bystander_peer, bystander) = bystander().await;
+    let before = alive_tasks();
+    let port = free_port();
+    let mut peer = start(port);
+    let server = watched("flaky", transport, &peer.url);
     healthy(&server).await;
     let in_flight = {
         let server = server.clone();
@@ -89,13 +97,16 @@ async fn killed_mid_call_then_back(
     let error = outcome
         .expect_err("the server died under the call")
         .to_string();
-    assert!(took < FAILS_WITHIN, "failed after {took:?}: {error}");
     assert!(
-        error.contains(server.name()),
+        took < FAILS_WITHIN,
+        "{transport:?}: failed after {took:?}: {error}"
+    );
+    assert!(
+        error.contains("flaky"),
         "the error names the server: {error}"
     );
     assert!(
-        echo(bystander, "still here")
+        echo(&bystander, "still here")
             .await
             .unwrap()
             .contains("still here")
@@ -104,49 +115,25 @@ async fn killed_mid_call_then_back(
         server.health().state == HealthState::Unhealthy
     })
     .await;
-    let _back = tokio::task::spawn_blocking(restart).await.unwrap();
+    let back = tokio::task::spawn_blocking(move || start(port))
+        .await
+        .unwrap();
     healthy(&server).await;
     let answer = echo(&server, "back").await.unwrap();
     assert!(answer.contains("back"), "{answer}");
     server.stop(Duration::from_secs(1)).await;
-    drop(_back);
+    drop(back);
+    tasks_back_to(before).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_closed_by_its_server_mid_call() {
-    let bystander_peer = mcp2_http();
-    let bystander = client(remote(
-        "bystander",
-        Transport::StreamableHttp,
-        &bystander_peer.url,
-    ));
-    echo(&bystander, "warm").await.unwrap();
-    let before = alive_tasks();
-    let port = free_port();
-    let peer = ws_peer_on_port(port);
-    let server = watched("ws", Transport::Websocket, &peer.url);
-    killed_mid_call_then_back(server, peer, &bystander, move || ws_peer_on_port(port)).await;
-    tasks_back_to(before).await;
+    killed_mid_call_then_back(Transport::Websocket, ws_peer_on_port).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_legacy_sse_stream_cut_mid_call() {
-    let bystander_peer = mcp2_http();
-    let bystander = client(remote(
-        "bystander",
-        Transport::StreamableHttp,
-        &bystander_peer.url,
-    ));
-    echo(&bystander, "warm").await.unwrap();
-    let before = alive_tasks();
-    let port = free_port();
-    let peer = mcp1_peer_on_port("sse", port);
-    let server = watched("sse", Transport::Sse, &peer.url);
-    killed_mid_call_then_back(server, peer, &bystander, move || {
-        mcp1_peer_on_port("sse", port)
-    })
-    .await;
-    tasks_back_to(before).await;
+    killed_mid_call_then_back(Transport::Sse, |port| mcp1_peer_on_port("sse", port)).await;
 }
 
 /// A loopback HTTP server that answers every request with `503`, counting them; closed when
@@ -194,13 +181,7 @@ async fn failing_server() -> Failing {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_answering_5xx_fails_clearly_and_alone() {
-    let bystander_peer = mcp2_http();
-    let bystander = client(remote(
-        "bystander",
-        Transport::StreamableHttp,
-        &bystander_peer.url,
-    ));
-    echo(&bystander, "warm").await.unwrap();
+    let (_bystander_peer, bystander) = bystander().await;
     let failing = failing_server().await;
     let server = watched("down", Transport::StreamableHttp, &failing.url);
     let started = std::time::Instant::now();
@@ -236,13 +217,7 @@ async fn a_server_answering_5xx_fails_clearly_and_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notification_flood_neither_stalls_the_call_nor_its_neighbours() {
-    let bystander_peer = mcp2_http();
-    let bystander = client(remote(
-        "bystander",
-        Transport::StreamableHttp,
-        &bystander_peer.url,
-    ));
-    echo(&bystander, "warm").await.unwrap();
+    let (_bystander_peer, bystander) = bystander().await;
     for (transport, peer) in [
         (Transport::Websocket, ws_peer()),
         (Transport::StreamableHttp, mcp1_peer("streamable-http")),

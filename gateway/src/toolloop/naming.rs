@@ -45,13 +45,19 @@ pub fn wire_name(tool: &ToolRef) -> String {
     if plain.len() <= MAX_WIRE_NAME && escape(&tool.tool) == tool.tool {
         return plain;
     }
-    hashed(tool, &plain)
+    hashed(tool, &plain, 0)
 }
 
 /// A name that keeps a readable prefix and ends with a hash of the canonical name, so that
 /// different tools never share it.
-fn hashed(tool: &ToolRef, plain: &str) -> String {
-    let digest = Sha256::digest(tool.canonical().as_bytes());
+fn hashed(tool: &ToolRef, plain: &str, salt: u32) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(tool.canonical().as_bytes());
+    if salt > 0 {
+        // Only for a tool whose name is taken already (see `NameTable::insert`).
+        hasher.update(format!("\0{salt}").as_bytes());
+    }
+    let digest = hasher.finalize();
     let suffix: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
     let keep = MAX_WIRE_NAME - suffix.len() - 1;
     let prefix: String = plain.chars().take(keep).collect();
@@ -62,20 +68,32 @@ fn hashed(tool: &ToolRef, plain: &str) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct NameTable {
     by_wire: HashMap<String, ToolRef>,
+    by_tool: HashMap<ToolRef, String>,
     by_canonical: HashMap<String, String>,
 }
 
 impl NameTable {
     /// Add a tool; returns its wire name.
     pub fn insert(&mut self, tool: ToolRef) -> String {
-        if let Some(existing) = self.by_canonical.get(&tool.canonical()) {
+        // By the tool itself, not its canonical name: `mcp.a.b.c` is server `a` with tool
+        // `b.c`, and also server `a.b` with tool `c` for names that did not come from a
+        // checked server name (found by the `tool_names` fuzz target).
+        if let Some(existing) = self.by_tool.get(&tool) {
             return existing.clone();
         }
-        let mut wire = wire_name(&tool);
-        if self.by_wire.contains_key(&wire) {
-            wire = hashed(&tool, &wire);
+        let plain = wire_name(&tool);
+        let mut wire = plain.clone();
+        let mut salt = 0;
+        while self.by_wire.contains_key(&wire) {
+            // Another tool has the name (names that escape alike, or the same canonical
+            // name): a hash, salted again until it is free.
+            wire = hashed(&tool, &plain, salt);
+            salt += 1;
         }
-        self.by_canonical.insert(tool.canonical(), wire.clone());
+        self.by_canonical
+            .entry(tool.canonical())
+            .or_insert_with(|| wire.clone());
+        self.by_tool.insert(tool.clone(), wire.clone());
         self.by_wire.insert(wire.clone(), tool);
         wire
     }
@@ -98,6 +116,29 @@ impl NameTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tools_whose_canonical_names_coincide_keep_their_own_names() {
+        let one = ToolRef {
+            server: "a.b".into(),
+            tool: "c".into(),
+        };
+        let other = ToolRef {
+            server: "a".into(),
+            tool: "b.c".into(),
+        };
+        assert_eq!(one.canonical(), other.canonical());
+        let mut table = NameTable::default();
+        let (first, second) = (table.insert(one.clone()), table.insert(other.clone()));
+        assert_ne!(first, second);
+        assert_eq!(table.resolve(&first), Some(&one));
+        assert_eq!(table.resolve(&second), Some(&other));
+        assert_eq!(
+            table.insert(other.clone()),
+            second,
+            "the same tool, the same name"
+        );
+    }
 
     fn tool(server: &str, tool: &str) -> ToolRef {
         ToolRef {

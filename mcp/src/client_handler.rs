@@ -1,7 +1,8 @@
 //! What the gateway does with messages a server sends on its own: change notifications
 //! invalidate the cache, log messages and progress go to `tracing`, and server-to-client
 //! requests get a correct answer (empty roots, "not supported" for sampling, a decline for
-//! elicitation) — never silence.
+//! elicitation unless the client was told to accept forms with their defaults) — never
+//! silence.
 
 // Roots, sampling and logging are deprecated by the 2026 revision (SEP-2577), but servers of
 // the 2025 revisions still use them, so the gateway keeps answering and logging them.
@@ -13,13 +14,40 @@ use rmcp::{
     ClientHandler,
     model::{
         ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
-        ElicitRequestParams, ElicitResult, ElicitationAction, ErrorData, Implementation,
-        ListRootsResult, LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam,
+        ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability, ErrorData,
+        FormElicitationCapability, Implementation, ListRootsResult, LoggingLevel,
+        LoggingMessageNotificationParam, ProgressNotificationParam,
     },
     service::{NotificationContext, RequestContext, RoleClient},
 };
 
+use serde_json::Value;
+
 use crate::cache::ListKind;
+
+/// How the client answers a server's request for user input (elicitation).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Elicitation {
+    /// Decline it: a gateway has no user to ask (the default), and declares no elicitation
+    /// capability.
+    #[default]
+    Decline,
+    /// Accept a form with the defaults its schema gives (SEP-1034), for unattended runs that
+    /// trust the server's defaults (`llamagate mcp --elicitation accept-defaults`).
+    AcceptDefaults,
+}
+
+/// The content of a form accepted as it is: each property's `default`, where it has one.
+pub fn form_defaults(schema: &Value) -> Value {
+    let defaults = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, property)| Some((name.clone(), property.get("default")?.clone())))
+        .collect();
+    Value::Object(defaults)
+}
 
 /// Called with the list whose `list_changed` notification arrived.
 pub type OnListChanged = Arc<dyn Fn(ListKind) + Send + Sync>;
@@ -29,6 +57,7 @@ pub type OnListChanged = Arc<dyn Fn(ListKind) + Send + Sync>;
 pub struct ClientEvents {
     server: Arc<str>,
     on_list_changed: OnListChanged,
+    elicitation: Elicitation,
 }
 
 impl ClientEvents {
@@ -37,14 +66,27 @@ impl ClientEvents {
         Self {
             server,
             on_list_changed,
+            elicitation: Elicitation::Decline,
         }
+    }
+
+    /// Answer elicitation requests as `elicitation` says.
+    pub fn with_elicitation(mut self, elicitation: Elicitation) -> Self {
+        self.elicitation = elicitation;
+        self
     }
 }
 
 impl ClientHandler for ClientEvents {
     fn get_info(&self) -> ClientConfig {
+        let mut capabilities = ClientCapabilities::default();
+        if self.elicitation == Elicitation::AcceptDefaults {
+            let mut elicitation = ElicitationCapability::default();
+            elicitation.form = Some(FormElicitationCapability::default());
+            capabilities.elicitation = Some(elicitation);
+        }
         ClientConfig::new(
-            ClientCapabilities::default(),
+            capabilities,
             Implementation::new("llamagate", env!("CARGO_PKG_VERSION")),
         )
     }
@@ -71,11 +113,25 @@ impl ClientHandler for ClientEvents {
 
     async fn create_elicitation(
         &self,
-        _request: ElicitRequestParams,
+        request: ElicitRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
-        tracing::info!(server = %self.server, "server asked for user input over a legacy session; declined");
-        Ok(ElicitResult::new(ElicitationAction::Decline))
+        let form = match &request {
+            ElicitRequestParams::FormElicitationParams {
+                requested_schema, ..
+            } if self.elicitation == Elicitation::AcceptDefaults => {
+                serde_json::to_value(requested_schema).ok()
+            }
+            _ => None,
+        };
+        let Some(schema) = form else {
+            tracing::info!(server = %self.server, "server asked for user input over a legacy session; declined");
+            return Ok(ElicitResult::new(ElicitationAction::Decline));
+        };
+        tracing::info!(server = %self.server, "server asked for user input; accepted with the form's defaults");
+        let mut result = ElicitResult::new(ElicitationAction::Accept);
+        result.content = Some(form_defaults(&schema));
+        Ok(result)
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
@@ -109,13 +165,36 @@ impl ClientHandler for ClientEvents {
     ) {
         let logger = params.logger.as_deref().unwrap_or("");
         let data = params.data.to_string();
+        // A server's own debug, info and notice messages are its chatter, not events for an
+        // operator: at debug, so that a chatty (or flooding) server cannot fill the log.
         match params.level {
-            LoggingLevel::Debug => tracing::debug!(server = %self.server, logger, "{data}"),
-            LoggingLevel::Info | LoggingLevel::Notice => {
-                tracing::info!(server = %self.server, logger, "{data}")
+            LoggingLevel::Debug | LoggingLevel::Info | LoggingLevel::Notice => {
+                tracing::debug!(server = %self.server, logger, "{data}")
             }
             LoggingLevel::Warning => tracing::warn!(server = %self.server, logger, "{data}"),
             _ => tracing::error!(server = %self.server, logger, "{data}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_form_accepted_as_it_is_holds_the_defaults_its_schema_gives() {
+        let schema = serde_json::json!({"type": "object", "properties": {
+            "name": {"type": "string", "default": "John Doe"},
+            "age": {"type": "integer", "default": 30},
+            "verified": {"type": "boolean", "default": true},
+            "note": {"type": "string"}}});
+        assert_eq!(
+            form_defaults(&schema),
+            serde_json::json!({"name": "John Doe", "age": 30, "verified": true})
+        );
+        assert_eq!(
+            form_defaults(&serde_json::json!("garbage")),
+            serde_json::json!({})
+        );
     }
 }

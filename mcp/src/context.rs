@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::{
+    client_handler::Elicitation,
     health::prober::{Prober, ProberHandle},
     metrics::McpMetrics,
 };
@@ -15,6 +16,7 @@ pub struct Context {
     pub(crate) metrics: McpMetrics,
     pub(crate) prober: Option<ProberHandle>,
     pub(crate) allow_link_local: bool,
+    pub(crate) elicitation: Elicitation,
 }
 
 impl Context {
@@ -26,6 +28,7 @@ impl Context {
             metrics,
             prober: None,
             allow_link_local: false,
+            elicitation: Elicitation::Decline,
         }
     }
 
@@ -36,6 +39,12 @@ impl Context {
             self.http = shared_http_client(allowed);
             self.allow_link_local = allowed;
         }
+        self
+    }
+
+    /// Servers' elicitation requests are answered as `elicitation` says (declined by default).
+    pub fn with_elicitation(mut self, elicitation: Elicitation) -> Self {
+        self.elicitation = elicitation;
         self
     }
 

@@ -14,7 +14,7 @@
 pub mod address_guard;
 pub mod bounded_body;
 pub mod cache;
-mod client_handler;
+pub mod client_handler;
 mod context;
 pub mod description;
 pub mod error;
@@ -32,6 +32,7 @@ mod session;
 pub mod stdio_process;
 mod transport;
 
+pub use client_handler::Elicitation;
 pub use context::Context;
 pub use description::{
     Endpoint, ProtocolMode, RemoteEndpoint, RemoteTransport, ServerDescription, ServerName,

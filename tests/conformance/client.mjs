@@ -42,6 +42,16 @@ switch (scenario) {
   case "sse-retry":
     call("test_reconnection");
     break;
+  case "elicitation-sep1034-client-defaults":
+    // The server asks for a form during the call; the CLI accepts it with its defaults.
+    mcp("--elicitation", "accept-defaults", "tool", "conformance", "test_client_elicitation_defaults");
+    break;
+  case "sep-2322-client-request-state":
+    // Each tool answers `input_required` (or not); the CLI answers and retries.
+    for (const tool of tools()) {
+      mcp("--elicitation", "accept-defaults", "tool", "conformance", tool.name);
+    }
+    break;
   case "json-schema-2020-12-preservation": {
     const focal = tools().find((t) => t.name === "json_schema_2020_12_tool");
     call("json_schema_echo", { schema: focal.inputSchema });

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value, json};
 
 use llamagate_mcp::{
-    Context, McpMetrics, ServerClient,
+    Context, Elicitation, McpMetrics, ServerClient,
     cache::ListKind,
     server::operations::{ToolCall, ToolOutcome},
 };
@@ -36,8 +36,31 @@ pub struct McpArgs {
     /// `table` for people, `json` for scripts.
     #[arg(long, short, value_enum, default_value_t = Output::Table, global = true)]
     output: Output,
+    /// With `--config`: how to answer a server that asks for user input (elicitation, or a
+    /// 2026 `input_required` result): `decline`, or `accept-defaults` to accept each form
+    /// with the defaults its schema gives and retry.
+    #[arg(long, value_enum, default_value_t = ElicitationAnswer::Decline, global = true)]
+    elicitation: ElicitationAnswer,
     #[command(subcommand)]
     command: McpCommand,
+}
+
+/// How `--config` commands answer requests for user input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ElicitationAnswer {
+    /// Decline, as the gateway does.
+    Decline,
+    /// Accept each form with its schema's defaults.
+    AcceptDefaults,
+}
+
+impl From<ElicitationAnswer> for Elicitation {
+    fn from(answer: ElicitationAnswer) -> Self {
+        match answer {
+            ElicitationAnswer::Decline => Elicitation::Decline,
+            ElicitationAnswer::AcceptDefaults => Elicitation::AcceptDefaults,
+        }
+    }
 }
 
 /// Output format.
@@ -90,7 +113,7 @@ enum McpCommand {
 pub async fn run(args: McpArgs) -> Result<(), String> {
     let output = args.output;
     let value = match &args.config {
-        Some(path) => direct(path, &args.command).await?,
+        Some(path) => direct(path, &args.command, args.elicitation.into()).await?,
         None => through_gateway(&args).await?,
     };
     print(&args.command, output, &value);
@@ -226,7 +249,11 @@ async fn through_gateway(args: &McpArgs) -> Result<Value, String> {
 }
 
 /// Connect to the server named in a configuration file, without a gateway.
-async fn direct(path: &std::path::Path, command: &McpCommand) -> Result<Value, String> {
+async fn direct(
+    path: &std::path::Path,
+    command: &McpCommand,
+    elicitation: Elicitation,
+) -> Result<Value, String> {
     let config = config::load(path).map_err(|e| e.to_string().replace('\n', "; "))?;
     let name = match command {
         McpCommand::List | McpCommand::Restart { .. } => {
@@ -251,9 +278,10 @@ async fn direct(path: &std::path::Path, command: &McpCommand) -> Result<Value, S
         .describe(&config.mcp)
         .map_err(|e| format!("{}: server `{name}`: {e}", path.display()))?;
     let context = Context::new(McpMetrics::unregistered())
-        .with_link_local_allowed(config.mcp.allow_link_local_addresses);
+        .with_link_local_allowed(config.mcp.allow_link_local_addresses)
+        .with_elicitation(elicitation);
     let client = ServerClient::new(description, &context);
-    let result = direct_command(&client, command).await;
+    let result = direct_command(&client, command, elicitation).await;
     client.stop(Duration::from_secs(2)).await;
     result.map_err(|e| e.to_string())
 }
@@ -261,6 +289,7 @@ async fn direct(path: &std::path::Path, command: &McpCommand) -> Result<Value, S
 async fn direct_command(
     client: &ServerClient,
     command: &McpCommand,
+    elicitation: Elicitation,
 ) -> Result<Value, llamagate_mcp::error::McpError> {
     client.connect_vacant().await?;
     match command {
@@ -287,13 +316,12 @@ async fn direct_command(
                     detail,
                 }
             })?;
-            let outcome = client
-                .call_tool(ToolCall {
-                    name: tool.clone(),
-                    arguments,
-                    ..Default::default()
-                })
-                .await?;
+            let call = ToolCall {
+                name: tool.clone(),
+                arguments,
+                ..Default::default()
+            };
+            let outcome = call_answering_input(client, call, elicitation).await?;
             let is_error = outcome.is_error();
             let result = match outcome {
                 ToolOutcome::Complete { result } | ToolOutcome::InputRequired { result } => result,
@@ -324,6 +352,53 @@ async fn direct_command(
         }
         McpCommand::List | McpCommand::Restart { .. } => unreachable!("refused by `direct`"),
     }
+}
+
+/// Most rounds of `input_required` answered for one call before its result is shown as it is.
+const MAX_INPUT_ROUNDS: usize = 8;
+
+/// `tools/call`, and with `accept-defaults`, each `input_required` answered (SEP-2322): every
+/// form accepted with its defaults, the call sent again with those `inputResponses` and
+/// the server's `requestState` exactly as it came.
+async fn call_answering_input(
+    client: &ServerClient,
+    mut call: ToolCall,
+    elicitation: Elicitation,
+) -> Result<ToolOutcome, llamagate_mcp::error::McpError> {
+    for _ in 0..MAX_INPUT_ROUNDS {
+        let outcome = client.call_tool(call.clone()).await?;
+        let ToolOutcome::InputRequired { result } = &outcome else {
+            return Ok(outcome);
+        };
+        let Some(responses) = (elicitation == Elicitation::AcceptDefaults)
+            .then(|| input_responses(result))
+            .flatten()
+        else {
+            return Ok(outcome);
+        };
+        call.input_responses = Some(responses);
+        call.request_state = result
+            .get("requestState")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+    }
+    client.call_tool(call).await
+}
+
+/// Answers to an `input_required` result's forms (`elicitation/create`), by key; `None` when
+/// it asks for something else too (sampling, roots), which the CLI cannot give.
+fn input_responses(result: &Value) -> Option<Value> {
+    let requests = result.get("inputRequests")?.as_object()?;
+    let mut responses = Map::new();
+    for (key, request) in requests {
+        if request.get("method")? != "elicitation/create" {
+            return None;
+        }
+        let schema = &request["params"]["requestedSchema"];
+        let content = llamagate_mcp::client_handler::form_defaults(schema);
+        responses.insert(key.clone(), json!({"action": "accept", "content": content}));
+    }
+    Some(Value::Object(responses))
 }
 
 fn print(command: &McpCommand, output: Output, value: &Value) {

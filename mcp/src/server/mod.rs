@@ -9,7 +9,7 @@ use std::{
 
 use crate::{
     cache::{ListCache, ListKind, Lookup},
-    client_handler::ClientEvents,
+    client_handler::{ClientEvents, Elicitation},
     context::Context,
     description::{ServerDescription, Transport},
     error::McpError,
@@ -40,6 +40,7 @@ pub struct ServerClient {
     pub(crate) metrics: McpMetrics,
     pub(crate) prober: Option<ProberHandle>,
     pub(crate) allow_link_local: bool,
+    pub(crate) elicitation: Elicitation,
     pub(crate) connecting: tokio::sync::Mutex<()>,
     pub(crate) monitor: Mutex<Option<tokio::task::JoinHandle<()>>>,
     pub(crate) last_answer: LastAnswer,
@@ -80,6 +81,7 @@ impl ServerClient {
             metrics: context.metrics.clone(),
             prober: context.prober.clone(),
             allow_link_local: context.allow_link_local,
+            elicitation: context.elicitation,
             connecting: tokio::sync::Mutex::new(()),
             monitor: Mutex::new(None),
             last_answer: LastAnswer::default(),
@@ -211,6 +213,7 @@ impl ServerClient {
                 }
             }),
         )
+        .with_elicitation(self.elicitation)
     }
 
     /// Open sessions in every vacant slot. Concurrent callers share one attempt.

@@ -63,3 +63,26 @@ pub fn tool_schema(schema: &[u8], arguments: &[u8]) {
     let arguments = serde_json::from_slice::<Value>(arguments).unwrap_or(Value::Null);
     let _ = schemas.headers_for_call(&serde_json::json!({"name": "t", "arguments": arguments}));
 }
+
+/// A stdio server's stdout, as its pump reads it: any bytes, cut into lines of at most
+/// `max_line` bytes (longer ones answered as too large by their id), whatever is not JSON
+/// ending the session; what the pump forwards to rmcp is read to the end.
+pub fn stdio_stdout(bytes: &[u8], max_line: usize) {
+    use tokio::io::AsyncReadExt;
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        return;
+    };
+    runtime.block_on(async {
+        let (to_rmcp, mut forwarded) = tokio::io::duplex(64 * 1024);
+        let pump = crate::stdio_process::check_stdout(
+            std::sync::Arc::from("fuzz"),
+            bytes,
+            to_rmcp,
+            max_line.max(1),
+            |_| {},
+        );
+        let mut sink = Vec::new();
+        let read = forwarded.read_to_end(&mut sink);
+        let _ = tokio::join!(pump, read);
+    });
+}

@@ -138,7 +138,7 @@ async fn log_stderr(server: Arc<str>, stderr: impl AsyncRead + Unpin) {
 const KEEP: usize = 4096;
 
 /// Forward complete, well-formed JSON lines from the child's stdout to rmcp.
-async fn check_stdout(
+pub(crate) async fn check_stdout(
     server: Arc<str>,
     stdout: impl AsyncRead + Unpin,
     mut to_rmcp: impl AsyncWrite + Unpin,

@@ -68,6 +68,16 @@ proptest! {
     }
 
     #[test]
+    fn stdio_stdout(lines in prop::collection::vec(message_like(), 0..6), max_line in 1usize..300) {
+        let mut bytes = Vec::new();
+        for line in lines {
+            bytes.extend_from_slice(&line);
+            bytes.push(b'\n');
+        }
+        fuzzing::stdio_stdout(&bytes, max_line);
+    }
+
+    #[test]
     fn prober_answers(bytes in prop_oneof![answer_head_like(), any::<Vec<u8>>()]) {
         fuzzing::prober_answer(&bytes);
     }

@@ -1,0 +1,145 @@
+//! No Secret value read from the cluster leaves the gateway where it should not. The
+//! cluster source runs against the scripted Kubernetes API with a server whose bearer token
+//! comes from a Secret, required by the peer: used, rotated to a wrong token, and back, with
+//! logging at `trace` for every crate. Then every log line, `/v1/mcp/servers` (and the
+//! server's own page), the cluster source's status and `/metrics` are searched for both
+//! tokens, plain and base64.
+
+mod support;
+
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::http::Method;
+use llamagate::{config::load_from_str, discovery::cluster, metrics::Metrics, state::AppState};
+use llamagate_mcp::server::operations::ToolCall;
+use serde_json::json;
+use support::{api::send_text, kube_api::*, *};
+
+const TOKEN: &str = "cluster-secret-token-4Rw";
+const WRONG: &str = "cluster-wrong-token-7Lp";
+
+/// Everything logged, at every level.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn echo_works(state: &AppState) -> bool {
+    let Some(client) = state.registry().get("guarded") else {
+        return false;
+    };
+    let call = ToolCall {
+        name: "echo".to_owned(),
+        arguments: json!({"message": "hi"}).as_object().cloned().unwrap(),
+        ..Default::default()
+    };
+    client.call_tool(call).await.is_ok_and(|o| !o.is_error())
+}
+
+async fn eventually(what: &str, state: &AppState, want: bool) {
+    for _ in 0..100 {
+        if echo_works(state).await == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("not within 10 s: {what}");
+}
+
+/// `value` as base64, written out here so that the test does not share the encoder it
+/// checks for.
+fn base64(value: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut encoded = String::new();
+    for chunk in value.as_bytes().chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, b| (n << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..=chunk.len() {
+            encoded.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    while !encoded.len().is_multiple_of(4) {
+        encoded.push('=');
+    }
+    encoded
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_cluster_secret_in_logs_answers_status_or_metrics() {
+    let log = Log::default();
+    let writer = log.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter("trace")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+    let headers = format!(r#"{{"authorization": "Bearer {TOKEN}"}}"#);
+    let peer = mcp1_peer_with_env("streamable-http", &[("PEER_REQUIRE_HEADERS", &headers)]);
+    let state = AppState::new(
+        load_from_str("mcp: { servers: [] }\n", "t.yaml", &|_| None).unwrap(),
+        Metrics::new(),
+    );
+    state.set_ready(true);
+    let fake: Shared = Arc::default();
+    {
+        let mut fake = fake.lock().unwrap();
+        fake.put_secret("creds", "token", TOKEN);
+        fake.put_server(mcp_server(
+            "guarded",
+            &peer.url,
+            true,
+            Some("creds"),
+            json!({}),
+        ));
+    }
+    state.expect_cluster_source();
+    tokio::spawn(cluster::run(
+        client(&fake),
+        "default".into(),
+        Some("team=a".into()),
+        state.clone(),
+    ));
+    eventually("the token from the Secret works", &state, true).await;
+    fake.lock().unwrap().put_secret("creds", "token", WRONG);
+    eventually("the rotated wrong token is refused", &state, false).await;
+    fake.lock().unwrap().put_secret("creds", "token", TOKEN);
+    eventually("the token back", &state, true).await;
+
+    let (_, servers) = send_text(&state, Method::GET, "/v1/mcp/servers", None, None).await;
+    let (_, server) = send_text(&state, Method::GET, "/v1/mcp/servers/guarded", None, None).await;
+    let (_, metrics) = send_text(&state, Method::GET, "/metrics", None, None).await;
+    let status = format!("{:?}", state.cluster_status());
+    let log = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    assert!(
+        log.contains("TRACE") && log.contains("llamagate::discovery::cluster"),
+        "the trace log was captured, the cluster source's lines in it"
+    );
+    assert!(servers.contains("guarded"), "{servers}");
+    for secret in [
+        TOKEN.to_owned(),
+        WRONG.to_owned(),
+        base64(TOKEN),
+        base64(WRONG),
+    ] {
+        for (place, text) in [
+            ("the log", &log),
+            ("/v1/mcp/servers", &servers),
+            ("/v1/mcp/servers/guarded", &server),
+            ("/metrics", &metrics),
+            ("the cluster source's status", &status),
+        ] {
+            assert!(!text.contains(&secret), "{secret} in {place}");
+        }
+    }
+}

@@ -45,7 +45,7 @@ fn run(scenario: &str) -> Vec<Value> {
     // The suite's scenario servers listen on every interface (and one of them reads its
     // address the moment it listens, before an address-changing preload could act): run
     // the suite and our client in a network namespace of their own, with loopback alone.
-    let status = Command::new("unshare")
+    let run = Command::new("unshare")
         .args(["-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
         .arg(node_bin.join("node"))
         .arg(&runner)
@@ -57,8 +57,9 @@ fn run(scenario: &str) -> Vec<Value> {
         .env("PATH", path)
         .env("LLAMAGATE", env!("CARGO_BIN_EXE_llamagate"))
         .env("RUST_LOG", "warn")
-        .status()
+        .output()
         .expect("run the conformance suite");
+    let status = run.status;
     let results = std::fs::read_dir(out.path())
         .unwrap()
         .next()
@@ -72,7 +73,9 @@ fn run(scenario: &str) -> Vec<Value> {
     let checks: Vec<Value> = serde_json::from_slice(&checks).unwrap();
     assert!(
         status.success(),
-        "{scenario}: the suite failed ({status}); checks: {checks:#?}; client stderr: {stderr}"
+        "{scenario}: the suite failed ({status}): {}{}; checks: {checks:#?}; client stderr: {stderr}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr),
     );
     checks
 }

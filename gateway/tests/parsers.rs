@@ -54,3 +54,42 @@ proptest! {
         fuzzing::tool_names(&pairs);
     }
 }
+
+mod support;
+
+/// Any resource URI, percent-encoded into the read route's path, reaches the server exactly
+/// as it was: the answer through the route is the answer to the same URI read directly by
+/// the gateway's client (the peer itself normalizes some characters, so the comparison is
+/// with what it makes of the very same string).
+#[test]
+fn percent_encoded_resource_uris_reach_the_server_exactly() {
+    use axum::http::Method;
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let peer = support::ws_peer();
+    let state = runtime.block_on(support::api::gateway(&peer.url, ""));
+    let server = state.registry().get("peer").unwrap();
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(48));
+    runner
+        .run(&"[^/\\p{Cc}]{1,24}", |id| {
+            let uri = format!("test://items/{id}");
+            let path = format!(
+                "/v1/mcp/servers/peer/resources/{}",
+                utf8_percent_encode(&uri, NON_ALPHANUMERIC)
+            );
+            let (status, through_route) = runtime.block_on(support::api::send(
+                &state,
+                Method::GET,
+                &path,
+                Some(support::api::READER),
+                None,
+            ));
+            let direct = runtime
+                .block_on(server.read_resource(&uri, Default::default()))
+                .map_err(|e| e.to_string());
+            prop_assert_eq!(status, 200, "{}: {}", uri, through_route);
+            prop_assert_eq!(Ok(through_route), direct, "{}", uri);
+            Ok(())
+        })
+        .unwrap();
+}

@@ -1,5 +1,6 @@
 //! Transport faults, each against real peers on loopback and bounded in time: a WebSocket
-//! the server closes (the process killed mid-call), a legacy SSE stream cut the same way, a
+//! the server closes (the process killed mid-call), a Streamable HTTP answer's SSE stream
+//! and a legacy SSE stream cut the same way, a
 //! server that answers every request with HTTP 5xx, and a server flooding notifications.
 //! Each time the affected call fails with a clear error well within its timeout, a healthy
 //! server beside it keeps answering, the server recovers once it is back, and the runtime's
@@ -129,6 +130,14 @@ async fn killed_mid_call_then_back(transport: Transport, start: fn(u16) -> Peer)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_closed_by_its_server_mid_call() {
     killed_mid_call_then_back(Transport::Websocket, ws_peer_on_port).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamable_http_answer_stream_cut_mid_call() {
+    killed_mid_call_then_back(Transport::StreamableHttp, |port| {
+        mcp1_peer_on_port("streamable-http", port)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

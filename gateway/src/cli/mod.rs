@@ -2,6 +2,7 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
+mod direct;
 mod mcp;
 
 use clap::{Parser, Subcommand};

@@ -7,34 +7,17 @@
 
 mod support;
 
-use std::{
-    io::Write,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use axum::http::Method;
 use llamagate::{config::load_from_str, discovery::cluster, metrics::Metrics, state::AppState};
 use llamagate_mcp::server::operations::ToolCall;
+use llamagate_test_peers::secrets::{base64, capture_trace};
 use serde_json::json;
 use support::{api::send_text, kube_api::*, *};
 
 const TOKEN: &str = "cluster-secret-token-4Rw";
 const WRONG: &str = "cluster-wrong-token-7Lp";
-
-/// Everything logged, at every level.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Log {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 async fn echo_works(state: &AppState) -> bool {
     let Some(client) = state.registry().get("guarded") else {
@@ -58,32 +41,9 @@ async fn eventually(what: &str, state: &AppState, want: bool) {
     panic!("not within 10 s: {what}");
 }
 
-/// `value` as base64, written out here so that the test does not share the encoder it
-/// checks for.
-fn base64(value: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut encoded = String::new();
-    for chunk in value.as_bytes().chunks(3) {
-        let n = chunk.iter().fold(0u32, |n, b| (n << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
-        for i in 0..=chunk.len() {
-            encoded.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    while !encoded.len().is_multiple_of(4) {
-        encoded.push('=');
-    }
-    encoded
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_cluster_secret_in_logs_answers_status_or_metrics() {
-    let log = Log::default();
-    let writer = log.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("trace")
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let log = capture_trace();
     let headers = format!(r#"{{"authorization": "Bearer {TOKEN}"}}"#);
     let peer = mcp1_peer_with_env("streamable-http", &[("PEER_REQUIRE_HEADERS", &headers)]);
     let state = AppState::new(
@@ -120,7 +80,7 @@ async fn no_cluster_secret_in_logs_answers_status_or_metrics() {
     let (_, server) = send_text(&state, Method::GET, "/v1/mcp/servers/guarded", None, None).await;
     let (_, metrics) = send_text(&state, Method::GET, "/metrics", None, None).await;
     let status = format!("{:?}", state.cluster_status());
-    let log = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    let log = log.text();
     assert!(
         log.contains("TRACE") && log.contains("llamagate::discovery::cluster"),
         "the trace log was captured, the cluster source's lines in it"

@@ -9,7 +9,6 @@
 mod fake_api;
 
 use std::{
-    io::Write,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -19,41 +18,17 @@ use llamagate_operator::{
     context::Settings, controllers::mcpserver::controller, metrics::Metrics,
     resources::mcpserver::BridgeImage,
 };
-use llamagate_test_peers as peers;
+use llamagate_test_peers::{
+    self as peers,
+    secrets::{base64, capture_trace},
+};
 use serde_json::json;
 
 const TOKEN: &str = "op-secret-token-1Xq8";
 const WRONG: &str = "wrong-secret-token-3Fz5";
 
-/// Everything logged, at every level.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Log {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn secret(token: &str) -> serde_json::Value {
-    use std::fmt::Write;
-    // base64 by hand: the test must not share the encoder it checks for.
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut encoded = String::new();
-    for chunk in token.as_bytes().chunks(3) {
-        let n = chunk.iter().fold(0u32, |n, b| (n << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
-        for i in 0..=chunk.len() {
-            let _ = encoded.write_char(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    while !encoded.len().is_multiple_of(4) {
-        encoded.push('=');
-    }
-    json!({"metadata": {"name": "creds"}, "data": {"token": encoded}})
+    json!({"metadata": {"name": "creds"}, "data": {"token": base64(token)}})
 }
 
 fn ready(cluster: &Shared) -> Option<String> {
@@ -83,12 +58,7 @@ async fn wait_for(cluster: &Shared, want: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_value_in_logs_status_events_writes_or_metrics() {
-    let log = Log::default();
-    let writer = log.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("trace")
-        .with_writer(move || writer.clone())
-        .init();
+    let log = capture_trace();
     let headers = format!(r#"{{"authorization": "Bearer {TOKEN}"}}"#);
     let peer = peers::mcp1_peer_with_env("streamable-http", &[("PEER_REQUIRE_HEADERS", &headers)]);
     let cluster: Shared = Arc::new(Mutex::new(Cluster::default()));
@@ -130,7 +100,7 @@ async fn no_secret_value_in_logs_status_events_writes_or_metrics() {
     let _ = stop.send(());
     task.await.unwrap();
 
-    let log = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    let log = log.text();
     assert!(
         log.contains("TRACE") && log.contains("guarded") && log.contains("creds"),
         "the trace log was captured, the Secret's handling in it"

@@ -3,6 +3,8 @@
 //! Node servers are loaded with `tests/peers/loopback-only.cjs`, which binds every listener
 //! to loopback whatever the server asks for.
 
+pub mod secrets;
+
 use std::{
     net::TcpListener,
     path::PathBuf,

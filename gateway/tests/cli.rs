@@ -182,6 +182,16 @@ fn cli_with_a_config_file_talks_to_the_server_directly() {
         None,
     );
     assert!(ok && out.contains("test://binary"), "{out}{err}");
+    // Answering for a user is the direct client's alone.
+    let (ok, _, err) = run(
+        &["mcp", "--elicitation", "accept-defaults", "tools", "modern"],
+        nowhere,
+        None,
+    );
+    assert!(
+        !ok && err.contains("--elicitation works with --config"),
+        "{err}"
+    );
     let (ok, _, err) = run(&["mcp", "--config", config, "list"], nowhere, None);
     assert!(
         !ok && err.contains("`list` and `restart` act on a running gateway"),

@@ -137,7 +137,7 @@ async fn direct_command(
             })?;
             client.get_prompt(name, arguments).await
         }
-        McpCommand::List | McpCommand::Restart { .. } => unreachable!("refused by `direct`"),
+        McpCommand::List | McpCommand::Restart { .. } => unreachable!("refused by `run`"),
     }
 }
 

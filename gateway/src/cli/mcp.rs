@@ -88,6 +88,9 @@ pub async fn run(args: McpArgs) -> Result<(), String> {
     let output = args.output;
     let value = match &args.config {
         Some(path) => super::direct::run(path, &args.command, args.elicitation.into()).await?,
+        None if args.elicitation != super::direct::ElicitationAnswer::Decline => {
+            return Err("--elicitation works with --config: through a gateway, the gateway answers (it declines)".to_owned());
+        }
         None => through_gateway(&args).await?,
     };
     print(&args.command, output, &value);

@@ -173,11 +173,14 @@ impl ServerClient {
     /// once (cached as any listing), so that the call carries them. A failed listing is the
     /// call's own business: the call goes ahead, and says what the server answers.
     async fn learn_param_headers(&self, tool: &str) {
+        // Cheapest first: on the hot path the schema is known, and the session info (a clone
+        // under a lock) is not looked at.
         let applies = self.description.transport() == Transport::StreamableHttp
+            && !self.tool_schemas.knows(tool)
             && self
                 .info()
                 .is_some_and(|info| param_headers::applies_to(&info.protocol_version));
-        if applies && !self.tool_schemas.knows(tool) {
+        if applies {
             let _ = self.list(ListKind::Tools, SCHEMA_LISTING).await;
         }
     }

@@ -57,6 +57,18 @@ pub fn base64(value: &str) -> String {
     encoded
 }
 
+/// Fail, naming the secret and the place, when any of `secrets`, plain or base64, appears in
+/// the text of any of `places` (`(what the place is, its text)`).
+pub fn assert_nowhere(secrets: &[&str], places: &[(&str, &str)]) {
+    for secret in secrets {
+        for form in [secret.to_string(), base64(secret)] {
+            for (place, text) in places {
+                assert!(!text.contains(&form), "{form} (of {secret}) in {place}");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

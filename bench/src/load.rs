@@ -29,8 +29,10 @@ pub struct Target {
     pub body: Bytes,
     /// Text every good answer contains.
     pub expect: &'static str,
-    /// Open a 2025-11-25 MCP session on each connection first, and send its id.
-    pub mcp_session: bool,
+    /// Open this many 2025-11-25 MCP sessions first and send their ids, round-robin over
+    /// the connections (0: no sessions). A gateway pools a few sessions per server; a
+    /// baseline with as many sessions as connections would load the server differently.
+    pub mcp_sessions: usize,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -72,8 +74,22 @@ pub async fn run(target: &Target, load: Load, duration: Duration) -> anyhow::Res
         Load::Max { connections } | Load::Rate { connections, .. } => connections,
     };
     let mut connected = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        connected.push(connect(target).await?);
+    let mut sessions: Vec<HeaderValue> = Vec::new();
+    for i in 0..connections {
+        // An empty value: no session; `None`: open one.
+        let session = match sessions.get(i % target.mcp_sessions.max(1)) {
+            Some(session) => Some(session.clone()),
+            None if target.mcp_sessions > 0 => None,
+            None => Some(HeaderValue::from_static("")),
+        };
+        let connection = connect(target, session).await?;
+        if let Some(opened) = &connection.session
+            && sessions.len() < target.mcp_sessions
+            && !sessions.contains(opened)
+        {
+            sessions.push(opened.clone());
+        }
+        connected.push(connection);
     }
     let start = Instant::now();
     let end = start + duration;
@@ -89,6 +105,9 @@ pub async fn run(target: &Target, load: Load, duration: Duration) -> anyhow::Res
                     Load::Rate { per_second, .. } => {
                         let n = due.fetch_add(1, Ordering::Relaxed);
                         let at = start + Duration::from_secs_f64(n as f64 / f64::from(per_second));
+                        if at >= end {
+                            break;
+                        }
                         tokio::time::sleep_until(at).await;
                         at
                     }
@@ -104,7 +123,8 @@ pub async fn run(target: &Target, load: Load, duration: Duration) -> anyhow::Res
                         outcome.errors += 1;
                         outcome.first_error.get_or_insert(format!("{e:#}"));
                         if connection.is_closed() {
-                            match connect(&target).await {
+                            let session = connection.session.clone();
+                            match connect(&target, session).await {
                                 Ok(fresh) => connection = fresh,
                                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
                             }
@@ -124,7 +144,9 @@ pub async fn run(target: &Target, load: Load, duration: Duration) -> anyhow::Res
             total.first_error = part.first_error;
         }
     }
-    total.elapsed = duration;
+    // The wall time: at a rate the target does not keep up with, the last requests are
+    // answered after the schedule ended, and the throughput must show it.
+    total.elapsed = start.elapsed().max(duration);
     total.latencies_us.sort_unstable();
     Ok(total)
 }
@@ -133,8 +155,9 @@ fn micros(elapsed: Duration) -> u32 {
     u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX)
 }
 
-/// A connection ready for `target`'s requests (with its MCP session, if it needs one).
-async fn connect(target: &Target) -> anyhow::Result<Connection> {
+/// A connection ready for `target`'s requests, in `session` (an empty value: none; `None`:
+/// open a new one).
+async fn connect(target: &Target, session: Option<HeaderValue>) -> anyhow::Result<Connection> {
     let stream = TcpStream::connect(target.addr)
         .await
         .with_context(|| format!("connecting to {}", target.addr))?;
@@ -143,9 +166,9 @@ async fn connect(target: &Target) -> anyhow::Result<Connection> {
     tokio::spawn(connection);
     let mut connection = Connection {
         sender,
-        session: None,
+        session: session.filter(|s| !s.is_empty()),
     };
-    if target.mcp_session {
+    if target.mcp_sessions > 0 && connection.session.is_none() {
         connection.session = Some(open_session(&mut connection, target).await?);
     }
     Ok(connection)

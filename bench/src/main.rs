@@ -29,6 +29,15 @@ enum Command {
         #[arg(long, default_value = ".")]
         root: PathBuf,
     },
+    /// A flame graph of the gateway proxying tools/call at the maximum rate (perf, inferno).
+    Profile {
+        /// Where the SVG goes.
+        #[arg(long, default_value = "target/bench/flamegraph.svg")]
+        out: PathBuf,
+        /// The repository (for tests/peers).
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
     /// The fast MCP server (Streamable HTTP on 127.0.0.1).
     McpUpstream {
         #[arg(long)]
@@ -50,6 +59,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Run { quick, only, out, root } => {
             run::run(run::Options { root, quick, only, out }).await
         }
+        Command::Profile { out, root } => run::profile(root, out).await,
         Command::McpUpstream { port, legacy_only } => upstream::mcp::run(port, legacy_only).await,
         Command::LlmUpstream { port } => upstream::llm::run(port).await,
     }

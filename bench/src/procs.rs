@@ -68,7 +68,7 @@ impl Drop for Proc {
     fn drop(&mut self) {
         // The whole group: `node` and `npx` start children of their own.
         let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.child.id())])
+            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
             .status();
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -40,6 +40,12 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `llamagate-bench profile`: the flame graph of the hot path (10 s sampled).
+pub async fn profile(root: PathBuf, out: PathBuf) -> anyhow::Result<()> {
+    let harness = Harness::new(root, false)?;
+    scenarios::profile::run(&harness, &out).await
+}
+
 fn header(harness: &Harness) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()

@@ -73,30 +73,27 @@ impl Limits {
     }
 
     fn check_rate(&self, request: &mut Request, keys: &Keys) -> Result<(), ApiError> {
-        let clock = DefaultClock::default();
-        let refused = |wait: Duration, whose: &str| ApiError::RateLimited {
+        // Only a refusal needs the clock (making one reads the CPU's features: not per request).
+        let refused = |not_until: governor::NotUntil<_>, whose: &str| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            ApiError::RateLimited {
             message: format!(
                 "{whose} rate limit reached; retry in {} s",
                 wait.as_secs().max(1)
             ),
             retry_after_secs: wait.as_secs_f64().ceil() as u64,
+        }
         };
         if let Some(global) = &self.global
             && let Err(not_until) = global.check()
         {
-            return Err(refused(
-                not_until.wait_time_from(clock.now()),
-                "the gateway's",
-            ));
+            return Err(refused(not_until, "the gateway's"));
         }
         if let Some(per_key) = &self.per_key
             && let Some(identity) = key_identity(request, keys)
             && let Err(not_until) = per_key.check_key(&identity)
         {
-            return Err(refused(
-                not_until.wait_time_from(clock.now()),
-                "this API key's",
-            ));
+            return Err(refused(not_until, "this API key's"));
         }
         Ok(())
     }

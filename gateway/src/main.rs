@@ -1,5 +1,10 @@
 //! The `llamagate` binary: `serve`, `config check`, and the `mcp` commands.
 
+/// mimalloc in place of the system allocator: a proxied call allocates and frees many small
+/// buffers, and glibc's malloc and free were a seventh of the gateway's CPU per call.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     llamagate::cli::main()
 }

@@ -38,6 +38,13 @@ fn server(name: &str, url: Option<&str>, protocol: ProtocolMode) -> ServerDescri
     description
 }
 
+/// A description of the mcp 1.30 WebSocket peer at `url`.
+fn ws_server(url: &str) -> ServerDescription {
+    let endpoint =
+        Endpoint::Remote(RemoteEndpoint::new(RemoteTransport::Websocket, url).expect("a peer URL"));
+    ServerDescription::new(ServerName::new("ws").unwrap(), endpoint)
+}
+
 /// One context (HTTP client, prober) for every server, as the gateway's registry has.
 fn context() -> &'static Context {
     static CONTEXT: OnceLock<(Prober, Context)> = OnceLock::new();
@@ -227,6 +234,8 @@ async fn main() {
     let http_legacy = server("http-legacy", Some(&url), ProtocolMode::Legacy);
     let http_stateless = server("http-stateless", Some(&url), ProtocolMode::Auto);
     let stdio = server("stdio", None, ProtocolMode::Auto);
+    let ws_peer = llamagate_test_peers::ws_peer();
+    let ws = ws_server(&ws_peer.url);
 
     let health_only = std::env::var_os("BENCH_HEALTH_ONLY").is_some();
     if !health_only {
@@ -244,6 +253,11 @@ async fn main() {
                 100,
             ),
             (
+                "tools/call, WebSocket (mcp 1.30): new connection per call vs pooled",
+                ws.clone(),
+                100,
+            ),
+            (
                 "tools/call, stdio: new process per call vs pooled",
                 stdio.clone(),
                 15,
@@ -258,6 +272,11 @@ async fn main() {
                 "tools/list, Streamable HTTP legacy: uncached vs cached",
                 http_legacy.clone(),
             ),
+            (
+                "tools/list, Streamable HTTP stateless: uncached vs cached",
+                http_stateless.clone(),
+            ),
+            ("tools/list, WebSocket: uncached vs cached", ws.clone()),
             ("tools/list, stdio: uncached vs cached", stdio.clone()),
         ] {
             let mut baseline = tools_list(config.clone(), false).await;

@@ -1,6 +1,8 @@
 //! Allow/deny globs over tool names: a tool is allowed when it matches an `allow` glob and no
 //! `deny` glob, globally and for its server.
 
+use std::sync::{Arc, Mutex};
+
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::description::ToolGlobs;
@@ -42,6 +44,25 @@ impl ToolFilter {
     }
 }
 
+/// A server's filter, compiled once for the global globs it was last asked with (globs
+/// compile to regexes: far too slow to build per request).
+#[derive(Debug, Default)]
+pub(crate) struct CompiledFilter(Mutex<Option<(ToolGlobs, Arc<ToolFilter>)>>);
+
+impl CompiledFilter {
+    pub(crate) fn get(&self, global: &ToolGlobs, server: &ToolGlobs) -> Arc<ToolFilter> {
+        let mut compiled = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match &*compiled {
+            Some((globs, filter)) if globs == global => filter.clone(),
+            _ => {
+                let filter = Arc::new(ToolFilter::new(global, server));
+                *compiled = Some((global.clone(), filter.clone()));
+                filter
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +84,16 @@ mod tests {
         assert!(f.allows("list"));
         assert!(!f.allows("rm_rf"), "global deny wins over server allow");
         assert!(!f.allows("write_file"), "server allow narrows");
+    }
+
+    #[test]
+    fn the_compiled_filter_follows_the_global_globs() {
+        let compiled = CompiledFilter::default();
+        let server = filter(&["*"], &[]);
+        let open = compiled.get(&filter(&["*"], &[]), &server);
+        assert!(open.allows("rm_rf"));
+        assert!(Arc::ptr_eq(&open, &compiled.get(&filter(&["*"], &[]), &server)));
+        let strict = compiled.get(&filter(&["*"], &["rm_*"]), &server);
+        assert!(!strict.allows("rm_rf"), "a changed global filter is compiled again");
     }
 }

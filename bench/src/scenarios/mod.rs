@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod many;
+pub mod profile;
 pub mod proxy;
 
 use std::net::SocketAddr;
@@ -29,11 +30,14 @@ pub fn stateless_call(addr: SocketAddr, expect: &'static str) -> Target {
         ],
         body: Bytes::from(body.to_string()),
         expect,
-        mcp_session: false,
+        mcp_sessions: 0,
     }
 }
 
-/// `tools/call echo` in a 2025-11-25 session (one per connection).
+/// Sessions of the direct baseline: as many as the gateway pools per server by default.
+pub const SESSIONS: usize = 4;
+
+/// `tools/call echo` in 2025-11-25 sessions ([`SESSIONS`], shared by the connections).
 pub fn session_call(addr: SocketAddr, expect: &'static str) -> Target {
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": { "name": "echo", "arguments": { "message": "hi" } } });
@@ -43,7 +47,7 @@ pub fn session_call(addr: SocketAddr, expect: &'static str) -> Target {
         headers: Vec::new(),
         body: Bytes::from(body.to_string()),
         expect,
-        mcp_session: true,
+        mcp_sessions: SESSIONS,
     }
 }
 
@@ -56,7 +60,7 @@ pub fn execute(addr: SocketAddr, server: &str, expect: &'static str) -> Target {
         headers: Vec::new(),
         body: Bytes::from(body.to_string()),
         expect,
-        mcp_session: false,
+        mcp_sessions: 0,
     }
 }
 
@@ -69,7 +73,7 @@ pub fn chat(addr: SocketAddr, content: &str) -> Target {
         headers: Vec::new(),
         body: Bytes::from(body.to_string()),
         expect: "\"ok\"",
-        mcp_session: false,
+        mcp_sessions: 0,
     }
 }
 

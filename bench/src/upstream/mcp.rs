@@ -85,7 +85,11 @@ fn answer(request: Request<Bytes>, legacy_only: bool, sessions: &AtomicU64) -> R
 }
 
 fn initialize(id: Value, params: &Value, sessions: &AtomicU64) -> Response<Body> {
-    let version = params["protocolVersion"].as_str().unwrap_or(LEGACY);
+    // A 2025-era server answers a version it does not know with its own.
+    let version = match params["protocolVersion"].as_str() {
+        Some(v @ ("2025-06-18" | "2025-03-26" | "2024-11-05")) => v,
+        _ => LEGACY,
+    };
     let mut response = json(&json!({ "jsonrpc": "2.0", "id": id, "result": {
         "protocolVersion": version,
         "capabilities": { "tools": { "listChanged": true } },

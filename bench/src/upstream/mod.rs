@@ -5,7 +5,15 @@
 pub mod llm;
 pub mod mcp;
 
-use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc};
+use std::{
+    convert::Infallible,
+    future::Future,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
@@ -16,7 +24,16 @@ use tokio::net::TcpListener;
 
 pub type Body = BoxBody<Bytes, Infallible>;
 
+/// Connections and requests served so far, for `GET /stats`: how many requests and
+/// connections a gateway in front spends per call of its own.
+#[derive(Default)]
+struct Stats {
+    connections: AtomicU64,
+    requests: AtomicU64,
+}
+
 /// Serve `handler` on 127.0.0.1:`port` over HTTP/1.1 with keep-alive, until the process ends.
+/// `GET /stats` answers `{"connections": N, "requests": M}` (itself not counted).
 pub async fn serve<H, F>(port: u16, handler: H) -> anyhow::Result<()>
 where
     H: Fn(Request<Bytes>) -> F + Send + Sync + 'static,
@@ -24,14 +41,23 @@ where
 {
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     let handler = Arc::new(handler);
+    let stats = Arc::new(Stats::default());
     loop {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
-        let handler = handler.clone();
+        stats.connections.fetch_add(1, Ordering::Relaxed);
+        let (handler, stats) = (handler.clone(), stats.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                let handler = handler.clone();
+                let (handler, stats) = (handler.clone(), stats.clone());
                 async move {
+                    if request.uri().path() == "/stats" {
+                        return Ok(json(&serde_json::json!({
+                            "connections": stats.connections.load(Ordering::Relaxed),
+                            "requests": stats.requests.load(Ordering::Relaxed),
+                        })));
+                    }
+                    stats.requests.fetch_add(1, Ordering::Relaxed);
                     let (parts, body) = request.into_parts();
                     let response = match body.collect().await {
                         Ok(body) => handler(Request::from_parts(parts, body.to_bytes())).await,

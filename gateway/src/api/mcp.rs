@@ -64,11 +64,8 @@ fn server(
         })
 }
 
-fn filter_of(state: &AppState, server: &ServerClient) -> ToolFilter {
-    ToolFilter::new(
-        &(&state.config().mcp.tools).into(),
-        &server.description().tools,
-    )
+fn filter_of(state: &AppState, server: &ServerClient) -> Arc<ToolFilter> {
+    server.tool_filter(&(&state.config().mcp.tools).into())
 }
 
 /// What the API shows of a server: where it came from, its settings with secrets redacted,

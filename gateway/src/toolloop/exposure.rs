@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use llamagate_mcp::{cache::ListKind, filter::ToolFilter};
+use llamagate_mcp::cache::ListKind;
 use serde_json::{Value, json};
 
 use super::naming::{NameTable, ToolRef};
@@ -119,6 +119,7 @@ pub async fn expose(
             }
         }
     }
+    let global: llamagate_mcp::description::ToolGlobs = (&config.mcp.tools).into();
     for server in state.registry().all() {
         let name = server.name().to_owned();
         let wanted = match &selection {
@@ -145,7 +146,7 @@ pub async fn expose(
             }
             Err(e) => return Err(e.into()),
         };
-        let filter = ToolFilter::new(&(&config.mcp.tools).into(), &server.description().tools);
+        let filter = server.tool_filter(&global);
         if let Some(wanted) = &wanted {
             for tool in wanted {
                 if !tools.iter().any(|t| t["name"] == tool.as_str()) || !filter.allows(tool) {

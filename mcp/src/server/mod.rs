@@ -11,8 +11,9 @@ use crate::{
     cache::{ListCache, ListKind, Lookup},
     client_handler::{ClientEvents, Elicitation},
     context::Context,
-    description::{ServerDescription, Transport},
+    description::{ServerDescription, ToolGlobs, Transport},
     error::McpError,
+    filter::{CompiledFilter, ToolFilter},
     health::{Health, HealthState, LastAnswer, ProbeCounters, prober::ProberHandle},
     metrics::McpMetrics,
     pool::{AcquireError, Pool, PoolStats},
@@ -49,6 +50,7 @@ pub struct ServerClient {
     pub(crate) restarted: tokio::sync::Notify,
     /// The last tool listing's input schemas (SEP-2243 headers, `transport/param_headers.rs`).
     pub(crate) tool_schemas: ToolSchemas,
+    tool_filter: CompiledFilter,
     /// Removed or replaced in its registry: it publishes no more metrics, so that it neither
     /// brings back a removed server's series nor overwrites its successor's.
     retired: std::sync::atomic::AtomicBool,
@@ -88,6 +90,7 @@ impl ServerClient {
             probes,
             restarted: tokio::sync::Notify::new(),
             tool_schemas: ToolSchemas::default(),
+            tool_filter: CompiledFilter::default(),
             retired: std::sync::atomic::AtomicBool::new(false),
         });
         client.publish_health();
@@ -201,6 +204,11 @@ impl ServerClient {
             allow_link_local: self.allow_link_local,
             tool_schemas: self.tool_schemas.clone(),
         }
+    }
+
+    /// The tool filter of this server under the `global` one, compiled once.
+    pub fn tool_filter(&self, global: &ToolGlobs) -> Arc<ToolFilter> {
+        self.tool_filter.get(global, &self.description.tools)
     }
 
     fn events(&self) -> ClientEvents {

@@ -110,9 +110,9 @@ impl ServerClient {
     }
 
     fn check_size(&self, method: &str, value: &Value) -> Result<(), McpError> {
-        let size = serde_json::to_vec(value)
-            .map(|v| v.len() as u64)
-            .unwrap_or(u64::MAX);
+        // Counted as it would be written, without writing it anywhere.
+        let mut counter = ByteCounter(0);
+        let size = serde_json::to_writer(&mut counter, value).map_or(u64::MAX, |()| counter.0);
         if size > self.description.max_result_bytes {
             return Err(McpError::TooLarge {
                 server: self.name().to_owned(),
@@ -264,4 +264,18 @@ fn input_required(result: Value) -> Value {
 
 fn to_json<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// An `io::Write` that only counts.
+struct ByteCounter(u64);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len() as u64;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -13,7 +13,7 @@ use reqwest::{
     header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue},
 };
 use rmcp::{
-    model::{ClientJsonRpcMessage, ServerJsonRpcMessage},
+    model::{ClientJsonRpcMessage, ClientRequest, ServerJsonRpcMessage},
     transport::streamable_http_client::{
         SseError, StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
         StreamableHttpResponseLimits,
@@ -92,21 +92,25 @@ impl RecordingClient {
         limits: StreamableHttpResponseLimits,
     ) -> Result<StreamableHttpPostResponse, Error> {
         let body = serde_json::to_vec(message)?;
-        let json = serde_json::to_value(message)?;
-        let method = json
-            .get("method")
-            .and_then(|m| m.as_str())
-            .unwrap_or_default();
+        let method = match message {
+            ClientJsonRpcMessage::Request(request) => request.request.method(),
+            _ => "",
+        };
         let idempotent = IDEMPOTENT.contains(&method);
         let version = custom_headers
             .get("mcp-protocol-version")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        let param_headers = if method == "tools/call" && param_headers::applies_to(version) {
-            self.tool_schemas
-                .headers_for_call(json.get("params").unwrap_or(&serde_json::Value::Null))
-        } else {
-            Vec::new()
+        let param_headers = match message {
+            ClientJsonRpcMessage::Request(request) if param_headers::applies_to(version) => {
+                match &request.request {
+                    ClientRequest::CallToolRequest(call) => self
+                        .tool_schemas
+                        .headers_for_tool(&call.params.name, call.params.arguments.as_ref()),
+                    _ => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
         };
         let id = match message {
             ClientJsonRpcMessage::Request(request) => serde_json::to_value(&request.id)?,

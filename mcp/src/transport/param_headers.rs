@@ -61,18 +61,28 @@ impl ToolSchemas {
     /// The `Mcp-Param-*` headers of a `tools/call` with these params (`name`, `arguments`),
     /// from the called tool's schema; none for a tool not listed.
     pub fn headers_for_call(&self, params: &Value) -> Vec<(HeaderName, HeaderValue)> {
-        let Some(schema) = params
-            .get("name")
-            .and_then(Value::as_str)
-            .and_then(|name| self.get(name))
-        else {
+        let Some(name) = params.get("name").and_then(Value::as_str) else {
             return Vec::new();
         };
-        let arguments = params.get("arguments").unwrap_or(&Value::Null);
+        self.headers_for_tool(name, params.get("arguments").and_then(Value::as_object))
+    }
+
+    /// The same, from the call's tool name and arguments as they are.
+    pub fn headers_for_tool(
+        &self,
+        name: &str,
+        arguments: Option<&serde_json::Map<String, Value>>,
+    ) -> Vec<(HeaderName, HeaderValue)> {
+        let Some(schema) = self.get(name) else {
+            return Vec::new();
+        };
         annotations(&schema)
             .into_iter()
             .filter_map(|(path, header)| {
-                let value = path.iter().try_fold(arguments, |v, key| v.get(*key))?;
+                let (first, rest) = path.split_first()?;
+                let value = rest
+                    .iter()
+                    .try_fold(arguments?.get(*first)?, |v, key| v.get(*key))?;
                 let text = match value {
                     Value::String(s) => encode(s),
                     Value::Bool(b) => b.to_string(),

@@ -39,9 +39,10 @@ pub struct Measured {
 }
 
 impl Harness {
-    pub fn new(root: PathBuf, quick: bool) -> anyhow::Result<Self> {
+    /// `gateway`: the `llamagate` binary to measure (default: the one beside this harness).
+    pub fn new(root: PathBuf, quick: bool, gateway: Option<PathBuf>) -> anyhow::Result<Self> {
         let exe = std::env::current_exe()?;
-        let llamagate = exe.with_file_name("llamagate");
+        let llamagate = gateway.unwrap_or_else(|| exe.with_file_name("llamagate"));
         anyhow::ensure!(
             llamagate.exists(),
             "{} is missing: build it first (cargo build --release -p llamagate-gateway)",

@@ -28,6 +28,9 @@ enum Command {
         /// The repository (for tests/peers).
         #[arg(long, default_value = ".")]
         root: PathBuf,
+        /// The `llamagate` binary to measure (default: the one beside this harness).
+        #[arg(long)]
+        gateway: Option<PathBuf>,
     },
     /// A flame graph of the gateway proxying tools/call at the maximum rate (perf, inferno).
     Profile {
@@ -56,8 +59,8 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Run { quick, only, out, root } => {
-            run::run(run::Options { root, quick, only, out }).await
+        Command::Run { quick, only, out, root, gateway } => {
+            run::run(run::Options { root, quick, only, out, gateway }).await
         }
         Command::Profile { out, root } => run::profile(root, out).await,
         Command::McpUpstream { port, legacy_only } => upstream::mcp::run(port, legacy_only).await,

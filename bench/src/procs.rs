@@ -10,14 +10,16 @@ use std::{
 
 use anyhow::Context as _;
 
-/// A started process, killed (with its process group) when dropped.
+/// A started process, killed when dropped. (None of the harness's processes starts
+/// children: node runs server-everything itself, and the gateways have no stdio servers.)
 pub struct Proc {
     pub name: String,
     child: Child,
 }
 
 impl Proc {
-    /// Start `command` in its own process group, stdout and stderr to `log`.
+    /// Start `command` in its own process group (a terminal's Ctrl-C reaches the harness
+    /// alone, which then ends it), stdout and stderr to `log`.
     pub fn start(name: &str, mut command: Command, log: &Path) -> anyhow::Result<Self> {
         use std::os::unix::process::CommandExt as _;
         let out = std::fs::File::create(log)?;
@@ -66,10 +68,6 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        // The whole group: `node` and `npx` start children of their own.
-        let _ = Command::new("kill")
-            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
-            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

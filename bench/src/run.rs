@@ -17,10 +17,12 @@ pub struct Options {
     /// Scenarios by name (`proxy`, `chat`, `many`); all when empty.
     pub only: Vec<String>,
     pub out: PathBuf,
+    /// The `llamagate` binary to measure (another build, say); default: beside the harness.
+    pub gateway: Option<PathBuf>,
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let harness = Harness::new(options.root.clone(), options.quick)?;
+    let harness = Harness::new(options.root.clone(), options.quick, options.gateway.clone())?;
     let mut report = Report::default();
     report.add(&header(&harness));
     let wanted = |name: &str| options.only.is_empty() || options.only.iter().any(|o| o == name);
@@ -42,7 +44,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 
 /// `llamagate-bench profile`: the flame graph of the hot path (10 s sampled).
 pub async fn profile(root: PathBuf, out: PathBuf) -> anyhow::Result<()> {
-    let harness = Harness::new(root, false)?;
+    let harness = Harness::new(root, false, None)?;
     scenarios::profile::run(&harness, &out).await
 }
 

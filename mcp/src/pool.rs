@@ -1,6 +1,7 @@
 //! Sessions of one server. Legacy servers get `size` initialized sessions, each carrying up
 //! to `max_in_flight` concurrent requests (multiplexed by JSON-RPC id); a stateless server
-//! or a stdio process is one session. A call waits at most `acquire_timeout` for a slot,
+//! or a stdio process is one session, which carries all of the pool's permits (`size ×
+//! max_in_flight` for a stateless server: its requests are independent POSTs). A call waits at most `acquire_timeout` for a slot,
 //! then fails with "pool exhausted": there is no unbounded queue.
 
 use std::{
@@ -23,6 +24,8 @@ struct Slot {
 /// The session pool of one server.
 pub struct Pool {
     slots: Vec<Slot>,
+    /// The slots in use: all of them, or only the first once the server proved stateless.
+    active: AtomicUsize,
     capacity: Semaphore,
     total_permits: usize,
     waiting: AtomicUsize,
@@ -91,6 +94,7 @@ impl Pool {
                     in_flight: AtomicUsize::new(0),
                 })
                 .collect(),
+            active: AtomicUsize::new(size),
             capacity: Semaphore::new(total_permits),
             total_permits,
             waiting: AtomicUsize::new(0),
@@ -116,7 +120,7 @@ impl Pool {
             }
         };
         let chosen = self
-            .slots
+            .active_slots()
             .iter()
             .enumerate()
             .filter_map(|(index, slot)| {
@@ -161,9 +165,25 @@ impl Pool {
         }
     }
 
-    /// Slots whose session is missing or closed.
+    fn active_slots(&self) -> &[Slot] {
+        let active = self.active.load(Ordering::Acquire).clamp(1, self.slots.len());
+        &self.slots[..active]
+    }
+
+    /// Use one session (`single`: a stateless server) or all `size`; the sessions of the
+    /// slots given up, to be closed.
+    pub fn set_single(&self, single: bool) -> Vec<SharedSession> {
+        let active = if single { 1 } else { self.slots.len() };
+        self.active.store(active, Ordering::Release);
+        self.slots[active..]
+            .iter()
+            .filter_map(|slot| slot.session.lock().unwrap_or_else(|p| p.into_inner()).take())
+            .collect()
+    }
+
+    /// Slots in use whose session is missing or closed.
     pub fn vacant_slots(&self) -> Vec<usize> {
-        self.slots
+        self.active_slots()
             .iter()
             .enumerate()
             .filter(|(_, slot)| {
@@ -179,7 +199,7 @@ impl Pool {
 
     /// Number of open sessions.
     pub fn open_sessions(&self) -> usize {
-        self.slots.len() - self.vacant_slots().len()
+        self.active_slots().len() - self.vacant_slots().len()
     }
 
     /// Any open session (for probes).
@@ -189,7 +209,7 @@ impl Pool {
 
     /// Every open session.
     pub fn sessions(&self) -> Vec<SharedSession> {
-        self.slots
+        self.active_slots()
             .iter()
             .filter_map(|slot| {
                 slot.session
@@ -234,10 +254,11 @@ impl Pool {
             .iter()
             .map(|s| s.in_flight.load(Ordering::Acquire))
             .sum();
-        let per_session = self.total_permits / self.slots.len();
+        let size = self.active_slots().len();
+        let per_session = self.total_permits / size;
         PoolStats {
             sessions,
-            size: self.slots.len(),
+            size,
             in_use,
             idle: (sessions * per_session).saturating_sub(in_use),
             waiting: self.waiting.load(Ordering::Acquire),

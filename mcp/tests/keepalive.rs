@@ -177,3 +177,33 @@ async fn a_request_the_server_may_have_seen_is_not_sent_twice_and_the_session_st
     );
     server.stop(Duration::from_secs(1)).await;
 }
+
+/// A stateless (2026-07-28) server is one session whatever `connection_pool_size` says (its
+/// requests are independent POSTs), with all of the pool's permits: four times the calls of
+/// one session's `max_in_flight` run at once. A legacy server on the same endpoint still
+/// gets its four sessions.
+#[tokio::test]
+async fn a_stateless_server_is_one_session_with_all_the_permits() {
+    let peer = llamagate_test_peers::mcp2_http();
+    let mut description = remote("stateless", Transport::StreamableHttp, &peer.url);
+    description.pool.size = 4;
+    description.pool.max_in_flight = 2;
+    let server = client(description.clone());
+    server.connect_vacant().await.unwrap();
+    assert!(server.info().unwrap().stateless);
+    let stats = server.pool_stats();
+    assert_eq!((stats.sessions, stats.size), (1, 1), "{stats:?}");
+    let calls = (0..8).map(|i| server.call_tool(echo(&format!("call {i}"))));
+    for outcome in futures::future::join_all(calls).await {
+        outcome.unwrap();
+    }
+    server.connect_vacant().await.unwrap();
+    assert_eq!(server.pool_stats().sessions, 1, "no session added later");
+
+    description.name = llamagate_mcp::ServerName::new("legacy").unwrap();
+    description.protocol = llamagate_mcp::ProtocolMode::Legacy;
+    let legacy = client(description);
+    legacy.connect_vacant().await.unwrap();
+    let stats = legacy.pool_stats();
+    assert_eq!((stats.sessions, stats.size), (4, 4), "{stats:?}");
+}

@@ -60,8 +60,9 @@ impl ServerClient {
     /// A client for `description`; nothing connects until [`ServerClient::start`] (or a
     /// first call).
     pub fn new(description: ServerDescription, context: &Context) -> Arc<Self> {
-        // A stdio server is one process; a stateless server needs no sessions beyond one
-        // (its requests are independent HTTP POSTs over reqwest's connection pool).
+        // A stdio server is one process. A stateless server needs no sessions beyond one (its
+        // requests are independent HTTP POSTs over reqwest's connection pool): the pool
+        // learns that from the first session (`connect_vacant`).
         let sessions = if description.transport() == Transport::Stdio {
             1
         } else {
@@ -227,7 +228,8 @@ impl ServerClient {
     /// Open sessions in every vacant slot. Concurrent callers share one attempt.
     pub async fn connect_vacant(&self) -> Result<(), McpError> {
         let _single_flight = self.connecting.lock().await;
-        for index in self.pool.vacant_slots() {
+        // Again after each session: a server that turned out legacy uses all the slots.
+        while let Some(&index) = self.pool.vacant_slots().first() {
             let session = Session::open(
                 &self.description,
                 self.events(),
@@ -237,11 +239,19 @@ impl ServerClient {
             .await?;
             *self.info.lock().unwrap_or_else(|p| p.into_inner()) = Some(session.info().clone());
             let session = Arc::new(session);
-            if session.info().stateless {
+            let stateless = session.info().stateless;
+            if stateless {
                 self.listen_for_changes(&session);
             }
-            if let Some(old) = self.pool.install(index, session) {
+            // A stateless server's requests are independent POSTs: one session (and one
+            // change stream) carries them all; more would only multiply streams and memory.
+            let index = if stateless { 0 } else { index };
+            let replaced = self.pool.install(index, session);
+            for old in replaced.into_iter().chain(self.pool.set_single(stateless)) {
                 close_when_unused(old);
+            }
+            if stateless {
+                break;
             }
         }
         self.publish_pool();

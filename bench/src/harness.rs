@@ -107,7 +107,11 @@ impl Harness {
         let path = self.logs.join(format!("{name}.yaml"));
         std::fs::write(&path, config.replace("{listen}", &addr.to_string()))?;
         let mut command = Command::new(&self.llamagate);
-        command.arg("serve").arg("--config").arg(&path).env_remove("RUST_LOG");
+        command
+            .arg("serve")
+            .arg("--config")
+            .arg(&path)
+            .env_remove("RUST_LOG");
         self.server(name, command, port).await
     }
 

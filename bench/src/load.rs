@@ -198,7 +198,12 @@ async fn open_session(connection: &mut Connection, target: &Target) -> anyhow::R
         .context("the server opened no session (no Mcp-Session-Id)")?;
     connection.session = Some(session.clone());
     let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-    exchange(connection, target, Bytes::from_static(initialized.as_bytes())).await?;
+    exchange(
+        connection,
+        target,
+        Bytes::from_static(initialized.as_bytes()),
+    )
+    .await?;
     Ok(session)
 }
 
@@ -211,7 +216,11 @@ async fn send(connection: &mut Connection, target: &Target) -> anyhow::Result<()
         .windows(target.expect.len())
         .any(|w| w == target.expect.as_bytes())
     {
-        anyhow::bail!("the answer lacks {:?}: {}", target.expect, String::from_utf8_lossy(&body));
+        anyhow::bail!(
+            "the answer lacks {:?}: {}",
+            target.expect,
+            String::from_utf8_lossy(&body)
+        );
     }
     Ok(())
 }
@@ -236,7 +245,10 @@ async fn exchange(
             .header("mcp-protocol-version", "2025-11-25");
     }
     connection.sender.ready().await?;
-    let response = connection.sender.send_request(request.body(Full::new(body))?).await?;
+    let response = connection
+        .sender
+        .send_request(request.body(Full::new(body))?)
+        .await?;
     let (head, body) = response.into_parts();
     Ok((head, body.collect().await?.to_bytes()))
 }

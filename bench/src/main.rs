@@ -59,8 +59,21 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Run { quick, only, out, root, gateway } => {
-            run::run(run::Options { root, quick, only, out, gateway }).await
+        Command::Run {
+            quick,
+            only,
+            out,
+            root,
+            gateway,
+        } => {
+            run::run(run::Options {
+                root,
+                quick,
+                only,
+                out,
+                gateway,
+            })
+            .await
         }
         Command::Profile { out, root } => run::profile(root, out).await,
         Command::McpUpstream { port, legacy_only } => upstream::mcp::run(port, legacy_only).await,

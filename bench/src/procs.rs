@@ -90,7 +90,11 @@ pub fn free_port() -> anyhow::Result<u16> {
 }
 
 /// Wait until `addr` accepts connections, or fail after `timeout`.
-pub async fn wait_listening(proc: &mut Proc, addr: SocketAddr, timeout: Duration) -> anyhow::Result<()> {
+pub async fn wait_listening(
+    proc: &mut Proc,
+    addr: SocketAddr,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         proc.check_running()?;

@@ -69,7 +69,8 @@ async fn the_scripted_llm_asks_for_three_calls_then_answers() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
     let http = reqwest::Client::new();
-    let tools = json!([{"type": "function", "function": {"name": "mcp__up__echo", "parameters": {}}}]);
+    let tools =
+        json!([{"type": "function", "function": {"name": "mcp__up__echo", "parameters": {}}}]);
     let first: serde_json::Value = http
         .post(&url)
         .json(&json!({"model": "m", "tools": tools, "messages": [{"role": "user", "content": "tools"}]}))
@@ -79,7 +80,9 @@ async fn the_scripted_llm_asks_for_three_calls_then_answers() {
         .json()
         .await
         .unwrap();
-    let calls = first["choices"][0]["message"]["tool_calls"].as_array().unwrap();
+    let calls = first["choices"][0]["message"]["tool_calls"]
+        .as_array()
+        .unwrap();
     assert_eq!(calls.len(), 3);
     assert_eq!(calls[0]["function"]["name"], "mcp__up__echo");
     let messages = json!([{"role": "user", "content": "tools"}, first["choices"][0]["message"],
@@ -100,19 +103,32 @@ async fn the_scripted_llm_asks_for_three_calls_then_answers() {
 async fn the_load_generator_counts_answers_and_errors() {
     let addr = fast_mcp(false).await;
     let good = scenarios::stateless_call(addr, "\"hi\"");
-    let rate = Load::Rate { per_second: 200, connections: 4 };
-    let outcome = load::run(&good, rate, Duration::from_millis(500)).await.unwrap();
+    let rate = Load::Rate {
+        per_second: 200,
+        connections: 4,
+    };
+    let outcome = load::run(&good, rate, Duration::from_millis(500))
+        .await
+        .unwrap();
     assert_eq!(outcome.errors, 0, "{:?}", outcome.first_error);
     assert_eq!(outcome.latencies_us.len(), 100, "200/s for half a second");
     assert!(outcome.quantile_ms(0.5) <= outcome.quantile_ms(0.99));
     // Sessions of the 2025 era, shared by the connections.
     let legacy = scenarios::session_call(fast_mcp(true).await, "\"hi\"");
     let max = Load::Max { connections: 8 };
-    let outcome = load::run(&legacy, max, Duration::from_millis(200)).await.unwrap();
-    assert!(outcome.errors == 0 && !outcome.latencies_us.is_empty(), "{:?}", outcome.first_error);
+    let outcome = load::run(&legacy, max, Duration::from_millis(200))
+        .await
+        .unwrap();
+    assert!(
+        outcome.errors == 0 && !outcome.latencies_us.is_empty(),
+        "{:?}",
+        outcome.first_error
+    );
     // An answer without the expected text is an error, and says why.
     let wrong = scenarios::stateless_call(addr, "not in the answer");
-    let outcome = load::run(&wrong, max, Duration::from_millis(100)).await.unwrap();
+    let outcome = load::run(&wrong, max, Duration::from_millis(100))
+        .await
+        .unwrap();
     assert!(outcome.latencies_us.is_empty() && outcome.errors > 0);
     assert!(outcome.first_error.unwrap().contains("lacks"));
 }

@@ -39,9 +39,10 @@ fn naming(c: &mut Criterion) {
     });
     let mut table = NameTable::default();
     let names: Vec<String> = tools.iter().map(|t| table.insert(t.clone())).collect();
-    c.bench_function("naming: a model's tool call back to its tool (1,000 in the table)", |b| {
-        b.iter(|| table.resolve(black_box(&names[517])).map(|t| t.tool.len()))
-    });
+    c.bench_function(
+        "naming: a model's tool call back to its tool (1,000 in the table)",
+        |b| b.iter(|| table.resolve(black_box(&names[517])).map(|t| t.tool.len())),
+    );
 }
 
 criterion_group!(benches, naming);

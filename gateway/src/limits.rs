@@ -77,12 +77,12 @@ impl Limits {
         let refused = |not_until: governor::NotUntil<_>, whose: &str| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             ApiError::RateLimited {
-            message: format!(
-                "{whose} rate limit reached; retry in {} s",
-                wait.as_secs().max(1)
-            ),
-            retry_after_secs: wait.as_secs_f64().ceil() as u64,
-        }
+                message: format!(
+                    "{whose} rate limit reached; retry in {} s",
+                    wait.as_secs().max(1)
+                ),
+                retry_after_secs: wait.as_secs_f64().ceil() as u64,
+            }
         };
         if let Some(global) = &self.global
             && let Err(not_until) = global.check()

@@ -6,10 +6,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use llamagate_mcp::{
     Context, Endpoint, McpMetrics, RemoteEndpoint, RemoteTransport, ServerClient,
-    ServerDescription, ServerName,
-    description::ToolGlobs,
-    filter::ToolFilter,
-    fuzzing,
+    ServerDescription, ServerName, description::ToolGlobs, filter::ToolFilter, fuzzing,
 };
 
 /// A `tools/call` result as a server sends it, about 1 KiB.
@@ -22,9 +19,10 @@ fn call_result() -> Vec<u8> {
 
 fn framing(c: &mut Criterion) {
     let message = call_result();
-    c.bench_function("json-rpc: a 1 KiB tools/call result decoded, recorded, id found", |b| {
-        b.iter(|| fuzzing::server_message(black_box(&message)))
-    });
+    c.bench_function(
+        "json-rpc: a 1 KiB tools/call result decoded, recorded, id found",
+        |b| b.iter(|| fuzzing::server_message(black_box(&message))),
+    );
     let mut stream = Vec::new();
     for i in 0..3 {
         stream.extend_from_slice(b"event: message\ndata: ");
@@ -32,9 +30,10 @@ fn framing(c: &mut Criterion) {
         stream.extend_from_slice(format!("\nid: {i}\n\n").as_bytes());
     }
     let cuts = [100, 1500, 2600];
-    c.bench_function("sse: three 1 KiB events in four chunks, limited and parsed", |b| {
-        b.iter(|| fuzzing::sse_stream(black_box(&stream), &cuts, 1 << 20))
-    });
+    c.bench_function(
+        "sse: three 1 KiB events in four chunks, limited and parsed",
+        |b| b.iter(|| fuzzing::sse_stream(black_box(&stream), &cuts, 1 << 20)),
+    );
 }
 
 fn tool_filter(c: &mut Criterion) {
@@ -54,7 +53,10 @@ fn tool_filter(c: &mut Criterion) {
     );
     let mut description = ServerDescription::new(ServerName::new("s").expect("a name"), endpoint);
     description.tools = globs(&["read_*", "list_*"], &["read_secret*"]);
-    let server = ServerClient::new(description.clone(), &Context::new(McpMetrics::unregistered()));
+    let server = ServerClient::new(
+        description.clone(),
+        &Context::new(McpMetrics::unregistered()),
+    );
     let mut group = c.benchmark_group("tool filter of a call");
     group.bench_function("compiled per request (before)", |b| {
         b.iter(|| ToolFilter::new(&global, &description.tools).allows(black_box("read_file")))

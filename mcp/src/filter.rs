@@ -92,8 +92,14 @@ mod tests {
         let server = filter(&["*"], &[]);
         let open = compiled.get(&filter(&["*"], &[]), &server);
         assert!(open.allows("rm_rf"));
-        assert!(Arc::ptr_eq(&open, &compiled.get(&filter(&["*"], &[]), &server)));
+        assert!(Arc::ptr_eq(
+            &open,
+            &compiled.get(&filter(&["*"], &[]), &server)
+        ));
         let strict = compiled.get(&filter(&["*"], &["rm_*"]), &server);
-        assert!(!strict.allows("rm_rf"), "a changed global filter is compiled again");
+        assert!(
+            !strict.allows("rm_rf"),
+            "a changed global filter is compiled again"
+        );
     }
 }

@@ -166,7 +166,10 @@ impl Pool {
     }
 
     fn active_slots(&self) -> &[Slot] {
-        let active = self.active.load(Ordering::Acquire).clamp(1, self.slots.len());
+        let active = self
+            .active
+            .load(Ordering::Acquire)
+            .clamp(1, self.slots.len());
         &self.slots[..active]
     }
 
@@ -177,7 +180,12 @@ impl Pool {
         self.active.store(active, Ordering::Release);
         self.slots[active..]
             .iter()
-            .filter_map(|slot| slot.session.lock().unwrap_or_else(|p| p.into_inner()).take())
+            .filter_map(|slot| {
+                slot.session
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+            })
             .collect()
     }
 

@@ -1,5 +1,5 @@
-//! 3. Chat completions straight to the fast scripted LLM versus through the gateway (separate
-//! processes), without tools and with one round of three MCP calls on the fast upstream.
+//! Scenario 3: chat completions straight to the fast scripted LLM versus through the gateway
+//! (separate processes), without tools and with one round of three MCP calls on the fast upstream.
 
 use crate::{
     harness::Harness,
@@ -15,7 +15,10 @@ pub async fn run(harness: &Harness, report: &mut Report) -> anyhow::Result<()> {
         mcp.addr
     );
     let gateway = harness
-        .gateway("gateway-chat", &super::gateway_config(Some(llm.addr), &servers))
+        .gateway(
+            "gateway-chat",
+            &super::gateway_config(Some(llm.addr), &servers),
+        )
         .await?;
     report.add(
         "\n## 3. Chat completions: direct vs through the gateway\n\n\
@@ -29,7 +32,10 @@ pub async fn run(harness: &Harness, report: &mut Report) -> anyhow::Result<()> {
     let direct = super::chat(llm.addr, "hi");
     let loads = [
         Load::Max { connections: 32 },
-        Load::Rate { per_second: 1000, connections: 64 },
+        Load::Rate {
+            per_second: 1000,
+            connections: 64,
+        },
     ];
     for (case, content) in [("no tools", "hi"), ("one round of 3 MCP calls", "tools")] {
         let through = super::chat(gateway.addr, content);

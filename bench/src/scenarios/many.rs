@@ -1,4 +1,4 @@
-//! 4. Many MCP servers on one replica (20, 200, 1,000 entries, all on the fast upstream):
+//! Scenario 4: many MCP servers on one replica (20, 200, 1,000 entries, all on the fast upstream):
 //! start-up to all healthy, RSS, the chat round trip that lists every server's tools, and the
 //! CPU of health monitoring at the default interval while nothing else happens.
 
@@ -39,7 +39,10 @@ pub async fn run(harness: &Harness, report: &mut Report, idle: Duration) -> anyh
             .collect();
         let started = Instant::now();
         let gateway = harness
-            .gateway(&format!("gateway-{n}"), &super::gateway_config(Some(llm.addr), &servers))
+            .gateway(
+                &format!("gateway-{n}"),
+                &super::gateway_config(Some(llm.addr), &servers),
+            )
             .await?;
         let needle = "\"state\":\"healthy\"";
         harness::until(Duration::from_secs(300), "all servers healthy", || async {
@@ -51,8 +54,12 @@ pub async fn run(harness: &Harness, report: &mut Report, idle: Duration) -> anyh
         let ready = started.elapsed();
         let rss_ready = gateway.proc.rss_mib();
         let sequential = Load::Max { connections: 1 };
-        let direct = harness.measure(&super::chat(llm.addr, "hi"), sequential, &[]).await?;
-        let through = harness.measure(&super::chat(gateway.addr, "hi"), sequential, &[]).await?;
+        let direct = harness
+            .measure(&super::chat(llm.addr, "hi"), sequential, &[])
+            .await?;
+        let through = harness
+            .measure(&super::chat(gateway.addr, "hi"), sequential, &[])
+            .await?;
         let rss_after = gateway.proc.rss_mib();
         let before = gateway.proc.cpu_ns();
         tokio::time::sleep(idle).await;

@@ -86,7 +86,9 @@ fn header(name: &'static str, value: &'static str) -> (HeaderName, HeaderValue) 
 
 /// A gateway config with these MCP server entries (YAML list items, indented by 4).
 pub fn gateway_config(llm: Option<SocketAddr>, servers: &str) -> String {
-    let upstream = llm.map_or("http://127.0.0.1:9/v1".to_owned(), |a| format!("http://{a}/v1"));
+    let upstream = llm.map_or("http://127.0.0.1:9/v1".to_owned(), |a| {
+        format!("http://{a}/v1")
+    });
     format!(
         "listen: \"{{listen}}\"\nlog: {{ level: warn }}\nupstream: {{ url: \"{upstream}\" }}\n\
          mcp:\n  servers:\n{servers}"

@@ -29,7 +29,13 @@ pub async fn run(harness: &Harness, out: &Path) -> anyhow::Result<()> {
     let mut perf = Command::new("perf")
         .args(["record", "-F", "499", "--call-graph", "dwarf,16384", "-o"])
         .arg(&data)
-        .args(["-p", &gateway.proc.pid().to_string(), "--", "sleep", &seconds])
+        .args([
+            "-p",
+            &gateway.proc.pid().to_string(),
+            "--",
+            "sleep",
+            &seconds,
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -48,7 +54,11 @@ pub async fn run(harness: &Harness, out: &Path) -> anyhow::Result<()> {
     );
     let svg = pipe("inferno-flamegraph", &["--title", &title], &folded)?;
     std::fs::write(out, svg)?;
-    eprintln!("{} calls/s while sampled; flame graph in {}", outcome.throughput().round(), out.display());
+    eprintln!(
+        "{} calls/s while sampled; flame graph in {}",
+        outcome.throughput().round(),
+        out.display()
+    );
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! 1. `tools/call` straight to an MCP server versus through `/v1/mcp/execute`: maximum
+//! Scenario 1: `tools/call` straight to an MCP server versus through `/v1/mcp/execute`: maximum
 //! throughput at a fixed connection count, and added latency at fixed rates, in front of the
 //! Node reference server and in front of the fast upstream (where the gateway is the bottleneck).
 
@@ -42,22 +42,41 @@ async fn start(harness: &Harness, kind: &str) -> anyhow::Result<Upstream> {
         "everything" => {
             let server = harness.everything().await?;
             let direct = session_call(server.addr, "Echo: hi");
-            Upstream { label: "server-everything (Node, 2025-11-25 sessions)", server, direct, expect: "Echo: hi" }
+            Upstream {
+                label: "server-everything (Node, 2025-11-25 sessions)",
+                server,
+                direct,
+                expect: "Echo: hi",
+            }
         }
         "fast-stateless" => {
             let server = harness.fast_mcp(false).await?;
             let direct = stateless_call(server.addr, "\"hi\"");
-            Upstream { label: "fast Rust upstream, 2026-07-28 stateless", server, direct, expect: "\"hi\"" }
+            Upstream {
+                label: "fast Rust upstream, 2026-07-28 stateless",
+                server,
+                direct,
+                expect: "\"hi\"",
+            }
         }
         _ => {
             let server = harness.fast_mcp(true).await?;
             let direct = session_call(server.addr, "\"hi\"");
-            Upstream { label: "fast Rust upstream, 2025-11-25 sessions", server, direct, expect: "\"hi\"" }
+            Upstream {
+                label: "fast Rust upstream, 2025-11-25 sessions",
+                server,
+                direct,
+                expect: "\"hi\"",
+            }
         }
     })
 }
 
-async fn compare(harness: &Harness, report: &mut Report, upstream: &Upstream) -> anyhow::Result<()> {
+async fn compare(
+    harness: &Harness,
+    report: &mut Report,
+    upstream: &Upstream,
+) -> anyhow::Result<()> {
     let servers = format!(
         "    - {{ name: up, transport: streamable-http, url: \"http://{}/mcp\" }}\n",
         upstream.server.addr
@@ -66,13 +85,19 @@ async fn compare(harness: &Harness, report: &mut Report, upstream: &Upstream) ->
         .gateway("gateway-proxy", &super::gateway_config(None, &servers))
         .await?;
     let through = super::execute(gateway.addr, "up", upstream.expect);
-    let loads = std::iter::once(Load::Max { connections: CONNECTIONS }).chain(
-        RATES.map(|per_second| Load::Rate { per_second, connections: 64 }),
-    );
+    let loads = std::iter::once(Load::Max {
+        connections: CONNECTIONS,
+    })
+    .chain(RATES.map(|per_second| Load::Rate {
+        per_second,
+        connections: 64,
+    }));
     for load in loads {
         let up = &upstream.server.proc;
         let direct = harness.measure(&upstream.direct, load, &[up]).await?;
-        let via = harness.measure(&through, load, &[&gateway.proc, up]).await?;
+        let via = harness
+            .measure(&through, load, &[&gateway.proc, up])
+            .await?;
         let label = match load {
             Load::Max { connections } => format!("max, {connections} conns"),
             Load::Rate { per_second, .. } => format!("{} req/s", count(f64::from(per_second))),

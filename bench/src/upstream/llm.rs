@@ -18,7 +18,9 @@ fn answer(request: Request<Bytes>) -> Response<Body> {
     match (request.method(), request.uri().path()) {
         (&Method::POST, "/v1/chat/completions") => {}
         (&Method::GET, "/v1/models") => {
-            return json(&json!({ "object": "list", "data": [{ "id": "bench", "object": "model" }] }));
+            return json(
+                &json!({ "object": "list", "data": [{ "id": "bench", "object": "model" }] }),
+            );
         }
         _ => return status(StatusCode::NOT_FOUND),
     }
@@ -34,14 +36,20 @@ fn answer(request: Request<Bytes>) -> Response<Body> {
     let message = match tool {
         Some(tool) if last["role"] == "user" && last["content"] == "tools" => {
             let calls: Vec<Value> = (0..3)
-                .map(|i| json!({ "id": format!("call{i}"), "type": "function",
-                    "function": { "name": tool, "arguments": "{\"message\":\"hi\"}" } }))
+                .map(|i| {
+                    json!({ "id": format!("call{i}"), "type": "function",
+                    "function": { "name": tool, "arguments": "{\"message\":\"hi\"}" } })
+                })
                 .collect();
             json!({ "role": "assistant", "content": null, "tool_calls": calls })
         }
         _ => json!({ "role": "assistant", "content": "ok" }),
     };
-    let finish = if message["tool_calls"].is_array() { "tool_calls" } else { "stop" };
+    let finish = if message["tool_calls"].is_array() {
+        "tool_calls"
+    } else {
+        "stop"
+    };
     if body["stream"] == true {
         let chunk = json!({ "id": "bench", "object": "chat.completion.chunk", "created": 0, "model": "bench",
             "choices": [{ "index": 0, "delta": message, "finish_reason": finish }] });

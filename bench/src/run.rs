@@ -42,7 +42,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `llamagate-bench profile`: the flame graph of the hot path (10 s sampled).
+/// `llamagate-bench profile`: the flame graph of the hot path (5 s sampled).
 pub async fn profile(root: PathBuf, out: PathBuf) -> anyhow::Result<()> {
     let harness = Harness::new(root, false, None)?;
     scenarios::profile::run(&harness, &out).await

@@ -6,7 +6,11 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use llamagate_mcp::{
     Context, Endpoint, McpMetrics, RemoteEndpoint, RemoteTransport, ServerClient,
-    ServerDescription, ServerName, description::ToolGlobs, filter::ToolFilter, fuzzing,
+    ServerDescription, ServerName,
+    cache::{CacheScope, ListCache, ListKind, Loaded},
+    description::ToolGlobs,
+    filter::ToolFilter,
+    fuzzing,
 };
 
 /// A `tools/call` result as a server sends it, about 1 KiB.
@@ -67,5 +71,44 @@ fn tool_filter(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, framing, tool_filter);
+/// A cached `tools/list` of 50 tools: the lookup every chat request and listing makes.
+fn cache_lookup(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let tools: Vec<serde_json::Value> = (0..50)
+        .map(
+            |i| serde_json::json!({"name": format!("tool_{i}"), "inputSchema": {"type": "object"}}),
+        )
+        .collect();
+    let listing = std::sync::Arc::new(tools);
+    let ttl = std::time::Duration::from_secs(300);
+    let mut group = c.benchmark_group("cache lookup of a fresh tools/list");
+    for scope in [CacheScope::Shared, CacheScope::Private] {
+        let cache = ListCache::default();
+        let loaded = Loaded {
+            value: listing.clone(),
+            ttl_hint: None,
+            scope,
+        };
+        let load = || async { Ok::<_, ()>(loaded.clone()) };
+        runtime
+            .block_on(cache.get_or_load(ListKind::Tools, "key", ttl, load))
+            .expect("stored");
+        group.bench_function(format!("{scope:?}"), |b| {
+            b.iter(|| {
+                runtime.block_on(cache.get_or_load(
+                    ListKind::Tools,
+                    black_box("key"),
+                    ttl,
+                    || async { Err::<Loaded<_>, ()>(()) },
+                ))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, framing, tool_filter, cache_lookup);
 criterion_main!(benches);

@@ -57,7 +57,7 @@ pub enum CacheScope {
 
 /// A loaded list with the server's caching hints.
 #[derive(Debug, Clone)]
-pub(crate) struct Loaded<V> {
+pub struct Loaded<V> {
     /// The list.
     pub value: V,
     /// The server's `ttlMs`, if it sent one.
@@ -84,9 +84,9 @@ struct Stored<V> {
 
 type Slot<V> = Arc<tokio::sync::Mutex<Option<Stored<V>>>>;
 
-/// The cache of one server.
+/// The cache of one server (public for the micro-benchmark of a lookup, `benches/`).
 #[derive(Debug)]
-pub(crate) struct ListCache<V> {
+pub struct ListCache<V> {
     shared: Mutex<HashMap<ListKind, Slot<V>>>,
     private: Mutex<HashMap<(ListKind, String), Stored<V>>>,
     generation: AtomicU64,

@@ -5,7 +5,7 @@ use axum::{
     routing::{get, post},
 };
 
-use crate::{api, error::ApiError, middleware::observe, state::AppState};
+use crate::{aggregate, api, error::ApiError, middleware::observe, state::AppState};
 
 /// The whole HTTP surface of a gateway.
 pub fn app(state: AppState) -> Router {
@@ -35,6 +35,18 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/mcp/execute", post(api::mcp::execute))
         .route("/v1/admin/reload", post(api::mcp::reload))
+        .route(
+            "/mcp",
+            post(aggregate::post_all)
+                .get(aggregate::get_stream)
+                .delete(aggregate::delete_all),
+        )
+        .route(
+            "/mcp/{server}",
+            post(aggregate::post_one)
+                .get(aggregate::get_stream)
+                .delete(aggregate::delete_one),
+        )
         .route("/healthz", get(api::health::healthz))
         .route("/readyz", get(api::health::readyz))
         .route("/metrics", get(api::health::metrics))

@@ -2,6 +2,7 @@
 //! The MCP client is its own crate, `llamagate-mcp`.
 //! The `llamagate` binary is a thin wrapper around [`cli::main`].
 
+pub mod aggregate;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -46,6 +46,8 @@ struct Inner {
     ready: AtomicBool,
     /// The cluster source's state, when it runs.
     cluster: RwLock<Option<ClusterStatus>>,
+    /// `/mcp` sessions (the sealing keys are read once, at start).
+    sessions: crate::aggregate::Sessions,
 }
 
 impl AppState {
@@ -63,6 +65,7 @@ impl AppState {
         if let Some(prober) = &prober {
             context = context.with_prober(prober);
         }
+        let sessions = crate::aggregate::Sessions::new(&config.mcp.endpoint);
         Self {
             inner: Arc::new(Inner {
                 keys: RwLock::new(Arc::new(Keys::new(&config.auth))),
@@ -76,6 +79,7 @@ impl AppState {
                 metrics,
                 ready: AtomicBool::new(false),
                 cluster: RwLock::new(None),
+                sessions,
             }),
         }
     }
@@ -212,6 +216,11 @@ impl AppState {
             config.mcp.descriptions(),
             config.server.shutdown_grace,
         )
+    }
+
+    /// The `/mcp` endpoint's sessions.
+    pub fn sessions(&self) -> &crate::aggregate::Sessions {
+        &self.inner.sessions
     }
 
     /// The MCP servers.

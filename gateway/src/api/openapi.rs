@@ -17,6 +17,8 @@ pub enum Body {
     Arguments,
     /// `{server, tool, arguments, inputResponses?, requestState?}`.
     Execute,
+    /// One JSON-RPC message of the MCP protocol.
+    JsonRpc,
 }
 
 /// One documented route.
@@ -186,6 +188,48 @@ pub const ROUTES: &[Route] = &[
         Some(Scope::Admin),
         "Re-read the configuration file",
     ),
+    Route {
+        body: Body::JsonRpc,
+        ..route(
+            "post",
+            "/mcp",
+            Some(Scope::McpRead),
+            "The aggregated MCP endpoint (Streamable HTTP): every server the key may use",
+        )
+    },
+    route(
+        "get",
+        "/mcp",
+        Some(Scope::McpRead),
+        "405: no server-initiated stream",
+    ),
+    route(
+        "delete",
+        "/mcp",
+        Some(Scope::McpRead),
+        "End the session named by Mcp-Session-Id",
+    ),
+    Route {
+        body: Body::JsonRpc,
+        ..route(
+            "post",
+            "/mcp/{server}",
+            Some(Scope::McpRead),
+            "One MCP server, names unchanged (Streamable HTTP)",
+        )
+    },
+    route(
+        "get",
+        "/mcp/{server}",
+        Some(Scope::McpRead),
+        "405: no server-initiated stream",
+    ),
+    route(
+        "delete",
+        "/mcp/{server}",
+        Some(Scope::McpRead),
+        "End the session named by Mcp-Session-Id",
+    ),
     route("get", "/healthz", None, "Liveness"),
     route("get", "/readyz", None, "Readiness"),
     route("get", "/metrics", None, "Prometheus metrics"),
@@ -249,6 +293,9 @@ fn operation(route: &Route) -> Value {
         Body::ChatRequest => Some(json!({"$ref": "#/components/schemas/ChatCompletionRequest"})),
         Body::Arguments => Some(json!({"type": "object", "additionalProperties": true})),
         Body::Execute => Some(json!({"$ref": "#/components/schemas/ExecuteRequest"})),
+        Body::JsonRpc => Some(
+            json!({"type": "object", "description": "one JSON-RPC 2.0 message of the MCP protocol (docs/mcp-endpoint.md)"}),
+        ),
     };
     if let Some(schema) = body {
         op["requestBody"] = json!({"required": route.body != Body::Arguments, "content": {"application/json": {"schema": schema}}});

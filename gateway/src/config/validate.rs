@@ -57,6 +57,33 @@ pub fn validate(config: &Config, problems: &mut FieldErrors) {
     }
     validate_auth(config, problems);
     validate_mcp(config, problems);
+    validate_endpoint(&config.mcp.endpoint, problems);
+}
+
+fn validate_endpoint(endpoint: &super::EndpointConfig, problems: &mut FieldErrors) {
+    for (i, key) in endpoint.session_keys.iter().enumerate() {
+        if crate::aggregate::seal::decode_key(key.expose()).is_none() {
+            problems.push(
+                format!("mcp.endpoint.session_keys[{i}]"),
+                "must be 32 random bytes as base64 or 64 hex digits (`openssl rand -base64 32`)",
+            );
+        }
+    }
+    positive(endpoint.session_ttl, "mcp.endpoint.session_ttl", problems);
+    positive(endpoint.list_timeout, "mcp.endpoint.list_timeout", problems);
+    if !(1..=10_000).contains(&endpoint.page_size) {
+        problems.push("mcp.endpoint.page_size", "must be between 1 and 10000");
+    }
+    for (i, origin) in endpoint.allowed_origins.iter().enumerate() {
+        if !(origin.starts_with("http://") || origin.starts_with("https://"))
+            || origin.ends_with('/')
+        {
+            problems.push(
+                format!("mcp.endpoint.allowed_origins[{i}]"),
+                "must be an origin such as `https://app.example.com` (scheme and host, no path)",
+            );
+        }
+    }
 }
 
 fn validate_auth(config: &Config, problems: &mut FieldErrors) {

@@ -1,0 +1,376 @@
+//! The methods of `/mcp`: the handshake, merged lists, and requests routed to the server
+//! that owns the tool, prompt or resource, under one policy (the key's scopes and servers,
+//! the tool filters) for listing and calling alike.
+
+use std::sync::Arc;
+
+use axum::{
+    http::{HeaderMap, HeaderValue},
+    response::Response,
+};
+use llamagate_mcp::{
+    ServerClient,
+    cache::ListKind,
+    server::operations::{ToolCall, ToolOutcome},
+};
+use serde_json::{Map, Value, json};
+
+use super::{
+    VERSIONS,
+    catalog::{self, View},
+    rpc::{self, INTERNAL_ERROR, METHOD_NOT_FOUND, RpcError},
+    seal::Claims,
+};
+use crate::{auth::Principal, config::Scope, state::AppState};
+
+/// `initialize`: a new sealed session bound to the key and the endpoint.
+pub fn initialize(
+    state: &AppState,
+    principal: &Principal,
+    view: &View,
+    id: &Value,
+    message: &Value,
+    headers: &HeaderMap,
+) -> Result<Response, RpcError> {
+    let params = &message["params"];
+    let requested = params["protocolVersion"].as_str().ok_or_else(|| {
+        RpcError::params("`params.protocolVersion` is missing: send the protocol version the client speaks, e.g. \"2025-11-25\"")
+    })?;
+    let version = VERSIONS
+        .iter()
+        .find(|v| **v == requested)
+        .copied()
+        .unwrap_or(VERSIONS[0]);
+    let config = state.config();
+    let claims = Claims {
+        pv: version.to_owned(),
+        exp: super::now() + config.mcp.endpoint.session_ttl.as_secs(),
+        key: principal.name.to_string(),
+        view: view.path.clone(),
+        sid: uuid::Uuid::new_v4().simple().to_string(),
+    };
+    let sealed = state.sessions().sealer.seal(&claims);
+    let names: Vec<&str> = view.servers.iter().map(|s| s.name()).take(20).collect();
+    let instructions = if view.single {
+        format!("The MCP server `{}` through LlamaGate.", names.join(""))
+    } else if view.prefix {
+        format!(
+            "Tools, prompts and resources of {} MCP servers through LlamaGate ({}{}); each tool and prompt name starts with `<server>__`, each resource URI with `<server>+`.",
+            view.servers.len(),
+            names.join(", "),
+            if view.servers.len() > 20 { ", ..." } else { "" }
+        )
+    } else {
+        format!(
+            "Tools, prompts and resources of {} MCP servers through LlamaGate.",
+            view.servers.len()
+        )
+    };
+    let result = json!({
+        "protocolVersion": version,
+        "capabilities": {
+            "tools": {"listChanged": false},
+            "prompts": {"listChanged": false},
+            "resources": {"listChanged": false, "subscribe": true},
+            "completions": {},
+            "logging": {},
+        },
+        "serverInfo": {"name": "llamagate", "title": "LlamaGate", "version": env!("CARGO_PKG_VERSION")},
+        "instructions": instructions,
+    });
+    let mut extra = HeaderMap::new();
+    extra.insert(
+        "mcp-session-id",
+        HeaderValue::from_str(&sealed).expect("visible ASCII"),
+    );
+    Ok(rpc::result(id, result, headers, extra))
+}
+
+fn require(principal: &Principal, scope: Scope) -> Result<(), RpcError> {
+    principal
+        .require(scope)
+        .map_err(|e| RpcError::protocol(INTERNAL_ERROR, e.to_string()))
+}
+
+fn params(message: &Value) -> &Map<String, Value> {
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    message["params"]
+        .as_object()
+        .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
+}
+
+fn string_param<'a>(params: &'a Map<String, Value>, field: &str) -> Result<&'a str, RpcError> {
+    params
+        .get(field)
+        .and_then(Value::as_str)
+        .ok_or_else(|| RpcError::params(format!("`params.{field}` must be a string")))
+}
+
+fn meta(params: &Map<String, Value>) -> Map<String, Value> {
+    params
+        .get("_meta")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A request of an open session.
+pub async fn request(
+    state: &AppState,
+    principal: &Principal,
+    view: &View,
+    _claims: &Claims,
+    method: &str,
+    message: &Value,
+) -> Result<Value, RpcError> {
+    let params = params(message);
+    match method {
+        "ping" | "logging/setLevel" => Ok(json!({})),
+        "tools/list" => list(state, principal, view, ListKind::Tools, "tools", params).await,
+        "prompts/list" => list(state, principal, view, ListKind::Prompts, "prompts", params).await,
+        "resources/list" => {
+            list(
+                state,
+                principal,
+                view,
+                ListKind::Resources,
+                "resources",
+                params,
+            )
+            .await
+        }
+        "resources/templates/list" => {
+            list(
+                state,
+                principal,
+                view,
+                ListKind::ResourceTemplates,
+                "resourceTemplates",
+                params,
+            )
+            .await
+        }
+        "tools/call" => call_tool(state, principal, view, params).await,
+        "prompts/get" => get_prompt(state, principal, view, params).await,
+        "resources/read" => read_resource(principal, view, params).await,
+        "resources/subscribe" | "resources/unsubscribe" => {
+            require(principal, Scope::McpRead)?;
+            let uri = string_param(params, "uri")?;
+            catalog::split_uri(view, uri).ok_or_else(|| unknown("resource", uri))?;
+            Ok(json!({}))
+        }
+        "completion/complete" => complete(state, principal, view, params).await,
+        other => Err(RpcError::protocol(
+            METHOD_NOT_FOUND,
+            format!("`{other:.80}` is not a method this endpoint serves"),
+        )),
+    }
+}
+
+fn unknown(what: &str, name: &str) -> RpcError {
+    RpcError::params(format!(
+        "no {what} `{name:.200}` here; list them to see what this key may use"
+    ))
+}
+
+async fn catalog_of(
+    state: &AppState,
+    principal: &Principal,
+    view: &View,
+    kind: ListKind,
+) -> catalog::Catalog {
+    let config = state.config();
+    let global = (&config.mcp.tools).into();
+    catalog::build(
+        view,
+        kind,
+        &principal.name,
+        &global,
+        config.mcp.endpoint.list_timeout,
+    )
+    .await
+}
+
+async fn list(
+    state: &AppState,
+    principal: &Principal,
+    view: &View,
+    kind: ListKind,
+    field: &str,
+    params: &Map<String, Value>,
+) -> Result<Value, RpcError> {
+    require(principal, Scope::McpRead)?;
+    let cursor = match params.get("cursor") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(cursor)) => Some(cursor.as_str()),
+        Some(_) => return Err(RpcError::params("`params.cursor` must be a string")),
+    };
+    let catalog = catalog_of(state, principal, view, kind).await;
+    catalog::page(
+        catalog,
+        field,
+        cursor,
+        state.config().mcp.endpoint.page_size,
+    )
+}
+
+/// The server and original name of an exposed tool or prompt; on `/mcp/{server}` the name
+/// as it is.
+async fn resolve(
+    state: &AppState,
+    principal: &Principal,
+    view: &View,
+    kind: ListKind,
+    name: &str,
+) -> Result<(Arc<ServerClient>, String), RpcError> {
+    let what = if kind == ListKind::Tools {
+        "tool"
+    } else {
+        "prompt"
+    };
+    if view.single {
+        return Ok((view.servers[0].clone(), name.to_owned()));
+    }
+    let catalog = catalog_of(state, principal, view, kind).await;
+    catalog
+        .resolve(view, name)
+        .map(|(server, original)| (server.clone(), original))
+        .ok_or_else(|| unknown(what, name))
+}
+
+fn usable(server: &ServerClient) -> Result<(), RpcError> {
+    let health = server.health();
+    if health.accepts_calls() {
+        Ok(())
+    } else {
+        Err(RpcError::protocol(
+            INTERNAL_ERROR,
+            format!(
+                "MCP server `{}` is {}: try again later",
+                server.name(),
+                health.state
+            ),
+        ))
+    }
+}
+
+async fn call_tool(
+    state: &AppState,
+    principal: &Principal,
+    view: &View,
+    params: &Map<String, Value>,
+) -> Result<Value, RpcError> {
+    require(principal, Scope::McpCall)?;
+    let name = string_param(params, "name")?;
+    let arguments = match params.get("arguments") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(arguments)) => arguments.clone(),
+        Some(_) => return Err(RpcError::params("`params.arguments` must be an object")),
+    };
+    let (server, tool) = resolve(state, principal, view, ListKind::Tools, name).await?;
+    // The same filter as the listing: a tool not listed for this key is not callable.
+    if !server
+        .tool_filter(&(&state.config().mcp.tools).into())
+        .allows(&tool)
+    {
+        return Err(unknown("tool", name));
+    }
+    usable(&server)?;
+    let outcome = server
+        .call_tool(ToolCall {
+            name: tool,
+            arguments,
+            meta: meta(params),
+            ..Default::default()
+        })
+        .await?;
+    match outcome {
+        ToolOutcome::Complete { result } => Ok(result),
+        ToolOutcome::InputRequired { .. } => Err(RpcError::protocol(
+            INTERNAL_ERROR,
+            format!(
+                "MCP server `{}` asked for input (elicitation, sampling or roots) to finish this call; relaying it to a 2025-era session is not supported yet",
+                server.name()
+            ),
+        )),
+    }
+}
+
+async fn get_prompt(
+    state: &AppState,
+    principal: &Principal,
+    view: &View,
+    params: &Map<String, Value>,
+) -> Result<Value, RpcError> {
+    require(principal, Scope::McpCall)?;
+    let name = string_param(params, "name")?;
+    let arguments = params
+        .get("arguments")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let (server, prompt) = resolve(state, principal, view, ListKind::Prompts, name).await?;
+    usable(&server)?;
+    Ok(server.get_prompt(&prompt, arguments).await?)
+}
+
+async fn read_resource(
+    principal: &Principal,
+    view: &View,
+    params: &Map<String, Value>,
+) -> Result<Value, RpcError> {
+    require(principal, Scope::McpRead)?;
+    let uri = string_param(params, "uri")?;
+    let (server, original) =
+        catalog::split_uri(view, uri).ok_or_else(|| unknown("resource", uri))?;
+    usable(server)?;
+    let mut result = server.read_resource(&original, meta(params)).await?;
+    // The contents name the URI the client asked for.
+    if !view.single
+        && let Some(contents) = result.get_mut("contents").and_then(Value::as_array_mut)
+    {
+        for content in contents {
+            if let Some(inner) = content.get("uri").and_then(Value::as_str) {
+                content["uri"] = json!(format!("{}+{inner}", server.name()));
+            }
+        }
+    }
+    Ok(result)
+}
+
+async fn complete(
+    state: &AppState,
+    principal: &Principal,
+    view: &View,
+    params: &Map<String, Value>,
+) -> Result<Value, RpcError> {
+    require(principal, Scope::McpRead)?;
+    let reference = params
+        .get("ref")
+        .and_then(Value::as_object)
+        .ok_or_else(|| RpcError::params("`params.ref` must be an object"))?;
+    let mut forwarded = params.clone();
+    let server = match reference.get("type").and_then(Value::as_str) {
+        Some("ref/prompt") => {
+            let name = string_param(reference, "name")?;
+            let (server, original) =
+                resolve(state, principal, view, ListKind::Prompts, name).await?;
+            forwarded["ref"]["name"] = json!(original);
+            server
+        }
+        Some("ref/resource") => {
+            let uri = string_param(reference, "uri")?;
+            let (server, original) =
+                catalog::split_uri(view, uri).ok_or_else(|| unknown("resource", uri))?;
+            forwarded["ref"]["uri"] = json!(original);
+            server.clone()
+        }
+        _ => {
+            return Err(RpcError::params(
+                "`params.ref.type` must be `ref/prompt` or `ref/resource`",
+            ));
+        }
+    };
+    usable(&server)?;
+    Ok(server.complete(Value::Object(forwarded)).await?)
+}

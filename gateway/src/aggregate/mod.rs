@@ -1,0 +1,385 @@
+//! The aggregated MCP endpoint: the gateway as one MCP server over Streamable HTTP
+//! (`/mcp` for every server a key may use, `/mcp/{server}` for one), 2025-era sessions
+//! whose ids carry their own sealed state, so any replica answers any request with no
+//! sticky sessions and no store. docs/mcp-endpoint.md describes it.
+
+pub mod catalog;
+mod dispatch;
+pub mod rpc;
+pub mod seal;
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::Value;
+
+use self::{
+    catalog::View,
+    rpc::{INVALID_REQUEST, PARSE_ERROR, RpcError},
+    seal::{Claims, Sealer},
+};
+use crate::{api::mcp::ApiPath, auth::Principal, config::EndpointConfig, state::AppState};
+
+/// Protocol versions of the session era this endpoint speaks, newest first.
+pub const VERSIONS: [&str; 3] = ["2025-11-25", "2025-06-18", "2025-03-26"];
+
+/// Sessions of this replica: the sealer, and the ids ended by DELETE here (until they
+/// expire; another replica does not know of them, see docs/mcp-endpoint.md).
+pub struct Sessions {
+    sealer: Sealer,
+    ended: Mutex<HashMap<String, u64>>,
+}
+
+impl Sessions {
+    /// From the endpoint's configuration (keys checked by the config already).
+    pub fn new(config: &EndpointConfig) -> Self {
+        let keys: Vec<Vec<u8>> = config
+            .session_keys
+            .iter()
+            .filter_map(|k| seal::decode_key(k.expose()))
+            .collect();
+        if keys.is_empty() && config.enabled {
+            tracing::info!(
+                "mcp.endpoint.session_keys is empty: /mcp sessions are sealed with a key of this process alone and end with it; configure a key for replicas and restarts"
+            );
+        }
+        Self {
+            sealer: Sealer::new(&keys),
+            ended: Mutex::default(),
+        }
+    }
+
+    fn end(&self, claims: &Claims) {
+        let mut ended = self.ended.lock().unwrap_or_else(|p| p.into_inner());
+        let now = now();
+        ended.retain(|_, exp| *exp > now);
+        // Bounded: a flood of DELETEs cannot grow it past what sessions could exist.
+        if ended.len() < 100_000 {
+            ended.insert(claims.sid.clone(), claims.exp);
+        }
+    }
+
+    fn is_ended(&self, sid: &str) -> bool {
+        self.ended
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(sid)
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Which servers an endpoint path shows.
+enum Target {
+    All,
+    One(String),
+}
+
+fn view(state: &AppState, principal: &Principal, target: Target) -> Result<View, RpcError> {
+    let config = state.config();
+    let mut servers: Vec<_> = state
+        .registry()
+        .all()
+        .into_iter()
+        .filter(|s| principal.may_use(s.name()))
+        .collect();
+    servers.sort_by(|a, b| a.name().cmp(b.name()));
+    match target {
+        Target::All => Ok(View {
+            path: "/mcp".into(),
+            servers,
+            prefix: config.mcp.endpoint.prefix,
+            single: false,
+        }),
+        Target::One(name) => {
+            let server = servers
+                .into_iter()
+                .find(|s| s.name() == name)
+                .ok_or_else(|| {
+                    RpcError::http(
+                        StatusCode::NOT_FOUND,
+                        INVALID_REQUEST,
+                        format!("no MCP server named `{name}`; GET /v1/mcp/servers lists them"),
+                    )
+                })?;
+            Ok(View {
+                path: format!("/mcp/{name}"),
+                servers: vec![server],
+                prefix: false,
+                single: true,
+            })
+        }
+    }
+}
+
+/// DNS rebinding: a browser's request carries `Origin`; only localhost origins and the
+/// configured ones may use the endpoint. Clients that are not browsers send none.
+fn check_origin(headers: &HeaderMap, config: &EndpointConfig) -> Result<(), RpcError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("");
+    let host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    let local = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+    if local || config.allowed_origins.iter().any(|o| o == origin) {
+        return Ok(());
+    }
+    Err(RpcError::http(
+        StatusCode::FORBIDDEN,
+        INVALID_REQUEST,
+        format!("origin `{origin:.100}` is not allowed; add it to mcp.endpoint.allowed_origins"),
+    ))
+}
+
+fn check_enabled(state: &AppState) -> Result<(), RpcError> {
+    if state.config().mcp.endpoint.enabled {
+        Ok(())
+    } else {
+        Err(RpcError::http(
+            StatusCode::NOT_FOUND,
+            INVALID_REQUEST,
+            "the MCP endpoint is off (mcp.endpoint.enabled: false)",
+        ))
+    }
+}
+
+/// The claims of the request's session, or the HTTP error the spec asks for: 400 without
+/// an id, 404 for one this gateway did not issue, that expired, was ended, or belongs to
+/// another key or endpoint (the client then initializes again).
+fn session(
+    state: &AppState,
+    headers: &HeaderMap,
+    principal: &Principal,
+    view: &View,
+) -> Result<Claims, RpcError> {
+    let id = headers
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            RpcError::http(
+                StatusCode::BAD_REQUEST,
+                INVALID_REQUEST,
+                "the `Mcp-Session-Id` header is missing: send `initialize` first and repeat the id it returns",
+            )
+        })?;
+    let sessions = state.sessions();
+    sessions
+        .sealer
+        .open(id, now())
+        .filter(|c| c.key == *principal.name && c.view == view.path && !sessions.is_ended(&c.sid))
+        .ok_or_else(|| {
+            RpcError::http(
+                StatusCode::NOT_FOUND,
+                INVALID_REQUEST,
+                "the session is not known (expired, ended, or for another key or endpoint): send `initialize` again",
+            )
+        })
+}
+
+fn check_version_header(headers: &HeaderMap) -> Result<(), RpcError> {
+    match headers
+        .get("mcp-protocol-version")
+        .map(|v| v.to_str().unwrap_or(""))
+    {
+        Some(version) if !VERSIONS.contains(&version) => Err(RpcError::http(
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            format!(
+                "`MCP-Protocol-Version: {version:.40}` is not supported here; supported: {}",
+                VERSIONS.join(", ")
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `POST /mcp`.
+pub async fn post_all(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    post(state, principal, Target::All, headers, body).await
+}
+
+/// `POST /mcp/{server}`.
+pub async fn post_one(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(server): ApiPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    post(state, principal, Target::One(server), headers, body).await
+}
+
+async fn post(
+    state: AppState,
+    principal: Principal,
+    target: Target,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let message: Value = match serde_json::from_slice(&body) {
+        Ok(message) => message,
+        Err(e) => {
+            return RpcError::http(
+                StatusCode::BAD_REQUEST,
+                PARSE_ERROR,
+                format!("the body is not JSON: {e}"),
+            )
+            .into_response_for(None);
+        }
+    };
+    let id = message.get("id").cloned();
+    match handle(&state, &principal, target, &headers, &message).await {
+        Ok(response) => response,
+        Err(error) => error.into_response_for(id.as_ref()),
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    principal: &Principal,
+    target: Target,
+    headers: &HeaderMap,
+    message: &Value,
+) -> Result<Response, RpcError> {
+    check_enabled(state)?;
+    let config = state.config();
+    check_origin(headers, &config.mcp.endpoint)?;
+    if message.is_array() {
+        return Err(RpcError::http(
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            "JSON-RPC batches are not part of this protocol version: send one message per POST",
+        ));
+    }
+    let view = view(state, principal, target)?;
+    let method = message.get("method").and_then(Value::as_str);
+    let id = message
+        .get("id")
+        .filter(|id| id.is_string() || id.is_number());
+    let (Some(method), Some(id)) = (method, id) else {
+        if message.get("jsonrpc").and_then(Value::as_str) != Some("2.0") || !message.is_object() {
+            return Err(RpcError::http(
+                StatusCode::BAD_REQUEST,
+                INVALID_REQUEST,
+                "not a JSON-RPC 2.0 message (`jsonrpc: \"2.0\"`, `method`, `id`)",
+            ));
+        }
+        // A notification or a response: accepted, nothing to answer.
+        return Ok(StatusCode::ACCEPTED.into_response());
+    };
+    if method == "initialize" {
+        return dispatch::initialize(state, principal, &view, id, message, headers);
+    }
+    check_version_header(headers)?;
+    let claims = session(state, headers, principal, &view)?;
+    let result = dispatch::request(state, principal, &view, &claims, method, message).await?;
+    Ok(rpc::result(id, result, headers, HeaderMap::new()))
+}
+
+/// `GET /mcp`: this endpoint offers no server-initiated stream yet, which the spec allows
+/// (405); list changes reach clients on their next listing.
+pub async fn get_stream() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, "POST, DELETE")],
+        "this MCP endpoint has no server-initiated stream: use POST",
+    )
+        .into_response()
+}
+
+/// `DELETE /mcp`: end the session.
+pub async fn delete_all(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Response {
+    delete(state, principal, Target::All, headers)
+}
+
+/// `DELETE /mcp/{server}`.
+pub async fn delete_one(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(server): ApiPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    delete(state, principal, Target::One(server), headers)
+}
+
+fn delete(state: AppState, principal: Principal, target: Target, headers: HeaderMap) -> Response {
+    let ended = check_enabled(&state)
+        .and_then(|()| check_origin(&headers, &state.config().mcp.endpoint))
+        .and_then(|()| view(&state, &principal, target))
+        .and_then(|view| session(&state, &headers, &principal, &view));
+    match ended {
+        Ok(claims) => {
+            state.sessions().end(&claims);
+            StatusCode::OK.into_response()
+        }
+        Err(error) => error.into_response_for(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browser_origins_other_than_localhost_and_the_configured_are_refused() {
+        let config = EndpointConfig {
+            allowed_origins: vec!["https://app.example.com".into()],
+            ..Default::default()
+        };
+        let with = |origin: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ORIGIN, origin.parse().unwrap());
+            check_origin(&headers, &config)
+        };
+        assert!(check_origin(&HeaderMap::new(), &config).is_ok());
+        for ok in [
+            "http://localhost:3000",
+            "http://127.0.0.1",
+            "http://[::1]:8080",
+            "https://app.example.com",
+        ] {
+            assert!(with(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://evil.example",
+            "http://localhost.evil.example",
+            "null",
+            "https://app.example.com.evil",
+        ] {
+            assert_eq!(
+                with(bad).unwrap_err().status,
+                StatusCode::FORBIDDEN,
+                "{bad}"
+            );
+        }
+    }
+}

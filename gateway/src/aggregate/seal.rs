@@ -1,0 +1,204 @@
+//! Session ids that carry their own state, sealed with AES-256-GCM, so any replica can open
+//! them with no shared store. The first configured key seals, every key opens (rotation:
+//! add the new key first, keep the old one until its sessions expire). An id is
+//! `v1.<key index>.<base64url(nonce | ciphertext | tag)>`: visible ASCII, as the spec asks.
+
+use aws_lc_rs::{
+    aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey},
+    rand::{SecureRandom, SystemRandom},
+};
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+
+/// Bytes of a session key.
+pub const KEY_LEN: usize = 32;
+
+/// What a session id carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Negotiated protocol version.
+    pub pv: String,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: u64,
+    /// Which API key opened the session (its name), so another key cannot use it.
+    pub key: String,
+    /// The endpoint the session belongs to (`/mcp`, `/mcp/<server>`).
+    pub view: String,
+    /// Unique per session (for DELETE).
+    pub sid: String,
+}
+
+/// Seals and opens session ids.
+pub struct Sealer {
+    keys: Vec<LessSafeKey>,
+    random: SystemRandom,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sealer({} keys)", self.keys.len())
+    }
+}
+
+impl Sealer {
+    /// A sealer over `keys` (each [`KEY_LEN`] bytes; checked by the config); a random key
+    /// of this process alone when none is configured.
+    pub fn new(keys: &[Vec<u8>]) -> Self {
+        let random = SystemRandom::new();
+        let mut material: Vec<Vec<u8>> = keys
+            .iter()
+            .filter(|k| k.len() == KEY_LEN)
+            .cloned()
+            .collect();
+        if material.is_empty() {
+            let mut key = vec![0u8; KEY_LEN];
+            random.fill(&mut key).expect("the system's random source");
+            material.push(key);
+        }
+        let keys = material
+            .iter()
+            .map(|k| LessSafeKey::new(UnboundKey::new(&AES_256_GCM, k).expect("a 32-byte key")))
+            .collect();
+        Self { keys, random }
+    }
+
+    /// A sealed id for `claims`.
+    pub fn seal(&self, claims: &Claims) -> String {
+        let mut nonce = [0u8; NONCE_LEN];
+        self.random
+            .fill(&mut nonce)
+            .expect("the system's random source");
+        let mut data = serde_json::to_vec(claims).expect("claims serialize");
+        self.keys[0]
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(b"llamagate-session-v1"),
+                &mut data,
+            )
+            .expect("sealing a small buffer");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&data);
+        format!("v1.0.{}", URL_SAFE_NO_PAD.encode(out))
+    }
+
+    /// The claims of `id`, if one of the keys sealed it and it has not expired at `now`.
+    pub fn open(&self, id: &str, now: u64) -> Option<Claims> {
+        // The key index is a hint only: with rotation, a session sealed by the old first
+        // key is opened by trying each.
+        let rest = id.strip_prefix("v1.")?;
+        let (_, body) = rest.split_once('.')?;
+        if body.len() > 4096 {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(body).ok()?;
+        if bytes.len() < NONCE_LEN + 16 {
+            return None;
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+        for key in &self.keys {
+            let mut data = sealed.to_vec();
+            let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+            if let Ok(plain) =
+                key.open_in_place(nonce, Aad::from(b"llamagate-session-v1"), &mut data)
+            {
+                let claims: Claims = serde_json::from_slice(plain).ok()?;
+                return (claims.exp > now).then_some(claims);
+            }
+        }
+        None
+    }
+}
+
+/// Decode a configured key: 32 bytes as base64 (standard or URL-safe) or 64 hex digits.
+pub fn decode_key(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim();
+    if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return (0..32)
+            .map(|i| u8::from_str_radix(&text[i * 2..i * 2 + 2], 16).ok())
+            .collect();
+    }
+    let engines = [
+        base64::engine::general_purpose::STANDARD,
+        base64::engine::general_purpose::URL_SAFE,
+    ];
+    engines
+        .iter()
+        .find_map(|e| e.decode(text).ok())
+        .or_else(|| URL_SAFE_NO_PAD.decode(text).ok())
+        .or_else(|| {
+            base64::engine::general_purpose::STANDARD_NO_PAD
+                .decode(text)
+                .ok()
+        })
+        .filter(|k| k.len() == KEY_LEN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: u64) -> Claims {
+        Claims {
+            pv: "2025-11-25".into(),
+            exp,
+            key: "reader".into(),
+            view: "/mcp".into(),
+            sid: "s1".into(),
+        }
+    }
+
+    #[test]
+    fn sealed_ids_open_on_any_sealer_with_the_key_and_rotate() {
+        let old = vec![7u8; 32];
+        let new = vec![9u8; 32];
+        let before = Sealer::new(std::slice::from_ref(&old));
+        let id = before.seal(&claims(100));
+        assert!(
+            id.bytes().all(|b| (0x21..=0x7e).contains(&b)),
+            "visible ASCII: {id}"
+        );
+        // Another replica with the same key, and one after rotation (new key first).
+        assert_eq!(
+            Sealer::new(std::slice::from_ref(&old)).open(&id, 50),
+            Some(claims(100))
+        );
+        let rotated = Sealer::new(&[new.clone(), old]);
+        assert_eq!(rotated.open(&id, 50), Some(claims(100)));
+        assert!(
+            Sealer::new(&[new]).open(&id, 50).is_none(),
+            "a key that did not seal it"
+        );
+        assert!(before.open(&id, 100).is_none(), "expired");
+    }
+
+    #[test]
+    fn tampered_and_hostile_ids_do_not_open() {
+        let sealer = Sealer::new(&[vec![1u8; 32]]);
+        let id = sealer.seal(&claims(100));
+        let mut bytes = id.clone().into_bytes();
+        let last = bytes.len() - 3;
+        bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(bytes).unwrap();
+        for bad in [
+            tampered.as_str(),
+            "",
+            "v1.",
+            "v1.0.",
+            "v1.0.!!!",
+            "v2.0.abc",
+            &"v1.0.A".repeat(2000),
+        ] {
+            assert!(sealer.open(bad, 0).is_none(), "{bad:.40}");
+        }
+    }
+
+    #[test]
+    fn keys_decode_from_base64_or_hex_and_only_at_32_bytes() {
+        let hex = "00".repeat(32);
+        assert_eq!(decode_key(&hex), Some(vec![0u8; 32]));
+        let b64 = base64::engine::general_purpose::STANDARD.encode([5u8; 32]);
+        assert_eq!(decode_key(&b64), Some(vec![5u8; 32]));
+        assert_eq!(decode_key("c2hvcnQ="), None);
+        assert_eq!(decode_key("not a key"), None);
+    }
+}

@@ -77,10 +77,16 @@ async fn rpc(
     let bytes = axum::body::to_bytes(response.into_body(), 10 << 20)
         .await
         .unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    // One SSE event (the client accepts both, as SDK clients do), or JSON for errors.
+    let json = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .unwrap_or(&text);
     Answer {
         status,
         session,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        body: serde_json::from_str(json).unwrap_or(Value::Null),
     }
 }
 

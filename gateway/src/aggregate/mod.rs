@@ -213,6 +213,31 @@ fn check_version_header(headers: &HeaderMap) -> Result<(), RpcError> {
     }
 }
 
+/// The limits every body route keeps: `server.max_body_bytes` (413) and JSON (415).
+fn check_body(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<(), RpcError> {
+    let limit = state.config().server.max_body_bytes.as_u64();
+    if body.len() as u64 > limit {
+        return Err(RpcError::http(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            INVALID_REQUEST,
+            format!("the body is larger than server.max_body_bytes ({limit} bytes)"),
+        ));
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(RpcError::http(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            INVALID_REQUEST,
+            "send the JSON-RPC message with `Content-Type: application/json`",
+        ));
+    }
+    Ok(())
+}
+
 /// `POST /mcp`.
 pub async fn post_all(
     State(state): State<AppState>,
@@ -241,6 +266,9 @@ async fn post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Err(refused) = check_body(&state, &headers, &body) {
+        return refused.into_response_for(None);
+    }
     let message: Value = match serde_json::from_slice(&body) {
         Ok(message) => message,
         Err(e) => {

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::{collections::BTreeMap, path::PathBuf, process::Command, time::Duration};
+use std::{collections::BTreeMap, path::PathBuf, process::Command};
 
 use serde_json::Value;
 
@@ -96,22 +96,7 @@ async fn every_server_check_that_passes_directly_passes_through_the_gateway() {
     )
     .unwrap();
     let gateway = support::serve_process(&["--config", config.to_str().unwrap()]);
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        let health = client
-            .get(format!("http://{}/v1/mcp/servers/everything", gateway.addr))
-            .send()
-            .await;
-        if let Ok(answer) = health
-            && answer
-                .json::<Value>()
-                .await
-                .is_ok_and(|b| b["state"] == "healthy")
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    support::wait_healthy_at(&gateway.addr, "everything").await;
     let direct = run_suite(&everything.url);
     let through = run_suite(&format!("http://{}/mcp/everything", gateway.addr));
     let lost: Vec<&String> = direct

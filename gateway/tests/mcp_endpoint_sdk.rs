@@ -79,7 +79,7 @@ async fn the_python_sdk_keeps_its_session_across_two_replicas_and_a_restart() {
     // Both replicas have opened their servers before the client starts.
     for replica in [&first, &second] {
         for server in ["everything", "peer"] {
-            wait_healthy(&replica.addr, server).await;
+            support::wait_healthy_at(&replica.addr, server).await;
         }
     }
     let mut client = Command::new(support::python("mcp1"))
@@ -105,7 +105,7 @@ async fn the_python_sdk_keeps_its_session_across_two_replicas_and_a_restart() {
     drop(first);
     let restarted = replica(&config);
     for server in ["everything", "peer"] {
-        wait_healthy(&restarted.addr, server).await;
+        support::wait_healthy_at(&restarted.addr, server).await;
     }
     writeln!(client.stdin.as_mut().unwrap(), "{}", port(&restarted)).unwrap();
     let after = lines.next().and_then(Result::ok).unwrap_or_default();
@@ -115,26 +115,6 @@ async fn the_python_sdk_keeps_its_session_across_two_replicas_and_a_restart() {
         "{after}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-async fn wait_healthy(addr: &str, server: &str) {
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        let answer = client
-            .get(format!("http://{addr}/v1/mcp/servers/{server}"))
-            .send()
-            .await;
-        if let Ok(answer) = answer
-            && answer
-                .json::<serde_json::Value>()
-                .await
-                .is_ok_and(|b| b["state"] == "healthy")
-        {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{server} did not become healthy on {addr}");
 }
 
 const TS_SCRIPT: &str = r#"
@@ -168,7 +148,7 @@ async fn the_typescript_sdk_lists_calls_reads_and_prompts() {
     .unwrap();
     let gateway = replica(&config);
     for server in ["everything", "peer"] {
-        wait_healthy(&gateway.addr, server).await;
+        support::wait_healthy_at(&gateway.addr, server).await;
     }
     let modules = concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -106,6 +106,15 @@ fn string_param<'a>(params: &'a Map<String, Value>, field: &str) -> Result<&'a s
         .ok_or_else(|| RpcError::params(format!("`params.{field}` must be a string")))
 }
 
+/// `params.arguments`: an object, or nothing (an empty one).
+fn arguments_param(params: &Map<String, Value>) -> Result<Map<String, Value>, RpcError> {
+    match params.get("arguments") {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(arguments)) => Ok(arguments.clone()),
+        Some(_) => Err(RpcError::params("`params.arguments` must be an object")),
+    }
+}
+
 fn meta(params: &Map<String, Value>) -> Map<String, Value> {
     params
         .get("_meta")
@@ -262,11 +271,7 @@ async fn call_tool(
 ) -> Result<Value, RpcError> {
     require(principal, Scope::McpCall)?;
     let name = string_param(params, "name")?;
-    let arguments = match params.get("arguments") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(arguments)) => arguments.clone(),
-        Some(_) => return Err(RpcError::params("`params.arguments` must be an object")),
-    };
+    let arguments = arguments_param(params)?;
     let (server, tool) = resolve(state, principal, view, ListKind::Tools, name).await?;
     // The same filter as the listing: a tool not listed for this key is not callable.
     if !server
@@ -304,11 +309,7 @@ async fn get_prompt(
 ) -> Result<Value, RpcError> {
     require(principal, Scope::McpCall)?;
     let name = string_param(params, "name")?;
-    let arguments = params
-        .get("arguments")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let arguments = arguments_param(params)?;
     let (server, prompt) = resolve(state, principal, view, ListKind::Prompts, name).await?;
     usable(&server)?;
     Ok(server.get_prompt(&prompt, arguments).await?)

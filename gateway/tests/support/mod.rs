@@ -118,3 +118,25 @@ pub fn time_server_config(dir: &std::path::Path, extra: &str) -> std::path::Path
     std::fs::write(&path, yaml).unwrap();
     path
 }
+
+/// Wait until the server `name` of the `llamagate serve` at `addr` is healthy (at most 10 s),
+/// through the management API.
+pub async fn wait_healthy_at(addr: &str, name: &str) {
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        let answer = client
+            .get(format!("http://{addr}/v1/mcp/servers/{name}"))
+            .send()
+            .await;
+        if let Ok(answer) = answer
+            && answer
+                .json::<serde_json::Value>()
+                .await
+                .is_ok_and(|b| b["state"] == "healthy")
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("MCP server `{name}` did not become healthy on {addr}");
+}

@@ -38,13 +38,13 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/mcp",
             post(aggregate::post_all)
-                .get(aggregate::get_stream)
+                .get(aggregate::get_all)
                 .delete(aggregate::delete_all),
         )
         .route(
             "/mcp/{server}",
             post(aggregate::post_one)
-                .get(aggregate::get_stream)
+                .get(aggregate::get_one)
                 .delete(aggregate::delete_one),
         )
         .route("/healthz", get(api::health::healthz))

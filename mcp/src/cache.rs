@@ -6,7 +6,8 @@
 //! * Concurrent misses of one list are coalesced into one upstream request: the loader runs
 //!   under the list's async lock, and waiters find the fresh value when they get the lock.
 //! * `invalidate` (a `list_changed` notification, a restart) drops the value and makes a load
-//!   that started before it unable to store its now-stale result.
+//!   that started before it unable to store its now-stale result, and tells whoever follows
+//!   [`ListCache::changes`] (the `/mcp` endpoint's change streams).
 
 use std::{
     collections::HashMap,
@@ -90,6 +91,7 @@ pub struct ListCache<V> {
     shared: Mutex<HashMap<ListKind, Slot<V>>>,
     private: Mutex<HashMap<(ListKind, String), Stored<V>>>,
     generation: AtomicU64,
+    changes: tokio::sync::broadcast::Sender<ListKind>,
 }
 
 impl<V: Clone> Default for ListCache<V> {
@@ -98,6 +100,8 @@ impl<V: Clone> Default for ListCache<V> {
             shared: Mutex::default(),
             private: Mutex::default(),
             generation: AtomicU64::new(0),
+            // A follower that falls this far behind is told it lagged and re-lists.
+            changes: tokio::sync::broadcast::channel(16).0,
         }
     }
 }
@@ -155,6 +159,8 @@ impl<V: Clone> ListCache<V> {
     /// Drop the cached `kind` (every principal's), e.g. on `notifications/tools/list_changed`.
     pub fn invalidate(&self, kind: ListKind) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+        // No follower is not an error.
+        let _ = self.changes.send(kind);
         let slot = self
             .shared
             .lock()
@@ -206,6 +212,35 @@ impl<V: Clone> ListCache<V> {
             .as_ref()
             .filter(|s| s.expires > now)
             .map(|s| now - s.stored_at)
+    }
+
+    /// Every invalidation from now on (a `list_changed` from the server, a restart).
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<ListKind> {
+        self.changes.subscribe()
+    }
+
+    /// How much longer the value `principal` would get for `kind` stays fresh, and whether
+    /// it is private to them: `None` when nothing fresh is stored (the next lookup loads).
+    pub fn freshness(&self, kind: ListKind, principal: &str) -> Option<(Duration, CacheScope)> {
+        let now = Instant::now();
+        let private = self.private.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(stored) = private.get(&(kind, principal.to_owned()))
+            && stored.expires > now
+        {
+            return Some((stored.expires - now, CacheScope::Private));
+        }
+        drop(private);
+        let slot = self
+            .shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&kind)
+            .cloned()?;
+        let guard = slot.try_lock().ok()?;
+        guard
+            .as_ref()
+            .filter(|s| s.expires > now)
+            .map(|s| (s.expires - now, CacheScope::Shared))
     }
 
     fn slot(&self, kind: ListKind) -> Slot<V> {

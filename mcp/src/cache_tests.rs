@@ -197,3 +197,51 @@ async fn failures_are_not_cached() {
     assert_eq!((v, how), (5, Lookup::Miss));
     assert!(cache.age(ListKind::Tools).is_some());
 }
+
+#[tokio::test(start_paused = true)]
+async fn freshness_is_what_is_left_of_the_stored_value_and_its_scope() {
+    let cache: ListCache<u32> = ListCache::default();
+    assert_eq!(
+        cache.freshness(ListKind::Tools, "k"),
+        None,
+        "nothing stored"
+    );
+    cache
+        .get_or_load(ListKind::Tools, "k", TTL, || async {
+            loaded(1, Some(Duration::from_secs(10)), CacheScope::Shared)
+        })
+        .await
+        .unwrap();
+    tokio::time::advance(Duration::from_secs(4)).await;
+    assert_eq!(
+        cache.freshness(ListKind::Tools, "other"),
+        Some((Duration::from_secs(6), CacheScope::Shared))
+    );
+    cache
+        .get_or_load(ListKind::Prompts, "k", TTL, || async {
+            loaded(2, Some(Duration::from_secs(3)), CacheScope::Private)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.freshness(ListKind::Prompts, "k"),
+        Some((Duration::from_secs(3), CacheScope::Private))
+    );
+    assert_eq!(cache.freshness(ListKind::Prompts, "other"), None);
+    tokio::time::advance(Duration::from_secs(7)).await;
+    assert_eq!(cache.freshness(ListKind::Tools, "k"), None, "expired");
+}
+
+#[tokio::test]
+async fn followers_hear_of_every_invalidation() {
+    let cache: ListCache<u32> = ListCache::default();
+    let mut changes = cache.changes();
+    cache.invalidate(ListKind::Prompts);
+    cache.clear();
+    assert_eq!(changes.recv().await.unwrap(), ListKind::Prompts);
+    let mut after: Vec<ListKind> = Vec::new();
+    while let Ok(kind) = changes.try_recv() {
+        after.push(kind);
+    }
+    assert_eq!(after.len(), 4, "clear drops every list: {after:?}");
+}

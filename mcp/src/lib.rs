@@ -47,3 +47,5 @@ pub use registry::{Applied, Registry, Source};
 pub use secret::{REDACTED, Secret, redact_url};
 pub use server::ServerClient;
 pub use session::SessionInfo;
+/// SEP-2243 routing headers: the gateway's `/mcp` checks what clients send with them.
+pub use transport::param_headers;

@@ -10,11 +10,15 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use llamagate_mcp::{ServerClient, cache::ListKind, description::ToolGlobs};
+use llamagate_mcp::{
+    ServerClient,
+    cache::{CacheScope, ListKind},
+    description::ToolGlobs,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::rpc::RpcError;
+use super::{rpc::RpcError, stateless::CacheHint};
 
 /// Longest tool name clients accept (SEP-986).
 pub const MAX_TOOL_NAME: usize = 128;
@@ -41,6 +45,9 @@ pub struct Catalog {
     names: HashMap<String, (usize, String)>,
     /// Servers left out, with why.
     pub unavailable: Vec<Value>,
+    /// How long the merged list may be cached: the shortest freshness left of its parts at
+    /// this gateway, private when any part is; not at all when a server was left out.
+    pub hint: CacheHint,
 }
 
 impl Catalog {
@@ -127,7 +134,7 @@ pub async fn build(
             return Ok(None);
         }
         match tokio::time::timeout(timeout, server.list(kind, principal)).await {
-            Ok(Ok((list, _))) => Ok(Some(list)),
+            Ok(Ok((list, _))) => Ok(Some((list, server.list_freshness(kind, principal)))),
             Ok(Err(llamagate_mcp::McpError::Server { code: -32601, .. })) => Ok(None),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!(
@@ -137,10 +144,17 @@ pub async fn build(
     }))
     .await;
     let mut catalog = Catalog::default();
+    let mut ttl: Option<Duration> = None;
     let field = key_field(kind);
     for (index, (server, listing)) in view.servers.iter().zip(listings).enumerate() {
         let list = match listing {
-            Ok(Some(list)) => list,
+            Ok(Some((list, freshness))) => {
+                let left = freshness.map_or(Duration::ZERO, |(left, _)| left);
+                ttl = Some(ttl.map_or(left, |t| t.min(left)));
+                catalog.hint.private |=
+                    freshness.is_some_and(|(_, scope)| scope == CacheScope::Private);
+                list
+            }
             Ok(None) => continue,
             Err(reason) => {
                 catalog
@@ -170,6 +184,12 @@ pub async fn build(
             catalog.items.push(item);
         }
     }
+    catalog.hint.ttl_ms = match ttl {
+        Some(ttl) if catalog.unavailable.is_empty() => {
+            u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)
+        }
+        _ => 0,
+    };
     catalog
 }
 

@@ -18,8 +18,10 @@ use serde_json::{Map, Value, json};
 use super::{
     VERSIONS,
     catalog::{self, View},
+    input,
     rpc::{self, INTERNAL_ERROR, METHOD_NOT_FOUND, RpcError},
     seal::Claims,
+    stateless::{self, CacheHint, Declared},
 };
 use crate::{auth::Principal, config::Scope, state::AppState};
 
@@ -50,8 +52,27 @@ pub fn initialize(
         sid: uuid::Uuid::new_v4().simple().to_string(),
     };
     let sealed = state.sessions().sealer.seal(&claims);
+    let mut capabilities = stateless::capabilities();
+    capabilities["resources"]["subscribe"] = json!(true);
+    capabilities["logging"] = json!({});
+    let result = json!({
+        "protocolVersion": version,
+        "capabilities": capabilities,
+        "serverInfo": {"name": "llamagate", "title": "LlamaGate", "version": env!("CARGO_PKG_VERSION")},
+        "instructions": instructions(view),
+    });
+    let mut extra = HeaderMap::new();
+    extra.insert(
+        "mcp-session-id",
+        HeaderValue::from_str(&sealed).expect("visible ASCII"),
+    );
+    Ok(rpc::result(id, result, headers, extra))
+}
+
+/// What a view offers, in words for the model.
+pub fn instructions(view: &View) -> String {
     let names: Vec<&str> = view.servers.iter().map(|s| s.name()).take(20).collect();
-    let instructions = if view.single {
+    if view.single {
         format!("The MCP server `{}` through LlamaGate.", names.join(""))
     } else if view.prefix {
         format!(
@@ -65,25 +86,7 @@ pub fn initialize(
             "Tools, prompts and resources of {} MCP servers through LlamaGate.",
             view.servers.len()
         )
-    };
-    let result = json!({
-        "protocolVersion": version,
-        "capabilities": {
-            "tools": {"listChanged": false},
-            "prompts": {"listChanged": false},
-            "resources": {"listChanged": false, "subscribe": true},
-            "completions": {},
-            "logging": {},
-        },
-        "serverInfo": {"name": "llamagate", "title": "LlamaGate", "version": env!("CARGO_PKG_VERSION")},
-        "instructions": instructions,
-    });
-    let mut extra = HeaderMap::new();
-    extra.insert(
-        "mcp-session-id",
-        HeaderValue::from_str(&sealed).expect("visible ASCII"),
-    );
-    Ok(rpc::result(id, result, headers, extra))
+    }
 }
 
 fn require(principal: &Principal, scope: Scope) -> Result<(), RpcError> {
@@ -115,30 +118,55 @@ fn arguments_param(params: &Map<String, Value>) -> Result<Map<String, Value>, Rp
     }
 }
 
+/// The request's `_meta` for the upstream, without the protocol's own keys: the gateway's
+/// client speaks to the upstream in its own version, with its own identity.
 fn meta(params: &Map<String, Value>) -> Map<String, Value> {
     params
         .get("_meta")
         .and_then(Value::as_object)
-        .cloned()
+        .map(|meta| {
+            meta.iter()
+                .filter(|(key, _)| !key.starts_with("io.modelcontextprotocol/"))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
-/// A request of an open session.
+/// A result, and how long a stateless client may cache it (lists and reads).
+pub struct Answer {
+    /// The result.
+    pub result: Value,
+    /// Its caching hint.
+    pub hint: Option<CacheHint>,
+}
+
+impl From<Value> for Answer {
+    fn from(result: Value) -> Self {
+        Self { result, hint: None }
+    }
+}
+
+/// A request of an open session (`declared` is `None`) or a stateless one.
 pub async fn request(
     state: &AppState,
     principal: &Principal,
     view: &View,
-    _claims: &Claims,
+    declared: Option<&Declared>,
     method: &str,
     message: &Value,
-) -> Result<Value, RpcError> {
+) -> Result<Answer, RpcError> {
     let params = params(message);
-    match method {
-        "ping" | "logging/setLevel" => Ok(json!({})),
-        "tools/list" => list(state, principal, view, ListKind::Tools, "tools", params).await,
-        "prompts/list" => list(state, principal, view, ListKind::Prompts, "prompts", params).await,
+    let answer = match method {
+        "ping" | "logging/setLevel" if declared.is_none() => json!({}),
+        "tools/list" => {
+            return list(state, principal, view, ListKind::Tools, "tools", params).await;
+        }
+        "prompts/list" => {
+            return list(state, principal, view, ListKind::Prompts, "prompts", params).await;
+        }
         "resources/list" => {
-            list(
+            return list(
                 state,
                 principal,
                 view,
@@ -146,10 +174,10 @@ pub async fn request(
                 "resources",
                 params,
             )
-            .await
+            .await;
         }
         "resources/templates/list" => {
-            list(
+            return list(
                 state,
                 principal,
                 view,
@@ -157,23 +185,32 @@ pub async fn request(
                 "resourceTemplates",
                 params,
             )
-            .await
+            .await;
         }
-        "tools/call" => call_tool(state, principal, view, params).await,
-        "prompts/get" => get_prompt(state, principal, view, params).await,
-        "resources/read" => read_resource(principal, view, params).await,
-        "resources/subscribe" | "resources/unsubscribe" => {
+        "tools/call" => call_tool(state, principal, view, declared, params).await?,
+        "prompts/get" => get_prompt(state, principal, view, params).await?,
+        "resources/read" => {
+            return Ok(Answer {
+                result: read_resource(principal, view, params).await?,
+                hint: Some(CacheHint::NONE),
+            });
+        }
+        "resources/subscribe" | "resources/unsubscribe" if declared.is_none() => {
             require(principal, Scope::McpRead)?;
             let uri = string_param(params, "uri")?;
             catalog::split_uri(view, uri).ok_or_else(|| unknown("resource", uri))?;
-            Ok(json!({}))
+            json!({})
         }
-        "completion/complete" => complete(state, principal, view, params).await,
-        other => Err(RpcError::protocol(
-            METHOD_NOT_FOUND,
-            format!("`{other:.80}` is not a method this endpoint serves"),
-        )),
-    }
+        "completion/complete" => complete(state, principal, view, params).await?,
+        other if declared.is_some() => return Err(stateless::unknown_method(other)),
+        other => {
+            return Err(RpcError::protocol(
+                METHOD_NOT_FOUND,
+                format!("`{other:.80}` is not a method this endpoint serves"),
+            ));
+        }
+    };
+    Ok(answer.into())
 }
 
 fn unknown(what: &str, name: &str) -> RpcError {
@@ -207,7 +244,7 @@ async fn list(
     kind: ListKind,
     field: &str,
     params: &Map<String, Value>,
-) -> Result<Value, RpcError> {
+) -> Result<Answer, RpcError> {
     require(principal, Scope::McpRead)?;
     let cursor = match params.get("cursor") {
         None | Some(Value::Null) => None,
@@ -215,12 +252,19 @@ async fn list(
         Some(_) => return Err(RpcError::params("`params.cursor` must be a string")),
     };
     let catalog = catalog_of(state, principal, view, kind).await;
-    catalog::page(
+    // What a key restricted to some servers sees is its own.
+    let mut hint = catalog.hint;
+    hint.private |= principal.servers.is_some();
+    let result = catalog::page(
         catalog,
         field,
         cursor,
         state.config().mcp.endpoint.page_size,
-    )
+    )?;
+    Ok(Answer {
+        result,
+        hint: Some(hint),
+    })
 }
 
 /// The server and original name of an exposed tool or prompt; on `/mcp/{server}` the name
@@ -267,6 +311,7 @@ async fn call_tool(
     state: &AppState,
     principal: &Principal,
     view: &View,
+    declared: Option<&Declared>,
     params: &Map<String, Value>,
 ) -> Result<Value, RpcError> {
     require(principal, Scope::McpCall)?;
@@ -281,20 +326,36 @@ async fn call_tool(
         return Err(unknown("tool", name));
     }
     usable(&server)?;
+    let site = input::CallSite {
+        key: &principal.name,
+        view: &view.path,
+        server: server.name(),
+        tool: &tool,
+    };
+    let sessions = state.sessions();
+    let retry = match declared {
+        Some(_) => input::retry(sessions, params, &site)?,
+        None => input::Retry::default(),
+    };
     let outcome = server
         .call_tool(ToolCall {
-            name: tool,
+            name: tool.clone(),
             arguments,
             meta: meta(params),
+            input_responses: retry.input_responses,
+            request_state: retry.request_state,
             ..Default::default()
         })
         .await?;
-    match outcome {
-        ToolOutcome::Complete { result } => Ok(result),
-        ToolOutcome::InputRequired { .. } => Err(RpcError::protocol(
+    match (outcome, declared) {
+        (ToolOutcome::Complete { result }, _) => Ok(result),
+        (ToolOutcome::InputRequired { result }, Some(declared)) => {
+            input::for_client(sessions, result, declared, &site)
+        }
+        (ToolOutcome::InputRequired { .. }, None) => Err(RpcError::protocol(
             INTERNAL_ERROR,
             format!(
-                "MCP server `{}` asked for input (elicitation, sampling or roots) to finish this call; relaying it to a 2025-era session is not supported yet",
+                "MCP server `{}` asked for input (elicitation, sampling or roots) to finish this call; relaying it to a 2025-era session is not supported yet: use protocol version 2026-07-28",
                 server.name()
             ),
         )),
@@ -325,7 +386,17 @@ async fn read_resource(
     let (server, original) =
         catalog::split_uri(view, uri).ok_or_else(|| unknown("resource", uri))?;
     usable(server)?;
-    let mut result = server.read_resource(&original, meta(params)).await?;
+    let mut result = server
+        .read_resource(&original, meta(params))
+        .await
+        .map_err(|e| {
+            // The URI asked for, as SEP-2164 wants it in a not-found error's data.
+            let mut error = RpcError::from(e);
+            if let Some(data) = error.data.as_mut() {
+                data["uri"] = json!(uri);
+            }
+            error
+        })?;
     // The contents name the URI the client asked for.
     if !view.single
         && let Some(contents) = result.get_mut("contents").and_then(Value::as_array_mut)

@@ -1,12 +1,16 @@
 //! The aggregated MCP endpoint: the gateway as one MCP server over Streamable HTTP
-//! (`/mcp` for every server a key may use, `/mcp/{server}` for one), 2025-era sessions
-//! whose ids carry their own sealed state, so any replica answers any request with no
-//! sticky sessions and no store. docs/mcp-endpoint.md describes it.
+//! (`/mcp` for every server a key may use, `/mcp/{server}` for one), in both protocol
+//! eras: 2026-07-28 stateless requests, and 2025-era sessions whose ids carry their own
+//! sealed state. Either way any replica answers any request with no sticky sessions and
+//! no store. docs/mcp-endpoint.md describes it.
 
 pub mod catalog;
 mod dispatch;
+mod input;
+mod listen;
 pub mod rpc;
 pub mod seal;
+pub mod stateless;
 
 use std::{
     collections::HashMap,
@@ -320,24 +324,97 @@ async fn handle(
         // A notification or a response: accepted, nothing to answer.
         return Ok(StatusCode::ACCEPTED.into_response());
     };
+    if stateless::applies(headers, method) {
+        return stateless_request(state, principal, &view, headers, id, method, message).await;
+    }
     if method == "initialize" {
         return dispatch::initialize(state, principal, &view, id, message, headers);
     }
     check_version_header(headers)?;
-    let claims = session(state, headers, principal, &view)?;
-    let result = dispatch::request(state, principal, &view, &claims, method, message).await?;
+    session(state, headers, principal, &view)?;
+    let answer = dispatch::request(state, principal, &view, None, method, message).await?;
+    Ok(rpc::result(id, answer.result, headers, HeaderMap::new()))
+}
+
+async fn stateless_request(
+    state: &AppState,
+    principal: &Principal,
+    view: &View,
+    headers: &HeaderMap,
+    id: &Value,
+    method: &str,
+    message: &Value,
+) -> Result<Response, RpcError> {
+    let params = message.get("params").unwrap_or(&Value::Null);
+    let declared = stateless::check(headers, method, params)?;
+    let answer = match method {
+        "server/discover" => stateless::discover(view).into(),
+        "subscriptions/listen" => {
+            principal
+                .require(crate::config::Scope::McpRead)
+                .map_err(|e| RpcError::protocol(rpc::INTERNAL_ERROR, e.to_string()))?;
+            let filter = listen::Filter::requested(params)?;
+            return Ok(listen::subscription(view, id, filter));
+        }
+        _ => dispatch::request(state, principal, view, Some(&declared), method, message).await?,
+    };
+    let result = stateless::finish(answer.result, answer.hint);
     Ok(rpc::result(id, result, headers, HeaderMap::new()))
 }
 
-/// `GET /mcp`: this endpoint offers no server-initiated stream yet, which the spec allows
-/// (405); list changes reach clients on their next listing.
-pub async fn get_stream() -> Response {
-    (
-        StatusCode::METHOD_NOT_ALLOWED,
-        [(header::ALLOW, "POST, DELETE")],
-        "this MCP endpoint has no server-initiated stream: use POST",
-    )
-        .into_response()
+/// `GET /mcp`: a session's stream of list changes.
+pub async fn get_all(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Response {
+    get_stream(state, principal, Target::All, headers)
+}
+
+/// `GET /mcp/{server}`.
+pub async fn get_one(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(server): ApiPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    get_stream(state, principal, Target::One(server), headers)
+}
+
+fn get_stream(
+    state: AppState,
+    principal: Principal,
+    target: Target,
+    headers: HeaderMap,
+) -> Response {
+    let opened = check_enabled(&state)
+        .and_then(|()| check_origin(&headers, &state.config().mcp.endpoint))
+        .and_then(|()| {
+            if headers.contains_key("mcp-session-id") {
+                Ok(())
+            } else {
+                // The stateless era follows changes with `subscriptions/listen` (POST).
+                Err(RpcError::http(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    INVALID_REQUEST,
+                    "GET opens the change stream of a 2025-era session (send its `Mcp-Session-Id`); a 2026-07-28 client POSTs `subscriptions/listen`",
+                ))
+            }
+        })
+        .and_then(|()| view(&state, &principal, target))
+        .and_then(|view| session(&state, &headers, &principal, &view).map(|_| view));
+    match opened {
+        Ok(view) => listen::session_stream(&view),
+        Err(error) if error.status == StatusCode::METHOD_NOT_ALLOWED => {
+            let mut response = error.into_response_for(None);
+            response.headers_mut().insert(
+                header::ALLOW,
+                header::HeaderValue::from_static("POST, DELETE"),
+            );
+            response
+        }
+        Err(error) => error.into_response_for(None),
+    }
 }
 
 /// `DELETE /mcp`: end the session.

@@ -55,7 +55,8 @@ impl RpcError {
         Self::protocol(INVALID_PARAMS, message)
     }
 
-    fn with_data(mut self, data: Value) -> Self {
+    /// With `error.data`.
+    pub fn with_data(mut self, data: Value) -> Self {
         self.data = Some(data);
         self
     }

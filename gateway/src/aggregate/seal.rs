@@ -8,10 +8,16 @@ use aws_lc_rs::{
     rand::{SecureRandom, SystemRandom},
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 /// Bytes of a session key.
 pub const KEY_LEN: usize = 32;
+
+/// The purpose (AAD) of session ids.
+const SESSION: &[u8] = b"llamagate-session-v1";
+
+/// Longest sealed body opened (a request state carries an upstream's own state).
+const MAX_TOKEN: usize = 64 * 1024;
 
 /// What a session id carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,15 +70,27 @@ impl Sealer {
 
     /// A sealed id for `claims`.
     pub fn seal(&self, claims: &Claims) -> String {
+        self.seal_as(SESSION, claims)
+    }
+
+    /// The claims of `id`, if one of the keys sealed it and it has not expired at `now`.
+    pub fn open(&self, id: &str, now: u64) -> Option<Claims> {
+        self.open_as::<Claims>(SESSION, id)
+            .filter(|claims| claims.exp > now)
+    }
+
+    /// `value` sealed for one `purpose` (the AAD): a token of one purpose never opens as
+    /// another (a session id is not a request state).
+    pub fn seal_as<T: Serialize>(&self, purpose: &[u8], value: &T) -> String {
         let mut nonce = [0u8; NONCE_LEN];
         self.random
             .fill(&mut nonce)
             .expect("the system's random source");
-        let mut data = serde_json::to_vec(claims).expect("claims serialize");
+        let mut data = serde_json::to_vec(value).expect("sealed values serialize");
         self.keys[0]
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(b"llamagate-session-v1"),
+                Aad::from(purpose),
                 &mut data,
             )
             .expect("sealing a small buffer");
@@ -81,13 +99,13 @@ impl Sealer {
         format!("v1.0.{}", URL_SAFE_NO_PAD.encode(out))
     }
 
-    /// The claims of `id`, if one of the keys sealed it and it has not expired at `now`.
-    pub fn open(&self, id: &str, now: u64) -> Option<Claims> {
-        // The key index is a hint only: with rotation, a session sealed by the old first
+    /// What `token` holds, if one of the keys sealed it for `purpose`.
+    pub fn open_as<T: DeserializeOwned>(&self, purpose: &[u8], token: &str) -> Option<T> {
+        // The key index is a hint only: with rotation, a token sealed by the old first
         // key is opened by trying each.
-        let rest = id.strip_prefix("v1.")?;
+        let rest = token.strip_prefix("v1.")?;
         let (_, body) = rest.split_once('.')?;
-        if body.len() > 4096 {
+        if body.len() > MAX_TOKEN {
             return None;
         }
         let bytes = URL_SAFE_NO_PAD.decode(body).ok()?;
@@ -98,11 +116,8 @@ impl Sealer {
         for key in &self.keys {
             let mut data = sealed.to_vec();
             let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-            if let Ok(plain) =
-                key.open_in_place(nonce, Aad::from(b"llamagate-session-v1"), &mut data)
-            {
-                let claims: Claims = serde_json::from_slice(plain).ok()?;
-                return (claims.exp > now).then_some(claims);
+            if let Ok(plain) = key.open_in_place(nonce, Aad::from(purpose), &mut data) {
+                return serde_json::from_slice(plain).ok();
             }
         }
         None
@@ -190,6 +205,19 @@ mod tests {
         ] {
             assert!(sealer.open(bad, 0).is_none(), "{bad:.40}");
         }
+    }
+
+    #[test]
+    fn a_token_opens_only_for_the_purpose_it_was_sealed_for() {
+        let sealer = Sealer::new(&[vec![3u8; 32]]);
+        let state = sealer.seal_as(b"request-state", &claims(100));
+        assert_eq!(
+            sealer.open_as::<Claims>(b"request-state", &state),
+            Some(claims(100))
+        );
+        assert!(sealer.open(&state, 0).is_none(), "not a session id");
+        let id = sealer.seal(&claims(100));
+        assert!(sealer.open_as::<Claims>(b"request-state", &id).is_none());
     }
 
     #[test]

@@ -167,6 +167,21 @@ impl ServerClient {
         .collect()
     }
 
+    /// How much longer `principal`'s cached list of `kind` stays fresh, and its scope
+    /// (`None`: not cached, the next listing asks the server).
+    pub fn list_freshness(
+        &self,
+        kind: ListKind,
+        principal: &str,
+    ) -> Option<(Duration, crate::cache::CacheScope)> {
+        self.cache.freshness(kind, principal)
+    }
+
+    /// Every change of this server's lists from now on (`list_changed`, a restart).
+    pub fn list_changes(&self) -> tokio::sync::broadcast::Receiver<ListKind> {
+        self.cache.changes()
+    }
+
     pub(crate) fn set_state(&self, state: HealthState) {
         self.health.lock().unwrap_or_else(|p| p.into_inner()).state = state;
         self.publish_health();

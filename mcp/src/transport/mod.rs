@@ -4,7 +4,7 @@
 //! rmcp uses as its transport.
 
 pub(crate) mod http;
-pub(crate) mod param_headers;
+pub mod param_headers;
 pub(crate) mod recorded;
 pub(crate) mod sse;
 pub(crate) mod stdio;

@@ -209,6 +209,18 @@ fn encode(value: &str) -> String {
     }
 }
 
+/// A header value as sent, decoded: `=?base64?…?=` is base64 of UTF-8 text, anything else
+/// is the text itself; `None` for a broken encoding.
+pub fn decode(value: &str) -> Option<String> {
+    match value
+        .strip_prefix("=?base64?")
+        .and_then(|rest| rest.strip_suffix("?="))
+    {
+        Some(encoded) => String::from_utf8(BASE64_STANDARD.decode(encoded).ok()?).ok(),
+        None => Some(value.to_owned()),
+    }
+}
+
 #[cfg(test)]
 #[path = "param_headers_tests.rs"]
 mod tests;

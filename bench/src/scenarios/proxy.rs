@@ -1,6 +1,8 @@
-//! Scenario 1: `tools/call` straight to an MCP server versus through `/v1/mcp/execute`: maximum
-//! throughput at a fixed connection count, and added latency at fixed rates, in front of the
-//! Node reference server and in front of the fast upstream (where the gateway is the bottleneck).
+//! Scenario 1: `tools/call` straight to an MCP server versus through `/v1/mcp/execute` and
+//! through the aggregated MCP endpoint (`/mcp/up`, the same MCP request in the same protocol
+//! era as the direct baseline): maximum throughput at a fixed connection count, and added
+//! latency at fixed rates, in front of the Node reference server and in front of the fast
+//! upstream (where the gateway is the bottleneck).
 
 use crate::{
     harness::{Harness, Server},
@@ -20,6 +22,14 @@ struct Upstream {
     expect: &'static str,
 }
 
+/// The direct request of `upstream`, sent through the gateway's `/mcp/up` instead.
+fn through_endpoint(upstream: &Upstream, gateway: std::net::SocketAddr) -> Target {
+    let mut target = upstream.direct.clone();
+    target.addr = gateway;
+    target.path = "/mcp/up".to_owned();
+    target
+}
+
 pub async fn run(harness: &Harness, report: &mut Report) -> anyhow::Result<()> {
     report.add(&format!(
         "\n## 1. tools/call: direct vs through the gateway\n\n\
@@ -29,9 +39,21 @@ pub async fn run(harness: &Harness, report: &mut Report) -> anyhow::Result<()> {
          | upstream | load | direct: req/s; p50 / p99 | through `/v1/mcp/execute` | ratio | added p50 / p99 | gateway CPU/call | upstream CPU/call direct → through | gateway RSS |\n\
          |---|---|---|---|---|---|---|---|---|"
     ));
+    let mut endpoint_rows = Vec::new();
     for kind in ["everything", "fast-stateless", "fast-legacy"] {
         let upstream = start(harness, kind).await?;
-        compare(harness, report, &upstream).await?;
+        endpoint_rows.extend(compare(harness, report, &upstream).await?);
+    }
+    report.add(&format!(
+        "\n### tools/call through the aggregated MCP endpoint (`/mcp/up`)\n\n\
+         The direct request itself, in the same era (stateless or sessions, the same \
+         {CONNECTIONS} connections), sent to the gateway's `/mcp/up`; direct figures are the \
+         ones of the table above.\n\n\
+         | upstream | load | through `/mcp/up`: req/s; p50 / p99 | ratio to direct | added p50 / p99 | gateway CPU/call |\n\
+         |---|---|---|---|---|---|"
+    ));
+    for row in endpoint_rows {
+        report.add(&row);
     }
     Ok(())
 }
@@ -72,11 +94,12 @@ async fn start(harness: &Harness, kind: &str) -> anyhow::Result<Upstream> {
     })
 }
 
+/// The `/v1/mcp/execute` rows go to the report; the `/mcp/up` rows are returned.
 async fn compare(
     harness: &Harness,
     report: &mut Report,
     upstream: &Upstream,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<String>> {
     let servers = format!(
         "    - {{ name: up, transport: streamable-http, url: \"http://{}/mcp\" }}\n",
         upstream.server.addr
@@ -85,6 +108,8 @@ async fn compare(
         .gateway("gateway-proxy", &super::gateway_config(None, &servers))
         .await?;
     let through = super::execute(gateway.addr, "up", upstream.expect);
+    let endpoint = through_endpoint(upstream, gateway.addr);
+    let mut endpoint_rows = Vec::new();
     let loads = std::iter::once(Load::Max {
         connections: CONNECTIONS,
     })
@@ -114,6 +139,17 @@ async fn compare(
             via.cpu_us[1],
             gateway.proc.rss_mib(),
         ));
+        let via_endpoint = harness
+            .measure(&endpoint, load, &[&gateway.proc, up])
+            .await?;
+        endpoint_rows.push(format!(
+            "| {} | {label} | {} | {} | {} | {:.0} µs |",
+            upstream.label,
+            figures(&via_endpoint),
+            ratio(via_endpoint.outcome.throughput(), direct.outcome.throughput()),
+            added(&via_endpoint, &direct),
+            via_endpoint.cpu_us[0],
+        ));
     }
-    Ok(())
+    Ok(endpoint_rows)
 }

@@ -47,6 +47,12 @@ pub fn app(state: AppState) -> Router {
                 .get(aggregate::get_one)
                 .delete(aggregate::delete_one),
         )
+        .route(
+            "/mcp/v/{name}",
+            post(aggregate::post_virtual)
+                .get(aggregate::get_virtual)
+                .delete(aggregate::delete_virtual),
+        )
         .route("/healthz", get(api::health::healthz))
         .route("/readyz", get(api::health::readyz))
         .route("/metrics", get(api::health::metrics))

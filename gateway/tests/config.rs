@@ -282,3 +282,35 @@ fn a_bad_keys_file_is_named_and_its_content_never_shown() {
     let error = load(&format!("auth: {{ keys_file: {} }}", not_a_list.display())).unwrap_err();
     assert!(error.contains("must hold a list"), "{error}");
 }
+
+#[test]
+fn virtual_servers_are_checked() {
+    let err = load(
+        r#"
+mcp:
+  servers:
+    - { name: fs, transport: stdio, command: uvx }
+  endpoint:
+    virtual_servers:
+      - { name: team, servers: [fs, nope], tools: { allow: ["fs__[oops"] } }
+      - { name: team, servers: [] }
+      - { name: "bad name!", servers: [fs] }
+"#,
+    )
+    .unwrap_err();
+    for needle in [
+        "mcp.endpoint.virtual_servers[0].servers[1]: no server named `nope` in mcp.servers",
+        "mcp.endpoint.virtual_servers[0].tools.allow[0]",
+        "mcp.endpoint.virtual_servers[1].name: another virtual server is already named `team`",
+        "mcp.endpoint.virtual_servers[1].servers: name at least one server",
+        "mcp.endpoint.virtual_servers[2].name",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in {err}");
+    }
+    let fine = load(
+        "mcp:\n  servers:\n    - { name: fs, transport: stdio, command: uvx }\n  endpoint:\n    virtual_servers:\n      - { name: team, servers: [fs] }\n",
+    )
+    .unwrap();
+    let team = &fine.mcp.endpoint.virtual_servers[0];
+    assert!(team.prefix && team.tools.allow == ["*"]);
+}

@@ -430,7 +430,8 @@ async fn another_replica_continues_a_session_and_bad_sessions_get_the_statuses_o
         rpc(&second, "GET", "/mcp", ADMIN, None, Value::Null)
             .await
             .status,
-        405
+        400,
+        "a GET stream belongs to a session"
     );
 
     // Hostile and malformed messages: named errors, and the endpoint keeps serving.

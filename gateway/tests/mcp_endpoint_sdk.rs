@@ -1,4 +1,5 @@
-//! The official TypeScript SDK client (1.32, beside the conformance suite) against `/mcp`,
+//! The official TypeScript SDK client (1.32, beside the conformance suite) against `/mcp`
+//! (hearing an upstream's list change on its session's GET stream),
 //! and the official Python SDK client (mcp 1.30), with its requests sent
 //! round-robin to two gateway replicas (each request to the other one), and one replica
 //! restarted mid-session: the session continues, with no sticky sessions and no store.
@@ -121,33 +122,43 @@ const TS_SCRIPT: &str = r#"
 const sdk = process.env.SDK;
 const { Client } = await import(`${sdk}/client/index.js`);
 const { StreamableHTTPClientTransport } = await import(`${sdk}/client/streamableHttp.js`);
+const { ToolListChangedNotificationSchema } = await import(`${sdk}/types.js`);
 const client = new Client({ name: "llamagate-test", version: "1.0.0" });
+let announced;
+const changed = new Promise((resolve) => { announced = resolve; });
+client.setNotificationHandler(ToolListChangedNotificationSchema, () => announced(true));
 await client.connect(new StreamableHTTPClientTransport(new URL(process.argv[2])));
 const tools = (await client.listTools()).tools.map((t) => t.name);
 const added = await client.callTool({ name: "peer__add", arguments: { a: 20, b: 22 } });
 const read = await client.readResource({ uri: "peer+test://text" });
 const prompts = (await client.listPrompts()).prompts.map((p) => p.name);
+// A tool added at an upstream reaches the client on the session's GET stream.
+await client.callTool({ name: "forms__add_tool", arguments: { name: "fresh" } });
+const heard = await Promise.race([changed, new Promise((r) => setTimeout(() => r(false), 10000))]);
+const fresh = (await client.listTools()).tools.some((t) => t.name === "forms__fresh");
 console.log(JSON.stringify({ echo: tools.includes("everything__echo"), added: added.content[0].text,
-  text: read.contents[0].text, prompt: prompts.some((p) => p.startsWith("everything__")) }));
+  text: read.contents[0].text, prompt: prompts.some((p) => p.startsWith("everything__")),
+  listChanged: heard, fresh }));
 await client.close();
 "#;
 
 #[tokio::test]
-async fn the_typescript_sdk_lists_calls_reads_and_prompts() {
+async fn the_typescript_sdk_lists_calls_reads_prompts_and_hears_list_changes() {
     let everything = support::everything("streamableHttp");
     let ws = support::ws_peer();
+    let forms = support::mcp2_http();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("llamagate.yaml");
     std::fs::write(
         &config,
         format!(
-            "listen: 127.0.0.1:0\nmcp:\n  servers:\n    - {{ name: everything, transport: streamable-http, url: \"{}\" }}\n    - {{ name: peer, transport: websocket, url: \"{}\" }}\n",
-            everything.url, ws.url
+            "listen: 127.0.0.1:0\nmcp:\n  servers:\n    - {{ name: everything, transport: streamable-http, url: \"{}\" }}\n    - {{ name: peer, transport: websocket, url: \"{}\" }}\n    - {{ name: forms, transport: streamable-http, url: \"{}\" }}\n",
+            everything.url, ws.url, forms.url
         ),
     )
     .unwrap();
     let gateway = replica(&config);
-    for server in ["everything", "peer"] {
+    for server in ["everything", "peer", "forms"] {
         support::wait_healthy_at(&gateway.addr, server).await;
     }
     let modules = concat!(
@@ -174,6 +185,7 @@ async fn the_typescript_sdk_lists_calls_reads_and_prompts() {
     let answer: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(
         answer,
-        serde_json::json!({"echo": true, "added": "42", "text": "hello from a text resource", "prompt": true})
+        serde_json::json!({"echo": true, "added": "42", "text": "hello from a text resource", "prompt": true,
+            "listChanged": true, "fresh": true})
     );
 }

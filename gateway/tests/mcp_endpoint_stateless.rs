@@ -27,6 +27,12 @@ auth:
     - {{ name: admin, key: {ADMIN}, scopes: [admin, "mcp:read", "mcp:call"] }}
     - {{ name: caller, key: {CALLER}, scopes: ["mcp:call", "mcp:read"], servers: [forms] }}
 mcp:
+  endpoint:
+    virtual_servers:
+      - name: confirmations
+        servers: [forms]
+        tools: {{ allow: ["forms__confirm", "forms__echo"], deny: ["forms__echo"] }}
+        description: Ask before acting.
   servers:
     - {{ name: forms, transport: streamable-http, url: "{forms}" }}
 "#
@@ -46,12 +52,22 @@ fn meta(capabilities: Value) -> Value {
     })
 }
 
-/// A stateless request with the headers a client sends; `name` is `Mcp-Name`.
-fn request(key: &str, method: &str, name: Option<&str>, mut params: Value) -> Request<Body> {
+/// A stateless request to `/mcp` with the headers a client sends; `name` is `Mcp-Name`.
+fn request(key: &str, method: &str, name: Option<&str>, params: Value) -> Request<Body> {
+    request_at("/mcp", key, method, name, params)
+}
+
+fn request_at(
+    path: &str,
+    key: &str,
+    method: &str,
+    name: Option<&str>,
+    mut params: Value,
+) -> Request<Body> {
     if params.get("_meta").is_none() {
         params["_meta"] = meta(json!({}));
     }
-    let mut request = Request::post("/mcp")
+    let mut request = Request::post(path)
         .header("authorization", format!("Bearer {key}"))
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
@@ -365,5 +381,68 @@ async fn upstream_list_changes_reach_listen_streams_and_session_streams() {
     assert!(
         listed.to_string().contains("forms__fresh"),
         "the cache was dropped: {listed}"
+    );
+}
+
+#[tokio::test]
+async fn a_virtual_server_shows_only_its_part() {
+    let forms = llamagate_test_peers::mcp2_http();
+    let state = gateway(&forms.url).await;
+    let path = "/mcp/v/confirmations";
+    let (_, listed) = send(
+        &state,
+        request_at(path, ADMIN, "tools/list", None, json!({})),
+    )
+    .await;
+    let tools: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tools, ["forms__confirm"], "allow, then deny: {listed}");
+    let (_, discovered) = send(
+        &state,
+        request_at(path, ADMIN, "server/discover", None, json!({})),
+    )
+    .await;
+    assert_eq!(discovered["result"]["instructions"], "Ask before acting.");
+    let params = json!({"name": "forms__echo", "arguments": {"message": "hi"}});
+    let (_, hidden) = send(
+        &state,
+        request_at(
+            path,
+            ADMIN,
+            "tools/call",
+            Some("forms__echo"),
+            params.clone(),
+        ),
+    )
+    .await;
+    assert_eq!(
+        hidden["error"]["code"], -32602,
+        "not listed, not callable: {hidden}"
+    );
+    let (_, whole) = send(
+        &state,
+        request_at("/mcp", ADMIN, "tools/call", Some("forms__echo"), params),
+    )
+    .await;
+    assert_eq!(
+        whole["result"]["structuredContent"]["result"], "hi",
+        "the whole gateway still has it"
+    );
+    let (status, none) = send(
+        &state,
+        request_at("/mcp/v/nope", ADMIN, "tools/list", None, json!({})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(
+        none["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("virtual_servers"),
+        "{none}"
     );
 }

@@ -146,7 +146,10 @@ async fn compare(
             "| {} | {label} | {} | {} | {} | {:.0} µs |",
             upstream.label,
             figures(&via_endpoint),
-            ratio(via_endpoint.outcome.throughput(), direct.outcome.throughput()),
+            ratio(
+                via_endpoint.outcome.throughput(),
+                direct.outcome.throughput()
+            ),
             added(&via_endpoint, &direct),
             via_endpoint.cpu_us[0],
         ));

@@ -14,6 +14,7 @@ use llamagate_mcp::{
     ServerClient,
     cache::{CacheScope, ListKind},
     description::ToolGlobs,
+    filter::ToolFilter,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -34,6 +35,20 @@ pub struct View {
     pub prefix: bool,
     /// One server, nothing renamed.
     pub single: bool,
+    /// A virtual server's own tool filter, over `<server>__<tool>`.
+    pub tools: Option<Arc<ToolFilter>>,
+    /// A virtual server's description (its instructions).
+    pub description: Option<String>,
+}
+
+impl View {
+    /// True when the view shows `tool` of `server` (a virtual server's filter; the
+    /// gateway's own filters apply as well).
+    pub fn shows_tool(&self, server: &str, tool: &str) -> bool {
+        self.tools
+            .as_ref()
+            .is_none_or(|filter| filter.allows(&format!("{server}__{tool}")))
+    }
 }
 
 /// A merged list.
@@ -168,7 +183,9 @@ pub async fn build(
             let Some(original) = item.get(field).and_then(Value::as_str) else {
                 continue;
             };
-            if filter.as_ref().is_some_and(|f| !f.allows(original)) {
+            if filter.as_ref().is_some_and(|f| !f.allows(original))
+                || kind == ListKind::Tools && !view.shows_tool(server.name(), original)
+            {
                 continue;
             }
             let mut name = original.to_owned();

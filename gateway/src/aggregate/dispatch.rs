@@ -71,6 +71,9 @@ pub fn initialize(
 
 /// What a view offers, in words for the model.
 pub fn instructions(view: &View) -> String {
+    if let Some(description) = &view.description {
+        return description.clone();
+    }
     let names: Vec<&str> = view.servers.iter().map(|s| s.name()).take(20).collect();
     if view.single {
         format!("The MCP server `{}` through LlamaGate.", names.join(""))
@@ -322,6 +325,7 @@ async fn call_tool(
     if !server
         .tool_filter(&(&state.config().mcp.tools).into())
         .allows(&tool)
+        || !view.shows_tool(server.name(), &tool)
     {
         return Err(unknown("tool", name));
     }

@@ -11,6 +11,7 @@ mod listen;
 pub mod rpc;
 pub mod seal;
 pub mod stateless;
+mod views;
 
 use std::{
     collections::HashMap,
@@ -30,6 +31,7 @@ use self::{
     catalog::View,
     rpc::{INVALID_REQUEST, PARSE_ERROR, RpcError},
     seal::{Claims, Sealer},
+    views::{Target, view},
 };
 use crate::{api::mcp::ApiPath, auth::Principal, config::EndpointConfig, state::AppState};
 
@@ -41,6 +43,7 @@ pub const VERSIONS: [&str; 3] = ["2025-11-25", "2025-06-18", "2025-03-26"];
 pub struct Sessions {
     sealer: Sealer,
     ended: Mutex<HashMap<String, u64>>,
+    filters: views::Filters,
 }
 
 impl Sessions {
@@ -59,6 +62,7 @@ impl Sessions {
         Self {
             sealer: Sealer::new(&keys),
             ended: Mutex::default(),
+            filters: views::Filters::default(),
         }
     }
 
@@ -84,49 +88,6 @@ fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// Which servers an endpoint path shows.
-enum Target {
-    All,
-    One(String),
-}
-
-fn view(state: &AppState, principal: &Principal, target: Target) -> Result<View, RpcError> {
-    let config = state.config();
-    let mut servers: Vec<_> = state
-        .registry()
-        .all()
-        .into_iter()
-        .filter(|s| principal.may_use(s.name()))
-        .collect();
-    servers.sort_by(|a, b| a.name().cmp(b.name()));
-    match target {
-        Target::All => Ok(View {
-            path: "/mcp".into(),
-            servers,
-            prefix: config.mcp.endpoint.prefix,
-            single: false,
-        }),
-        Target::One(name) => {
-            let server = servers
-                .into_iter()
-                .find(|s| s.name() == name)
-                .ok_or_else(|| {
-                    RpcError::http(
-                        StatusCode::NOT_FOUND,
-                        INVALID_REQUEST,
-                        format!("no MCP server named `{name}`; GET /v1/mcp/servers lists them"),
-                    )
-                })?;
-            Ok(View {
-                path: format!("/mcp/{name}"),
-                servers: vec![server],
-                prefix: false,
-                single: true,
-            })
-        }
-    }
 }
 
 /// DNS rebinding: a browser's request carries `Origin`; only localhost origins and the
@@ -183,7 +144,7 @@ fn session(
             RpcError::http(
                 StatusCode::BAD_REQUEST,
                 INVALID_REQUEST,
-                "the `Mcp-Session-Id` header is missing: send `initialize` first and repeat the id it returns",
+                "the `Mcp-Session-Id` header is missing: send `initialize` first and repeat the id it returns (a 2026-07-28 client sends no session and follows changes with `subscriptions/listen`)",
             )
         })?;
     let sessions = state.sessions();
@@ -261,6 +222,17 @@ pub async fn post_one(
     body: Bytes,
 ) -> Response {
     post(state, principal, Target::One(server), headers, body).await
+}
+
+/// `POST /mcp/v/{name}`.
+pub async fn post_virtual(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(name): ApiPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    post(state, principal, Target::Virtual(name), headers, body).await
 }
 
 async fn post(
@@ -381,38 +353,29 @@ pub async fn get_one(
     get_stream(state, principal, Target::One(server), headers)
 }
 
+/// `GET /mcp/v/{name}`.
+pub async fn get_virtual(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(name): ApiPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    get_stream(state, principal, Target::Virtual(name), headers)
+}
+
 fn get_stream(
     state: AppState,
     principal: Principal,
     target: Target,
     headers: HeaderMap,
 ) -> Response {
+    // Without a session: 400 as for POST (the stateless era POSTs `subscriptions/listen`).
     let opened = check_enabled(&state)
         .and_then(|()| check_origin(&headers, &state.config().mcp.endpoint))
-        .and_then(|()| {
-            if headers.contains_key("mcp-session-id") {
-                Ok(())
-            } else {
-                // The stateless era follows changes with `subscriptions/listen` (POST).
-                Err(RpcError::http(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    INVALID_REQUEST,
-                    "GET opens the change stream of a 2025-era session (send its `Mcp-Session-Id`); a 2026-07-28 client POSTs `subscriptions/listen`",
-                ))
-            }
-        })
         .and_then(|()| view(&state, &principal, target))
         .and_then(|view| session(&state, &headers, &principal, &view).map(|_| view));
     match opened {
         Ok(view) => listen::session_stream(&view),
-        Err(error) if error.status == StatusCode::METHOD_NOT_ALLOWED => {
-            let mut response = error.into_response_for(None);
-            response.headers_mut().insert(
-                header::ALLOW,
-                header::HeaderValue::from_static("POST, DELETE"),
-            );
-            response
-        }
         Err(error) => error.into_response_for(None),
     }
 }
@@ -434,6 +397,16 @@ pub async fn delete_one(
     headers: HeaderMap,
 ) -> Response {
     delete(state, principal, Target::One(server), headers)
+}
+
+/// `DELETE /mcp/v/{name}`.
+pub async fn delete_virtual(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(name): ApiPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    delete(state, principal, Target::Virtual(name), headers)
 }
 
 fn delete(state: AppState, principal: Principal, target: Target, headers: HeaderMap) -> Response {

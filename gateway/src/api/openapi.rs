@@ -198,6 +198,12 @@ pub const ROUTES: &[Route] = &[
         )
     },
     route(
+        "get",
+        "/mcp",
+        Some(Scope::McpRead),
+        "A 2025-era session's stream of list changes (SSE; needs Mcp-Session-Id)",
+    ),
+    route(
         "delete",
         "/mcp",
         Some(Scope::McpRead),
@@ -213,8 +219,35 @@ pub const ROUTES: &[Route] = &[
         )
     },
     route(
+        "get",
+        "/mcp/{server}",
+        Some(Scope::McpRead),
+        "A 2025-era session's stream of list changes (SSE; needs Mcp-Session-Id)",
+    ),
+    route(
         "delete",
         "/mcp/{server}",
+        Some(Scope::McpRead),
+        "End the session named by Mcp-Session-Id",
+    ),
+    Route {
+        body: Body::JsonRpc,
+        ..route(
+            "post",
+            "/mcp/v/{name}",
+            Some(Scope::McpRead),
+            "A virtual server of mcp.endpoint.virtual_servers (Streamable HTTP)",
+        )
+    },
+    route(
+        "get",
+        "/mcp/v/{name}",
+        Some(Scope::McpRead),
+        "A 2025-era session's stream of list changes (SSE; needs Mcp-Session-Id)",
+    ),
+    route(
+        "delete",
+        "/mcp/v/{name}",
         Some(Scope::McpRead),
         "End the session named by Mcp-Session-Id",
     ),

@@ -6,6 +6,7 @@
 //! reports every problem it can find, each naming the file and the key path.
 
 mod describe;
+mod endpoint;
 mod env;
 mod load;
 mod validate;
@@ -15,6 +16,7 @@ use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration}
 use bytesize::ByteSize;
 use serde::{Deserialize, Serialize};
 
+pub use endpoint::{EndpointConfig, VirtualServerConfig};
 pub use env::{ENV_ALIASES, env_overrides};
 pub use llamagate_mcp::{ProtocolMode, REDACTED, Secret, Transport, redact_url};
 pub use load::{ConfigError, load, load_from_str};
@@ -252,47 +254,6 @@ pub struct McpConfig {
     pub servers: Vec<ServerConfig>,
     /// The aggregated MCP endpoint (`/mcp`).
     pub endpoint: EndpointConfig,
-}
-
-/// The aggregated MCP endpoint: the gateway as one MCP server (docs/mcp-endpoint.md).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EndpointConfig {
-    /// Serve `/mcp` and `/mcp/{server}`.
-    pub enabled: bool,
-    /// Prefix tool and prompt names with `<server>__` and resource URIs with `<server>+` on
-    /// `/mcp`; without it, a name two servers share is prefixed on the later server only.
-    pub prefix: bool,
-    /// Keys that seal session ids (32 bytes, base64 or hex). The first seals, all open: to
-    /// rotate, put the new key first and drop the old one after `session_ttl`. Without keys,
-    /// a random key of this process: sessions then do not survive a restart or another
-    /// replica.
-    pub session_keys: Vec<Secret>,
-    /// How long a session id stays valid.
-    #[serde(with = "humantime_serde")]
-    pub session_ttl: Duration,
-    /// How long a merged listing waits for a slow server before answering without it.
-    #[serde(with = "humantime_serde")]
-    pub list_timeout: Duration,
-    /// Items per page of a merged list.
-    pub page_size: usize,
-    /// Browser origins allowed besides localhost ones (`https://app.example.com`); a request
-    /// with any other `Origin` is refused (DNS rebinding).
-    pub allowed_origins: Vec<String>,
-}
-
-impl Default for EndpointConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            prefix: true,
-            session_keys: Vec::new(),
-            session_ttl: Duration::from_secs(24 * 3600),
-            list_timeout: Duration::from_secs(2),
-            page_size: 500,
-            allowed_origins: Vec::new(),
-        }
-    }
 }
 
 impl Default for McpConfig {

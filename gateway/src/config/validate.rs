@@ -58,6 +58,7 @@ pub fn validate(config: &Config, problems: &mut FieldErrors) {
     validate_auth(config, problems);
     validate_mcp(config, problems);
     validate_endpoint(&config.mcp.endpoint, problems);
+    validate_virtual_servers(config, problems);
 }
 
 fn validate_endpoint(endpoint: &super::EndpointConfig, problems: &mut FieldErrors) {
@@ -83,6 +84,44 @@ fn validate_endpoint(endpoint: &super::EndpointConfig, problems: &mut FieldError
                 "must be an origin such as `https://app.example.com` (scheme and host, no path)",
             );
         }
+    }
+}
+
+fn validate_virtual_servers(config: &Config, problems: &mut FieldErrors) {
+    let servers: HashSet<&str> = config.mcp.servers.iter().map(|s| s.name.as_str()).collect();
+    // With cluster discovery, servers also come from McpServer resources: names are
+    // checked against the file only without it.
+    let known_now = config.discovery.kubernetes.is_none();
+    let mut names = HashSet::new();
+    for (i, virtual_server) in config.mcp.endpoint.virtual_servers.iter().enumerate() {
+        let path = format!("mcp.endpoint.virtual_servers[{i}]");
+        if let Err(message) = check_server_name(&virtual_server.name) {
+            problems.push(format!("{path}.name"), message);
+        }
+        if !names.insert(virtual_server.name.as_str()) {
+            problems.push(
+                format!("{path}.name"),
+                format!(
+                    "another virtual server is already named `{}`",
+                    virtual_server.name
+                ),
+            );
+        }
+        if virtual_server.servers.is_empty() {
+            problems.push(
+                format!("{path}.servers"),
+                "name at least one server of mcp.servers",
+            );
+        }
+        for (j, server) in virtual_server.servers.iter().enumerate() {
+            if known_now && !servers.contains(server.as_str()) {
+                problems.push(
+                    format!("{path}.servers[{j}]"),
+                    format!("no server named `{server}` in mcp.servers"),
+                );
+            }
+        }
+        validate_filter(&virtual_server.tools, &format!("{path}.tools"), problems);
     }
 }
 

@@ -15,6 +15,7 @@ fn claims() -> Claims {
         key: "team-a-production".into(),
         view: "/mcp".into(),
         sid: "3f1c0a9e5b7d4e2f8a6c1b0d9e8f7a6b".into(),
+        caps: vec!["elicitation".into()],
     }
 }
 

@@ -19,7 +19,17 @@ impl Gateway {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         warn_if_open(&config);
+        let bound = listener.local_addr()?;
+        let replica_url = config
+            .mcp
+            .endpoint
+            .advertise_url
+            .clone()
+            .or_else(|| (!bound.ip().is_unspecified()).then(|| format!("http://{bound}")));
         let state = AppState::new(config, Metrics::new());
+        if let Some(url) = replica_url {
+            state.sessions().set_replica_url(url);
+        }
         Ok(Self { listener, state })
     }
 

@@ -189,3 +189,101 @@ async fn the_typescript_sdk_lists_calls_reads_prompts_and_hears_list_changes() {
             "listChanged": true, "fresh": true})
     );
 }
+
+const ELICIT_SCRIPT: &str = r#"
+import asyncio, json, sys, httpx
+from mcp import ClientSession, types
+from mcp.client.streamable_http import streamablehttp_client
+
+ports = [int(p) for p in sys.argv[2:4]]
+turn = [0]
+
+class RoundRobin(httpx.AsyncBaseTransport):
+    def __init__(self):
+        self.inner = httpx.AsyncHTTPTransport()
+    async def handle_async_request(self, request):
+        port = ports[turn[0] % 2]
+        turn[0] += 1
+        request.url = request.url.copy_with(port=port)
+        return await self.inner.handle_async_request(request)
+
+def factory(headers=None, timeout=None, auth=None):
+    return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=RoundRobin())
+
+asked = []
+
+async def elicit(context, params):
+    asked.append(params.message)
+    return types.ElicitResult(action="accept", content={"sure": True})
+
+async def main(url):
+    async with streamablehttp_client(url, httpx_client_factory=factory) as (read, write, _):
+        async with ClientSession(read, write, elicitation_callback=elicit) as session:
+            await session.initialize()
+            texts = []
+            for action in ["deploy", "rollback"]:
+                # Bounded: an answer that never reaches its call fails the test, not hangs it.
+                done = await asyncio.wait_for(session.call_tool("forms__confirm", {"action": action}), 60)
+                texts.append(done.content[0].text)
+            print(json.dumps({"asked": asked, "texts": texts}), flush=True)
+
+asyncio.run(main(sys.argv[1]))
+"#;
+
+/// An upstream's question (2026-07-28 `input_required`) reaches a 2025-era session as an
+/// elicitation request, and the answer, POSTed to whichever replica the round-robin picks,
+/// reaches the call waiting for it.
+#[tokio::test]
+async fn the_python_sdk_answers_an_upstream_question_through_either_replica() {
+    let forms = support::mcp2_http();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("llamagate.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\nmcp:\n  endpoint: {{ session_keys: [\"{}\"] }}\n  servers:\n    - {{ name: forms, transport: streamable-http, url: \"{}\" }}\n",
+            "cd".repeat(32),
+            forms.url
+        ),
+    )
+    .unwrap();
+    let first = replica(&config);
+    let second = replica(&config);
+    for replica in [&first, &second] {
+        support::wait_healthy_at(&replica.addr, "forms").await;
+    }
+    let output = Command::new(support::python("mcp1"))
+        .args([
+            "-c",
+            ELICIT_SCRIPT,
+            &format!("http://{}/mcp", first.addr),
+            &port(&first),
+            &port(&second),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        answer["asked"],
+        serde_json::json!(["Really deploy?", "Really rollback?"])
+    );
+    for (text, action) in answer["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(["deploy", "rollback"])
+    {
+        let text = text.as_str().unwrap();
+        assert!(
+            text.starts_with(&format!("{action}: accept"))
+                && text.contains(&format!("pending:{action}")),
+            "the upstream got the answer and its own state: {text}"
+        );
+    }
+}

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use super::{
     VERSIONS,
     catalog::{self, View},
-    input,
+    input, relay,
     rpc::{self, INTERNAL_ERROR, METHOD_NOT_FOUND, RpcError},
     seal::Claims,
     stateless::{self, CacheHint, Declared},
@@ -50,6 +50,11 @@ pub fn initialize(
         key: principal.name.to_string(),
         view: view.path.clone(),
         sid: uuid::Uuid::new_v4().simple().to_string(),
+        caps: ["elicitation", "sampling", "roots"]
+            .into_iter()
+            .filter(|c| params["capabilities"].get(*c).is_some())
+            .map(str::to_owned)
+            .collect(),
     };
     let sealed = state.sessions().sealer.seal(&claims);
     let mut capabilities = stateless::capabilities();
@@ -142,11 +147,27 @@ pub struct Answer {
     pub result: Value,
     /// Its caching hint.
     pub hint: Option<CacheHint>,
+    /// A session's call whose upstream needs the user first: the questions go to the
+    /// client (`relay.rs`), `result` is not the answer.
+    pub ask: Option<relay::Ask>,
+}
+
+impl Answer {
+    fn hinted(result: Value, hint: CacheHint) -> Self {
+        Self {
+            hint: Some(hint),
+            ..result.into()
+        }
+    }
 }
 
 impl From<Value> for Answer {
     fn from(result: Value) -> Self {
-        Self { result, hint: None }
+        Self {
+            result,
+            hint: None,
+            ask: None,
+        }
     }
 }
 
@@ -190,13 +211,11 @@ pub async fn request(
             )
             .await;
         }
-        "tools/call" => call_tool(state, principal, view, declared, params).await?,
+        "tools/call" => return call_tool(state, principal, view, declared, params).await,
         "prompts/get" => get_prompt(state, principal, view, params).await?,
         "resources/read" => {
-            return Ok(Answer {
-                result: read_resource(principal, view, params).await?,
-                hint: Some(CacheHint::NONE),
-            });
+            let result = read_resource(principal, view, params).await?;
+            return Ok(Answer::hinted(result, CacheHint::NONE));
         }
         "resources/subscribe" | "resources/unsubscribe" if declared.is_none() => {
             require(principal, Scope::McpRead)?;
@@ -264,10 +283,7 @@ async fn list(
         cursor,
         state.config().mcp.endpoint.page_size,
     )?;
-    Ok(Answer {
-        result,
-        hint: Some(hint),
-    })
+    Ok(Answer::hinted(result, hint))
 }
 
 /// The server and original name of an exposed tool or prompt; on `/mcp/{server}` the name
@@ -316,7 +332,7 @@ async fn call_tool(
     view: &View,
     declared: Option<&Declared>,
     params: &Map<String, Value>,
-) -> Result<Value, RpcError> {
+) -> Result<Answer, RpcError> {
     require(principal, Scope::McpCall)?;
     let name = string_param(params, "name")?;
     let arguments = arguments_param(params)?;
@@ -341,28 +357,29 @@ async fn call_tool(
         Some(_) => input::retry(sessions, params, &site)?,
         None => input::Retry::default(),
     };
-    let outcome = server
-        .call_tool(ToolCall {
-            name: tool.clone(),
-            arguments,
-            meta: meta(params),
-            input_responses: retry.input_responses,
-            request_state: retry.request_state,
-            ..Default::default()
-        })
-        .await?;
+    let call = ToolCall {
+        name: tool.clone(),
+        arguments,
+        meta: meta(params),
+        input_responses: retry.input_responses,
+        request_state: retry.request_state,
+        ..Default::default()
+    };
+    let outcome = server.call_tool(call.clone()).await?;
     match (outcome, declared) {
-        (ToolOutcome::Complete { result }, _) => Ok(result),
+        (ToolOutcome::Complete { result }, _) => Ok(result.into()),
         (ToolOutcome::InputRequired { result }, Some(declared)) => {
-            input::for_client(sessions, result, declared, &site)
+            Ok(input::for_client(sessions, result, declared, &site)?.into())
         }
-        (ToolOutcome::InputRequired { .. }, None) => Err(RpcError::protocol(
-            INTERNAL_ERROR,
-            format!(
-                "MCP server `{}` asked for input (elicitation, sampling or roots) to finish this call; relaying it to a 2025-era session is not supported yet: use protocol version 2026-07-28",
-                server.name()
-            ),
-        )),
+        (ToolOutcome::InputRequired { result }, None) => Ok(Answer {
+            result: Value::Null,
+            hint: None,
+            ask: Some(relay::Ask {
+                server: server.clone(),
+                call,
+                first: result,
+            }),
+        }),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod catalog;
 mod dispatch;
 mod input;
 mod listen;
+mod relay;
 pub mod rpc;
 pub mod seal;
 pub mod stateless;
@@ -44,9 +45,15 @@ pub struct Sessions {
     sealer: Sealer,
     ended: Mutex<HashMap<String, u64>>,
     filters: views::Filters,
+    relays: relay::Relays,
 }
 
 impl Sessions {
+    /// How other replicas reach this one, to pass on answers to relayed requests.
+    pub fn set_replica_url(&self, url: String) {
+        self.relays.set_replica_url(url);
+    }
+
     /// From the endpoint's configuration (keys checked by the config already).
     pub fn new(config: &EndpointConfig) -> Self {
         let keys: Vec<Vec<u8>> = config
@@ -63,6 +70,7 @@ impl Sessions {
             sealer: Sealer::new(&keys),
             ended: Mutex::default(),
             filters: views::Filters::default(),
+            relays: relay::Relays::default(),
         }
     }
 
@@ -257,7 +265,7 @@ async fn post(
         }
     };
     let id = message.get("id").cloned();
-    match handle(&state, &principal, target, &headers, &message).await {
+    match handle(&state, &principal, target, &headers, &message, &body).await {
         Ok(response) => response,
         Err(error) => error.into_response_for(id.as_ref()),
     }
@@ -269,6 +277,7 @@ async fn handle(
     target: Target,
     headers: &HeaderMap,
     message: &Value,
+    body: &Bytes,
 ) -> Result<Response, RpcError> {
     check_enabled(state)?;
     let config = state.config();
@@ -293,7 +302,25 @@ async fn handle(
                 "not a JSON-RPC 2.0 message (`jsonrpc: \"2.0\"`, `method`, `id`)",
             ));
         }
-        // A notification or a response: accepted, nothing to answer.
+        // A client's answer to a request the gateway relayed to it (its id is sealed).
+        let answers_relay = message.get("method").is_none()
+            && message
+                .get("id")
+                .and_then(Value::as_str)
+                .is_some_and(|id| id.starts_with("v1."));
+        if answers_relay {
+            let claims = session(state, headers, principal, &view)?;
+            return relay::deliver(
+                state.sessions(),
+                &claims,
+                &view.path,
+                headers,
+                body,
+                message,
+            )
+            .await;
+        }
+        // A notification or another response: accepted, nothing to answer.
         return Ok(StatusCode::ACCEPTED.into_response());
     };
     if stateless::applies(headers, method) {
@@ -303,8 +330,11 @@ async fn handle(
         return dispatch::initialize(state, principal, &view, id, message, headers);
     }
     check_version_header(headers)?;
-    session(state, headers, principal, &view)?;
+    let claims = session(state, headers, principal, &view)?;
     let answer = dispatch::request(state, principal, &view, None, method, message).await?;
+    if let Some(ask) = answer.ask {
+        return Ok(relay::stream(state.clone(), claims, id.clone(), ask));
+    }
     Ok(rpc::result(id, answer.result, headers, HeaderMap::new()))
 }
 

@@ -32,6 +32,10 @@ pub struct Claims {
     pub view: String,
     /// Unique per session (for DELETE).
     pub sid: String,
+    /// The client capabilities declared at `initialize` that the gateway may relay
+    /// requests for (`elicitation`, `sampling`, `roots`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caps: Vec<String>,
 }
 
 /// Seals and opens session ids.
@@ -159,6 +163,7 @@ mod tests {
             key: "reader".into(),
             view: "/mcp".into(),
             sid: "s1".into(),
+            caps: Vec::new(),
         }
     }
 

@@ -34,6 +34,10 @@ pub struct EndpointConfig {
     pub allowed_origins: Vec<String>,
     /// Named subsets of servers and tools, each its own MCP server at `/mcp/v/{name}`.
     pub virtual_servers: Vec<VirtualServerConfig>,
+    /// How the other replicas reach this one (`http://10.0.0.7:11435`), so that a client's
+    /// answer to a relayed question may reach any replica; the bound address when it is a
+    /// specific one (not 0.0.0.0).
+    pub advertise_url: Option<String>,
 }
 
 impl Default for EndpointConfig {
@@ -47,6 +51,7 @@ impl Default for EndpointConfig {
             page_size: 500,
             allowed_origins: Vec::new(),
             virtual_servers: Vec::new(),
+            advertise_url: None,
         }
     }
 }

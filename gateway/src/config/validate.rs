@@ -75,6 +75,14 @@ fn validate_endpoint(endpoint: &super::EndpointConfig, problems: &mut FieldError
     if !(1..=10_000).contains(&endpoint.page_size) {
         problems.push("mcp.endpoint.page_size", "must be between 1 and 10000");
     }
+    if let Some(url) = &endpoint.advertise_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        problems.push(
+            "mcp.endpoint.advertise_url",
+            "must be a URL other replicas reach this one at, e.g. `http://10.0.0.7:11435`",
+        );
+    }
     for (i, origin) in endpoint.allowed_origins.iter().enumerate() {
         if !(origin.starts_with("http://") || origin.starts_with("https://"))
             || origin.ends_with('/')

@@ -132,6 +132,11 @@ pub struct GatewayAuth {
     /// (the `auth.keys` list of the gateway configuration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_keys_secret: Option<String>,
+    /// Secret key holding the key that seals `/mcp` session ids (32 random bytes as base64,
+    /// `openssl rand -base64 32`). Every pod seals with it, so any pod continues any
+    /// session; without it each pod has its own key and a session lives on one pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_key_secret: Option<SecretKeySelector>,
 }
 
 /// Limits of the tool loop of one chat request.

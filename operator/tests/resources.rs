@@ -202,3 +202,53 @@ fn a_gateway_objects_match_their_snapshots_and_read_back_as_their_types() {
         let _: PodDisruptionBudget = serde_norway::from_str(next()).unwrap();
     }
 }
+
+#[test]
+fn a_session_key_secret_reaches_every_pod_and_the_config_loads_in_the_gateway() {
+    use llamagate_operator::resources::llamagate as build;
+
+    let mut gateway = gateway_example();
+    // The keys file is mounted from a Secret in the pod; not here.
+    gateway.spec.auth.get_or_insert_default().api_keys_secret = None;
+    gateway.spec.auth.get_or_insert_default().session_key_secret =
+        Some(k8s_openapi::api::core::v1::SecretKeySelector {
+            name: "mcp-sessions".to_owned(),
+            key: "key".to_owned(),
+            optional: None,
+        });
+    let deployment = build::deployment(&gateway, "img", "0123abcd");
+    let container = &deployment.spec.unwrap().template.spec.unwrap().containers[0];
+    let env = container.env.as_ref().unwrap();
+    let key = env
+        .iter()
+        .find(|e| e.name == "LLAMAGATE_SESSION_KEY")
+        .unwrap();
+    let from = key
+        .value_from
+        .as_ref()
+        .unwrap()
+        .secret_key_ref
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (from.name.as_str(), from.key.as_str()),
+        ("mcp-sessions", "key")
+    );
+    assert!(env.iter().any(|e| e.name == "POD_IP"));
+
+    let text = build::gateway_config(&gateway);
+    let session_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let config = llamagate::config::load_from_str(&text, "operator.yaml", &|name| match name {
+        "POD_IP" => Some("10.1.2.3".to_owned()),
+        "LLAMAGATE_SESSION_KEY" => Some(session_key.to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let endpoint = &config.mcp.endpoint;
+    assert_eq!(
+        endpoint.advertise_url.as_deref(),
+        Some("http://10.1.2.3:8080")
+    );
+    assert_eq!(endpoint.session_keys.len(), 1);
+    assert_eq!(endpoint.session_keys[0].expose(), session_key);
+}

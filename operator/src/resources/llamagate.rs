@@ -18,9 +18,10 @@ use k8s_openapi::{
         },
         core::v1::{
             Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar,
-            EnvVarSource, HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-            SeccompProfile, SecretVolumeSource, SecurityContext, Service, ServiceAccount,
-            ServicePort, ServiceSpec, Volume, VolumeMount,
+            EnvVarSource, HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec,
+            PodTemplateSpec, Probe, SeccompProfile, SecretKeySelector, SecretVolumeSource,
+            SecurityContext, Service, ServiceAccount, ServicePort, ServiceSpec, Volume,
+            VolumeMount,
         },
         policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec},
         rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject},
@@ -176,6 +177,13 @@ pub fn gateway_config(gateway: &LlamaGate) -> String {
     if api_keys_secret(gateway).is_some() {
         config["auth"] = json!({"keys_file": format!("{KEYS_DIR}/keys.yaml")});
     }
+    // `/mcp`: each pod is reached at its own IP by the others (answers to relayed
+    // questions), and with a shared key any pod opens any session.
+    let mut endpoint = json!({"advertise_url": format!("http://${{POD_IP}}:{GATEWAY_PORT}")});
+    if session_key_secret(gateway).is_some() {
+        endpoint["session_keys"] = json!(["${LLAMAGATE_SESSION_KEY}"]);
+    }
+    config["mcp"]["endpoint"] = endpoint;
     let body = serde_norway::to_string(&config).unwrap_or_default();
     format!(
         "# Written by llamagate-operator from LlamaGate `{}`; edits are overwritten.\n{body}",
@@ -202,6 +210,10 @@ pub fn label_selector_text(selector: &LabelSelector) -> String {
         });
     }
     parts.join(",")
+}
+
+fn session_key_secret(gateway: &LlamaGate) -> Option<&SecretKeySelector> {
+    gateway.spec.auth.as_ref()?.session_key_secret.as_ref()
 }
 
 fn api_keys_secret(gateway: &LlamaGate) -> Option<&str> {
@@ -295,7 +307,27 @@ pub fn deployment(gateway: &LlamaGate, default_image: &str, config_hash: &str) -
 
 fn gateway_container(gateway: &LlamaGate, default_image: &str) -> Container {
     let spec = &gateway.spec;
-    let mut env = Vec::new();
+    let mut env = vec![EnvVar {
+        name: "POD_IP".to_owned(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: "status.podIP".to_owned(),
+                ..ObjectFieldSelector::default()
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    }];
+    if let Some(selector) = session_key_secret(gateway) {
+        env.push(EnvVar {
+            name: "LLAMAGATE_SESSION_KEY".to_owned(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(selector.clone()),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        });
+    }
     if let Some(selector) = &spec.upstream.api_key_secret {
         env.push(EnvVar {
             name: "LLAMAGATE_UPSTREAM_API_KEY".to_owned(),
@@ -342,7 +374,7 @@ fn gateway_container(gateway: &LlamaGate, default_image: &str) -> Container {
             "--config".to_owned(),
             format!("{CONFIG_DIR}/llamagate.yaml"),
         ]),
-        env: (!env.is_empty()).then_some(env),
+        env: Some(env),
         ports: Some(vec![ContainerPort {
             name: Some("http".to_owned()),
             container_port: GATEWAY_PORT,

@@ -132,10 +132,14 @@ async fn a_gateway_gets_its_objects_with_least_privilege_and_a_config_the_gatewa
         container["securityContext"]["capabilities"]["drop"],
         json!(["ALL"])
     );
-    assert_eq!(
-        container["env"][0]["valueFrom"]["secretKeyRef"]["name"],
-        "llm"
-    );
+    let env = container["env"].as_array().unwrap();
+    let upstream_key = env
+        .iter()
+        .find(|e| e["name"] == "LLAMAGATE_UPSTREAM_API_KEY")
+        .unwrap();
+    assert_eq!(upstream_key["valueFrom"]["secretKeyRef"]["name"], "llm");
+    let pod_ip = env.iter().find(|e| e["name"] == "POD_IP").unwrap();
+    assert_eq!(pod_ip["valueFrom"]["fieldRef"]["fieldPath"], "status.podIP");
     assert_eq!(
         get(&cluster, "services", "gw").unwrap()["spec"]["ports"][0]["port"],
         8000
@@ -150,7 +154,8 @@ async fn a_gateway_gets_its_objects_with_least_privilege_and_a_config_the_gatewa
     let keys = dir.path().join("keys.yaml");
     std::fs::write(&keys, "- { key: client-key-0123456789 }\n").unwrap();
     let config = config.replace("/etc/llamagate/keys/keys.yaml", &keys.display().to_string());
-    let vars: HashMap<String, String> = HashMap::new();
+    // The pod's environment: its IP, from the downward API.
+    let vars: HashMap<String, String> = [("POD_IP".to_owned(), "10.0.0.7".to_owned())].into();
     let loaded = llamagate::config::load_from_str(&config, "llamagate.yaml", &|name| {
         vars.get(name).cloned()
     })
@@ -158,6 +163,11 @@ async fn a_gateway_gets_its_objects_with_least_privilege_and_a_config_the_gatewa
     let discovery = loaded.discovery.kubernetes.expect("cluster discovery");
     assert_eq!(discovery.selector.as_deref(), Some("team=a"));
     assert_eq!(loaded.auth.keys.len(), 1);
+    assert_eq!(
+        loaded.mcp.endpoint.advertise_url.as_deref(),
+        Some("http://10.0.0.7:8080"),
+        "other pods reach this one at its own IP"
+    );
 
     let status = get(&cluster, "llamagates", "gw").unwrap()["status"].clone();
     assert_eq!(status["endpoint"], "http://gw.default.svc:8000/v1");

@@ -171,6 +171,29 @@ async fn a_stateless_client_discovers_lists_and_calls_through_the_gateway() {
         "{mismatch}"
     );
     assert_eq!(mismatch["id"], 7, "errors carry the request's id");
+    // SEP-2243: an argument the schema marks `x-mcp-header` is sent as a header too.
+    let regional = |region: Option<&str>| {
+        let mut params = json!({"name": "forms__regional_echo", "arguments": {"region": "eu-west", "message": "hi"}});
+        params["_meta"] = meta(json!({}));
+        let mut request = request(ADMIN, "tools/call", Some("forms__regional_echo"), params);
+        if let Some(region) = region {
+            request
+                .headers_mut()
+                .insert("mcp-param-region", region.parse().unwrap());
+        }
+        request
+    };
+    let (status, routed) = send(&state, regional(Some("eu-west"))).await;
+    assert_eq!(status, 200, "{routed}");
+    assert_eq!(routed["result"]["content"][0]["text"], "eu-west: hi");
+    for wrong in [Some("us-east"), None] {
+        let (status, refused) = send(&state, regional(wrong)).await;
+        assert_eq!(
+            (status, refused["error"]["code"].clone()),
+            (400, json!(-32020)),
+            "{wrong:?}: {refused}"
+        );
+    }
     let (status, ping) = send(&state, request(ADMIN, "ping", None, json!({}))).await;
     assert_eq!(
         (status, ping["error"]["code"].clone()),

@@ -6,6 +6,9 @@
 """
 
 import argparse
+from typing import Annotated
+
+from pydantic import Field
 
 from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
@@ -67,6 +70,13 @@ def build() -> MCPServer:
             return InputRequiredResult(input_requests={"ok": question}, request_state=f"pending:{action}")
         answer = answers["ok"]
         return f"{action}: {getattr(answer, 'action', answer)} (state {ctx.request_state})"
+
+    @server.tool()
+    def regional_echo(
+        region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})], message: str
+    ) -> str:
+        """Echo, routed by region: clients also send `region` as `Mcp-Param-Region` (SEP-2243)."""
+        return f"{region}: {message}"
 
     return server
 

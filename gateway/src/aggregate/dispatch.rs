@@ -354,7 +354,10 @@ async fn call_tool(
     };
     let sessions = state.sessions();
     let retry = match declared {
-        Some(_) => input::retry(sessions, params, &site)?,
+        Some(declared) => {
+            stateless::check_param_headers(declared, &server.param_headers(&tool, &arguments))?;
+            input::retry(sessions, params, &site)?
+        }
         None => input::Retry::default(),
     };
     let call = ToolCall {

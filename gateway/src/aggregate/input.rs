@@ -193,6 +193,7 @@ mod tests {
     fn declared(capabilities: Value) -> Declared {
         Declared {
             capabilities: capabilities.as_object().unwrap().clone(),
+            ..Declared::default()
         }
     }
 

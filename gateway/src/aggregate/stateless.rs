@@ -66,6 +66,9 @@ fn bad_request(code: i64, message: impl Into<String>) -> RpcError {
 pub struct Declared {
     /// `clientCapabilities`: what the gateway may ask of this client.
     pub capabilities: Map<String, Value>,
+    /// The `Mcp-Param-*` headers sent (lower-case names), checked against the called
+    /// tool's arguments.
+    pub param_headers: Vec<(String, String)>,
 }
 
 /// Check a stateless request's version, `_meta` and routing headers, in the order the
@@ -118,7 +121,55 @@ pub fn check(headers: &HeaderMap, method: &str, params: &Value) -> Result<Declar
                 format!("`params._meta[\"{META_CAPABILITIES}\"]` must be an object"),
             )
         })?;
-    Ok(Declared { capabilities })
+    let param_headers = headers
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("mcp-param-"))
+        .map(|(name, value)| {
+            let value = value.to_str().unwrap_or("\u{fffd}").trim().to_owned();
+            (name.as_str().to_owned(), value)
+        })
+        .collect();
+    Ok(Declared {
+        capabilities,
+        param_headers,
+    })
+}
+
+/// SEP-2243: each `Mcp-Param-*` header the tool's schema asks for (`expected`, from the
+/// call's arguments) is sent, and decodes to the same value; one missing, undecodable or
+/// different is refused with -32020 (HTTP 400).
+pub fn check_param_headers(
+    declared: &Declared,
+    expected: &[(axum::http::HeaderName, axum::http::HeaderValue)],
+) -> Result<(), RpcError> {
+    for (name, value) in expected {
+        let want = value.to_str().ok().and_then(param_headers::decode);
+        let sent = declared
+            .param_headers
+            .iter()
+            .find(|(sent, _)| sent == name.as_str())
+            .map(|(_, value)| param_headers::decode(value));
+        match sent {
+            Some(got) if got.is_some() && got == want => {}
+            None => {
+                return Err(bad_request(
+                    HEADER_MISMATCH,
+                    format!(
+                        "the `{name}` header is missing: this tool's schema asks for its argument in it too"
+                    ),
+                ));
+            }
+            Some(_) => {
+                return Err(bad_request(
+                    HEADER_MISMATCH,
+                    format!(
+                        "the `{name}` header disagrees with its argument (or is not valid `=?base64?…?=`)"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `Mcp-Method` always, `Mcp-Name` for the methods that name a tool, prompt or resource:

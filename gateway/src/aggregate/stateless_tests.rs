@@ -181,3 +181,38 @@ fn results_say_their_type_the_gateway_and_their_cache_hint() {
     );
     assert_eq!(unknown_method("ping").status, StatusCode::NOT_FOUND);
 }
+
+#[test]
+fn param_headers_must_be_sent_and_agree_with_the_arguments() {
+    let expected = [(
+        axum::http::HeaderName::from_static("mcp-param-region"),
+        axum::http::HeaderValue::from_static("=?base64?SGVsbG8=?="),
+    )];
+    let sent = |value: &str| Declared {
+        param_headers: vec![("mcp-param-region".into(), value.into())],
+        ..Declared::default()
+    };
+    assert!(
+        check_param_headers(&sent("Hello"), &expected).is_ok(),
+        "plain or encoded alike"
+    );
+    assert!(check_param_headers(&sent("=?base64?SGVsbG8=?="), &expected).is_ok());
+    for bad in ["Bye", "=?base64?SGVsbG8?=", "=?base64?SGVs!!!bG8=?="] {
+        let error = check_param_headers(&sent(bad), &expected).unwrap_err();
+        assert_eq!(
+            (error.code, error.status),
+            (HEADER_MISMATCH, StatusCode::BAD_REQUEST),
+            "{bad}"
+        );
+    }
+    let missing = check_param_headers(&Declared::default(), &expected).unwrap_err();
+    assert!(
+        missing.message.contains("mcp-param-region"),
+        "{}",
+        missing.message
+    );
+    assert!(
+        check_param_headers(&Declared::default(), &[]).is_ok(),
+        "a tool without annotations"
+    );
+}

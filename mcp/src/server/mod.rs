@@ -177,6 +177,17 @@ impl ServerClient {
         self.cache.freshness(kind, principal)
     }
 
+    /// The `Mcp-Param-*` headers a 2026-07-28 client sends with a call of `tool` with these
+    /// arguments (SEP-2243), from the tool's schema as last listed; none for a tool not
+    /// listed over Streamable HTTP 2026-07-28.
+    pub fn param_headers(
+        &self,
+        tool: &str,
+        arguments: &serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)> {
+        self.tool_schemas.headers_for_tool(tool, Some(arguments))
+    }
+
     /// Every change of this server's lists from now on (`list_changed`, a restart).
     pub fn list_changes(&self) -> tokio::sync::broadcast::Receiver<ListKind> {
         self.cache.changes()

@@ -79,6 +79,8 @@ struct Entry {
 pub struct Registry {
     servers: RwLock<BTreeMap<String, Entry>>,
     context: Context,
+    /// Bumped whenever servers are added, removed or replaced.
+    membership: tokio::sync::watch::Sender<u64>,
 }
 
 impl Registry {
@@ -87,7 +89,13 @@ impl Registry {
         Self {
             servers: RwLock::default(),
             context,
+            membership: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Changes when servers are added, removed or replaced (their lists changed with them).
+    pub fn membership(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.membership.subscribe()
     }
 
     /// What the clients share.
@@ -184,6 +192,9 @@ impl Registry {
                     client.set_state(HealthState::Stopped);
                 }
             }
+        }
+        if !(applied.added.is_empty() && applied.removed.is_empty() && applied.changed.is_empty()) {
+            self.membership.send_modify(|generation| *generation += 1);
         }
         for old in to_stop {
             tokio::spawn(async move { old.stop(grace).await });

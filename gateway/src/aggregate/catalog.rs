@@ -39,6 +39,8 @@ pub struct View {
     pub tools: Option<Arc<ToolFilter>>,
     /// A virtual server's description (its instructions).
     pub description: Option<String>,
+    /// The endpoint path it was made for (change streams rebuild it from this).
+    pub target: super::views::Target,
 }
 
 impl View {

@@ -2,8 +2,8 @@
 //! (`list_changed`, a restart), and the gateway tells the clients that follow it: on the
 //! `GET` stream of a 2025-era session, and on a 2026-07-28 `subscriptions/listen` stream
 //! (acknowledged first, each notification tagged with the subscription, only the kinds
-//! the client asked for). A stream holds one receiver per server and nothing else; a client
-//! that goes away drops them all.
+//! the client asked for). A stream holds one receiver per server of its view and follows
+//! servers as they come and go; a client that goes away ends it.
 
 use std::convert::Infallible;
 
@@ -14,9 +14,16 @@ use axum::response::{
 use futures::{Stream, StreamExt, stream};
 use llamagate_mcp::cache::ListKind;
 use serde_json::{Map, Value, json};
-use tokio::sync::broadcast::{Receiver, error::RecvError};
+use tokio::sync::{
+    broadcast::{Receiver, error::RecvError},
+    mpsc,
+};
 
-use super::{catalog::View, rpc::RpcError};
+use super::{
+    rpc::RpcError,
+    views::{self, Target},
+};
+use crate::{auth::Principal, state::AppState};
 
 const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
 
@@ -110,48 +117,107 @@ fn message(body: &Value) -> Result<Event, Infallible> {
     Ok(Event::default().event("message").data(body.to_string()))
 }
 
-/// The notifications of `view`'s list changes that `filter` lets through, each tagged
-/// with `tag` (the subscription) when there is one.
+/// Who follows which endpoint path: the view is rebuilt whenever servers come and go.
+pub struct Follower {
+    /// The gateway.
+    pub state: AppState,
+    /// The key.
+    pub principal: Principal,
+    /// The endpoint path.
+    pub target: Target,
+}
+
+fn notice(filter: Filter, kind: ListKind, tag: Option<&Value>) -> Option<Value> {
+    let method = filter.method(kind)?;
+    let mut body = json!({"jsonrpc": "2.0", "method": method});
+    if let Some(id) = tag {
+        body["params"] = json!({"_meta": {SUBSCRIPTION_ID: id}});
+    }
+    Some(body)
+}
+
+/// The notifications that `filter` lets through of the list changes of the follower's view,
+/// each tagged with `tag` (the subscription) when there is one. When servers are added,
+/// removed or replaced (a reload, cluster discovery), every kind is announced and the view
+/// is followed anew; the stream ends when the client leaves or the view is gone.
 fn notifications(
-    view: &View,
+    follower: Follower,
     filter: Filter,
     tag: Option<Value>,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
-    let merged = stream::select_all(
-        view.servers
-            .iter()
-            .map(|server| changes(server.list_changes()).boxed()),
-    );
-    merged.filter_map(move |kind| {
-        let tag = tag.clone();
-        async move {
-            let method = filter.method(kind)?;
-            let mut body = json!({"jsonrpc": "2.0", "method": method});
-            if let Some(id) = tag {
-                body["params"] = json!({"_meta": {SUBSCRIPTION_ID: id}});
+    let (tx, rx) = mpsc::channel::<Value>(32);
+    tokio::spawn(async move {
+        let Follower {
+            state,
+            principal,
+            target,
+        } = follower;
+        let mut membership = state.registry().membership();
+        loop {
+            membership.borrow_and_update();
+            let Ok(view) = views::view(&state, &principal, target.clone()) else {
+                return;
+            };
+            let mut merged = stream::select_all(
+                view.servers
+                    .iter()
+                    .map(|server| changes(server.list_changes()).boxed()),
+            );
+            loop {
+                let next = async {
+                    match merged.next().await {
+                        Some(kind) => kind,
+                        // No server to hear from: only membership can change anything.
+                        None => std::future::pending().await,
+                    }
+                };
+                let kinds = tokio::select! {
+                    () = tx.closed() => return,
+                    kind = next => vec![kind],
+                    changed = membership.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        vec![ListKind::Tools, ListKind::Prompts, ListKind::Resources]
+                    }
+                };
+                let renewed = kinds.len() > 1;
+                for kind in kinds {
+                    if let Some(body) = notice(filter, kind, tag.as_ref())
+                        && tx.send(body).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                if renewed {
+                    break;
+                }
             }
-            Some(message(&body))
         }
+    });
+    stream::unfold(rx, |mut rx| async move {
+        let body = rx.recv().await?;
+        Some((message(&body), rx))
     })
 }
 
 /// `GET /mcp` of a session: every list change of its view, until the client leaves.
-pub fn session_stream(view: &View) -> Response {
-    Sse::new(notifications(view, Filter::ALL, None))
+pub fn session_stream(follower: Follower) -> Response {
+    Sse::new(notifications(follower, Filter::ALL, None))
         .keep_alive(KeepAlive::default())
         .into_response()
 }
 
 /// `subscriptions/listen` (request `id`): the acknowledgement, then the changes asked for,
 /// each tagged with the subscription (the request's id).
-pub fn subscription(view: &View, id: &Value, filter: Filter) -> Response {
+pub fn subscription(follower: Follower, id: &Value, filter: Filter) -> Response {
     let ack = json!({
         "jsonrpc": "2.0",
         "method": "notifications/subscriptions/acknowledged",
         "params": {"_meta": {SUBSCRIPTION_ID: id}, "notifications": filter.accepted()},
     });
     let stream = stream::once(async move { message(&ack) }).chain(notifications(
-        view,
+        follower,
         filter,
         Some(id.clone()),
     ));

@@ -356,7 +356,12 @@ async fn stateless_request(
                 .require(crate::config::Scope::McpRead)
                 .map_err(|e| RpcError::protocol(rpc::INTERNAL_ERROR, e.to_string()))?;
             let filter = listen::Filter::requested(params)?;
-            return Ok(listen::subscription(view, id, filter));
+            let follower = listen::Follower {
+                state: state.clone(),
+                principal: principal.clone(),
+                target: view.target.clone(),
+            };
+            return Ok(listen::subscription(follower, id, filter));
         }
         _ => dispatch::request(state, principal, view, Some(&declared), method, message).await?,
     };
@@ -405,7 +410,11 @@ fn get_stream(
         .and_then(|()| view(&state, &principal, target))
         .and_then(|view| session(&state, &headers, &principal, &view).map(|_| view));
     match opened {
-        Ok(view) => listen::session_stream(&view),
+        Ok(view) => listen::session_stream(listen::Follower {
+            state,
+            principal,
+            target: view.target,
+        }),
         Err(error) => error.into_response_for(None),
     }
 }

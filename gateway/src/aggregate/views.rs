@@ -17,6 +17,7 @@ use super::{
 use crate::{auth::Principal, config::VirtualServerConfig, state::AppState};
 
 /// Which servers an endpoint path shows.
+#[derive(Debug, Clone)]
 pub enum Target {
     /// `/mcp`.
     All,
@@ -67,6 +68,7 @@ pub fn view(state: &AppState, principal: &Principal, target: Target) -> Result<V
         single: false,
         tools: None,
         description: None,
+        target: target.clone(),
     };
     match target {
         Target::All => Ok(View { servers, ..all }),

@@ -469,3 +469,57 @@ async fn a_virtual_server_shows_only_its_part() {
         "{none}"
     );
 }
+
+#[tokio::test]
+async fn a_server_added_by_a_reload_is_announced_and_followed() {
+    let forms = llamagate_test_peers::mcp2_http();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("llamagate.yaml");
+    let servers = |extra: &str| {
+        format!(
+            "mcp:\n  servers:\n    - {{ name: forms, transport: streamable-http, url: \"{}\" }}\n{extra}",
+            forms.url
+        )
+    };
+    std::fs::write(&path, servers("")).unwrap();
+    let config = load_from_str(&servers(""), "llamagate.yaml", &|_| None).unwrap();
+    let state = AppState::new(config, Metrics::new());
+    state.set_config_path(Some(path.clone()));
+    state.apply_file_servers();
+    support::wait_healthy(&state, "forms").await;
+    let listen = json!({"notifications": {"toolsListChanged": true}});
+    let mut stream = open(&state, request(ADMIN, "subscriptions/listen", None, listen)).await;
+    assert!(
+        stream.next(Duration::from_secs(5)).await.is_some(),
+        "the acknowledgement"
+    );
+
+    let twin = format!(
+        "    - {{ name: twin, transport: streamable-http, url: \"{}\" }}\n",
+        forms.url
+    );
+    std::fs::write(&path, servers(&twin)).unwrap();
+    state.reload().await.unwrap();
+    let announced = stream
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the reload announced");
+    assert_eq!(announced["method"], "notifications/tools/list_changed");
+    support::wait_healthy(&state, "twin").await;
+    let (_, listed) = send(&state, request(ADMIN, "tools/list", None, json!({}))).await;
+    assert!(listed.to_string().contains("twin__echo"), "{listed}");
+    // The stream now follows the new server too.
+    let (status, _) = call(
+        &state,
+        ADMIN,
+        "twin__add_tool",
+        json!({"arguments": {"name": "late"}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let later = stream
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the new server's change");
+    assert_eq!(later["method"], "notifications/tools/list_changed");
+}

@@ -146,15 +146,16 @@ fn notifications(
     tag: Option<Value>,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
     let (tx, rx) = mpsc::channel::<Value>(32);
+    // Subscribed before the task first runs: a change between now and then is announced.
+    // `changed()` marks each change seen.
+    let mut membership = follower.state.registry().membership();
     tokio::spawn(async move {
         let Follower {
             state,
             principal,
             target,
         } = follower;
-        let mut membership = state.registry().membership();
         loop {
-            membership.borrow_and_update();
             let Ok(view) = views::view(&state, &principal, target.clone()) else {
                 return;
             };

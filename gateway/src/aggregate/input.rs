@@ -107,8 +107,8 @@ pub fn retry(
     })
 }
 
-/// The client capability an input request needs.
-fn capability(method: &str) -> Option<&'static str> {
+/// The client capability an input request needs (both eras' relays).
+pub(super) fn capability(method: &str) -> Option<&'static str> {
     match method {
         "elicitation/create" => Some("elicitation"),
         "sampling/createMessage" => Some("sampling"),

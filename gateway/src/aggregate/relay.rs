@@ -34,7 +34,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Sessions, now,
+    Sessions, input, now,
     rpc::{INTERNAL_ERROR, INVALID_REQUEST, RpcError},
     seal::Claims,
 };
@@ -106,16 +106,6 @@ pub struct Ask {
     pub call: ToolCall,
     /// The upstream's `input_required` result.
     pub first: Value,
-}
-
-/// The client capability an input request needs.
-fn capability(method: &str) -> Option<&'static str> {
-    match method {
-        "elicitation/create" => Some("elicitation"),
-        "sampling/createMessage" => Some("sampling"),
-        "roots/list" => Some("roots"),
-        _ => None,
-    }
 }
 
 fn event(body: &Value) -> Result<Event, Infallible> {
@@ -192,7 +182,7 @@ async fn ask_client(
     let mut waits = Vec::new();
     for (key, request) in requests {
         let method = request.get("method").and_then(Value::as_str).unwrap_or("");
-        let needed = capability(method).ok_or_else(|| {
+        let needed = input::capability(method).ok_or_else(|| {
             RpcError::protocol(
                 INTERNAL_ERROR,
                 format!("MCP server `{server}` asked for `{method:.60}`, which cannot be relayed"),

@@ -1,0 +1,163 @@
+//! `/mcp` change streams in the 2026-07-28 era and for 2025-era sessions, in front of the real
+//! mcp 2.3 peer: an upstream's list change reaches `subscriptions/listen` streams (only those
+//! that asked for it) and a session's GET stream, and a server added by a reload is announced
+//! and then followed.
+
+#[path = "stateless_common/mod.rs"]
+mod common;
+mod support;
+
+use std::time::Duration;
+
+use axum::{body::Body, http::Request};
+use common::*;
+use llamagate::{app::app, config::load_from_str, metrics::Metrics, state::AppState};
+use serde_json::{Value, json};
+use support::api::ADMIN;
+use tower::ServiceExt;
+
+#[tokio::test]
+async fn upstream_list_changes_reach_listen_streams_and_session_streams() {
+    let forms = llamagate_test_peers::mcp2_http();
+    let state = gateway(&forms.url).await;
+    let listen = |filter: Value| {
+        request(
+            ADMIN,
+            "subscriptions/listen",
+            None,
+            json!({"notifications": filter}),
+        )
+    };
+    let mut tools_stream = open(&state, listen(json!({"toolsListChanged": true}))).await;
+    let ack = tools_stream
+        .next(Duration::from_secs(5))
+        .await
+        .expect("an acknowledgement");
+    assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+    assert_eq!(
+        ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        7
+    );
+    let mut prompts_stream = open(&state, listen(json!({"promptsListChanged": true}))).await;
+    assert!(prompts_stream.next(Duration::from_secs(5)).await.is_some());
+
+    // A 2025-era session of the same endpoint, and its GET stream.
+    let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let response = app(state.clone())
+        .oneshot(
+            Request::post("/mcp")
+                .header("authorization", format!("Bearer {ADMIN}"))
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .body(Body::from(initialize.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut session_stream = open(
+        &state,
+        Request::get("/mcp")
+            .header("authorization", format!("Bearer {ADMIN}"))
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &session)
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+
+    let (status, added) = call(
+        &state,
+        ADMIN,
+        "forms__add_tool",
+        json!({"arguments": {"name": "fresh"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{added}");
+    let changed = tools_stream
+        .next(Duration::from_secs(10))
+        .await
+        .expect("a tools change on the listen stream");
+    assert_eq!(changed["method"], "notifications/tools/list_changed");
+    assert_eq!(
+        changed["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        7
+    );
+    let on_session = session_stream
+        .next(Duration::from_secs(10))
+        .await
+        .expect("a change on the GET stream");
+    assert_eq!(on_session["method"], "notifications/tools/list_changed");
+    assert!(
+        prompts_stream
+            .next(Duration::from_millis(500))
+            .await
+            .is_none(),
+        "a stream that asked for prompts only hears nothing of tools"
+    );
+
+    let (_, listed) = send(&state, request(ADMIN, "tools/list", None, json!({}))).await;
+    assert!(
+        listed.to_string().contains("forms__fresh"),
+        "the cache was dropped: {listed}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_added_by_a_reload_is_announced_and_followed() {
+    let forms = llamagate_test_peers::mcp2_http();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("llamagate.yaml");
+    let servers = |extra: &str| {
+        format!(
+            "mcp:\n  servers:\n    - {{ name: forms, transport: streamable-http, url: \"{}\" }}\n{extra}",
+            forms.url
+        )
+    };
+    std::fs::write(&path, servers("")).unwrap();
+    let config = load_from_str(&servers(""), "llamagate.yaml", &|_| None).unwrap();
+    let state = AppState::new(config, Metrics::new());
+    state.set_config_path(Some(path.clone()));
+    state.apply_file_servers();
+    support::wait_healthy(&state, "forms").await;
+    let listen = json!({"notifications": {"toolsListChanged": true}});
+    let mut stream = open(&state, request(ADMIN, "subscriptions/listen", None, listen)).await;
+    assert!(
+        stream.next(Duration::from_secs(5)).await.is_some(),
+        "the acknowledgement"
+    );
+
+    let twin = format!(
+        "    - {{ name: twin, transport: streamable-http, url: \"{}\" }}\n",
+        forms.url
+    );
+    std::fs::write(&path, servers(&twin)).unwrap();
+    state.reload().await.unwrap();
+    let announced = stream
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the reload announced");
+    assert_eq!(announced["method"], "notifications/tools/list_changed");
+    support::wait_healthy(&state, "twin").await;
+    let (_, listed) = send(&state, request(ADMIN, "tools/list", None, json!({}))).await;
+    assert!(listed.to_string().contains("twin__echo"), "{listed}");
+    // The stream now follows the new server too.
+    let (status, _) = call(
+        &state,
+        ADMIN,
+        "twin__add_tool",
+        json!({"arguments": {"name": "late"}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let later = stream
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the new server's change");
+    assert_eq!(later["method"], "notifications/tools/list_changed");
+}

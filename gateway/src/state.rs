@@ -60,8 +60,11 @@ impl AppState {
                 )
             })
             .ok();
+        // With `/mcp` served, upstream sessions declare sampling, elicitation and roots:
+        // a 2025-era server's requests during a call go to the client that made it.
         let mut context = Context::new(metrics.mcp.clone())
-            .with_link_local_allowed(config.mcp.allow_link_local_addresses);
+            .with_link_local_allowed(config.mcp.allow_link_local_addresses)
+            .with_requests_relayed(config.mcp.endpoint.enabled);
         if let Some(prober) = &prober {
             context = context.with_prober(prober);
         }

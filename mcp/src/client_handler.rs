@@ -1,8 +1,9 @@
 //! What the gateway does with messages a server sends on its own: change notifications
 //! invalidate the cache, log messages and progress go to `tracing`, and server-to-client
-//! requests get a correct answer (empty roots, "not supported" for sampling, a decline for
-//! elicitation unless the client was told to accept forms with their defaults) — never
-//! silence.
+//! requests go to the caller whose call they belong to when it can answer them
+//! (`questions.rs`), or else get a correct answer (empty roots, "not supported" for
+//! sampling, a decline for elicitation unless the client was told to accept forms with
+//! their defaults) — never silence.
 
 // Roots, sampling and logging are deprecated by the 2026 revision (SEP-2577), but servers of
 // the 2025 revisions still use them, so the gateway keeps answering and logging them.
@@ -16,14 +17,19 @@ use rmcp::{
         ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
         ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability, ErrorData,
         FormElicitationCapability, Implementation, ListRootsResult, LoggingLevel,
-        LoggingMessageNotificationParam, ProgressNotificationParam,
+        LoggingMessageNotificationParam, ProgressNotificationParam, RootsCapabilities,
+        SamplingCapability, UrlElicitationCapability,
     },
     service::{NotificationContext, RequestContext, RoleClient},
 };
 
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
-use crate::cache::ListKind;
+use crate::{
+    cache::ListKind,
+    questions::{CallsInFlight, Question, RELATED},
+};
 
 /// How the client answers a server's request for user input (elicitation).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,6 +64,8 @@ pub struct ClientEvents {
     server: Arc<str>,
     on_list_changed: OnListChanged,
     elicitation: Elicitation,
+    relayed: bool,
+    calls: Arc<CallsInFlight>,
 }
 
 impl ClientEvents {
@@ -67,7 +75,52 @@ impl ClientEvents {
             server,
             on_list_changed,
             elicitation: Elicitation::Decline,
+            relayed: false,
+            calls: Arc::default(),
         }
+    }
+
+    /// Declare sampling, elicitation and roots, because callers that can answer them are
+    /// served (the gateway's `/mcp` endpoint): the server's questions go to them.
+    pub fn with_requests_relayed(mut self, relayed: bool) -> Self {
+        self.relayed = relayed;
+        self
+    }
+
+    pub(crate) fn calls(&self) -> Arc<CallsInFlight> {
+        self.calls.clone()
+    }
+
+    /// The answer of the caller this request belongs to, if one can answer it.
+    async fn relayed<P: Serialize, R: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: &P,
+        context: &RequestContext<RoleClient>,
+    ) -> Option<Result<R, ErrorData>> {
+        let (asker, clock) = self.calls.asker_for(context.meta.get(RELATED)).await?;
+        let mut params =
+            serde_json::to_value(params).unwrap_or_else(|_| Value::Object(Default::default()));
+        let mut meta = context.meta.0.0.clone();
+        meta.remove(RELATED);
+        if !meta.is_empty()
+            && let Some(object) = params.as_object_mut()
+        {
+            object.insert("_meta".to_owned(), Value::Object(meta));
+        }
+        tracing::debug!(server = %self.server, method, "relaying the server's request to its caller");
+        let question = Question {
+            method: method.to_owned(),
+            params,
+        };
+        Some(clock.ask(&asker, question).await.and_then(|answer| {
+            serde_json::from_value(answer).map_err(|e| {
+                ErrorData::internal_error(
+                    format!("the client's answer to `{method}` is not a valid result: {e}"),
+                    None,
+                )
+            })
+        }))
     }
 
     /// Answer elicitation requests as `elicitation` says.
@@ -80,7 +133,14 @@ impl ClientEvents {
 impl ClientHandler for ClientEvents {
     fn get_info(&self) -> ClientConfig {
         let mut capabilities = ClientCapabilities::default();
-        if self.elicitation == Elicitation::AcceptDefaults {
+        if self.relayed {
+            let mut elicitation = ElicitationCapability::default();
+            elicitation.form = Some(FormElicitationCapability::default());
+            elicitation.url = Some(UrlElicitationCapability::default());
+            capabilities.elicitation = Some(elicitation);
+            capabilities.sampling = Some(SamplingCapability::default());
+            capabilities.roots = Some(RootsCapabilities::default());
+        } else if self.elicitation == Elicitation::AcceptDefaults {
             let mut elicitation = ElicitationCapability::default();
             elicitation.form = Some(FormElicitationCapability::default());
             capabilities.elicitation = Some(elicitation);
@@ -93,20 +153,30 @@ impl ClientHandler for ClientEvents {
 
     async fn list_roots(
         &self,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<ListRootsResult, ErrorData> {
+        let params = Value::Object(Default::default());
+        if let Some(answer) = self.relayed("roots/list", &params, &context).await {
+            return answer;
+        }
         // The gateway exposes no local files to servers.
         Ok(ListRootsResult::default())
     }
 
     async fn create_message(
         &self,
-        _params: CreateMessageRequestParams,
-        _context: RequestContext<RoleClient>,
+        params: CreateMessageRequestParams,
+        context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, ErrorData> {
-        tracing::info!(server = %self.server, "server asked for sampling; not supported by the gateway");
+        if let Some(answer) = self
+            .relayed("sampling/createMessage", &params, &context)
+            .await
+        {
+            return answer;
+        }
+        tracing::info!(server = %self.server, "server asked for sampling; nobody to ask");
         Err(ErrorData::invalid_request(
-            "sampling is not supported by the LlamaGate gateway",
+            "this call's client cannot answer sampling requests (through LlamaGate, only an /mcp client that declares the `sampling` capability can)",
             None,
         ))
     }
@@ -114,8 +184,11 @@ impl ClientHandler for ClientEvents {
     async fn create_elicitation(
         &self,
         request: ElicitRequestParams,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
+        if let Some(answer) = self.relayed("elicitation/create", &request, &context).await {
+            return answer;
+        }
         let form = match &request {
             ElicitRequestParams::FormElicitationParams {
                 requested_schema, ..

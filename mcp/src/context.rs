@@ -17,6 +17,7 @@ pub struct Context {
     pub(crate) prober: Option<ProberHandle>,
     pub(crate) allow_link_local: bool,
     pub(crate) elicitation: Elicitation,
+    pub(crate) requests_relayed: bool,
 }
 
 impl Context {
@@ -29,6 +30,7 @@ impl Context {
             prober: None,
             allow_link_local: false,
             elicitation: Elicitation::Decline,
+            requests_relayed: false,
         }
     }
 
@@ -45,6 +47,13 @@ impl Context {
     /// Servers' elicitation requests are answered as `elicitation` says (declined by default).
     pub fn with_elicitation(mut self, elicitation: Elicitation) -> Self {
         self.elicitation = elicitation;
+        self
+    }
+
+    /// Sessions declare sampling, elicitation and roots, and each call that brings an
+    /// [`crate::Asker`] answers the server's requests itself (the gateway's `/mcp`).
+    pub fn with_requests_relayed(mut self, relayed: bool) -> Self {
+        self.requests_relayed = relayed;
         self
     }
 

@@ -23,6 +23,7 @@ use crate::{
         Endpoint, ProtocolMode, RemoteEndpoint, RemoteTransport, ServerDescription, Transport,
     },
     error::{McpError, error_chain},
+    questions::{AskClock, Asker, CallsInFlight},
     stdio_process::StdioChild,
     transport::{self, http::SessionIdSeen, param_headers::ToolSchemas, recorded::RawResults},
 };
@@ -62,6 +63,7 @@ pub struct Session {
     info: SessionInfo,
     raw: RawResults,
     http_session_id: Option<SessionIdSeen>,
+    calls: Arc<CallsInFlight>,
 }
 
 impl Session {
@@ -114,6 +116,7 @@ impl Session {
         let http_session_id =
             (server.transport() == Transport::StreamableHttp).then(SessionIdSeen::default);
         let mut child = None;
+        let calls = events.calls();
         let serving = async {
             let remote = match &server.endpoint {
                 Endpoint::Stdio(command) => {
@@ -194,6 +197,7 @@ impl Session {
             info,
             raw,
             http_session_id,
+            calls,
         })
     }
 
@@ -327,14 +331,24 @@ pub type SharedSession = Arc<Session>;
 /// kind of result it is), and the result as the server sent it — rmcp's decoding of it only
 /// when the transport's record was evicted. Dropped before the answer (the call timed out,
 /// or its caller went away), it tells the server with `notifications/cancelled`.
+///
+/// With an `asker`, the questions the server sends back during the request are its to
+/// answer (`questions.rs`).
 pub(crate) async fn send_recorded(
     session: SharedSession,
     request: ClientRequest,
+    asker: Option<(Asker, Arc<AskClock>)>,
 ) -> Result<(ServerResult, Value), rmcp::ServiceError> {
     let peer = session.peer().clone();
+    let mut in_flight = session.calls.enter();
     let handle = peer
         .send_cancellable_request(request, PeerRequestOptions::no_options())
         .await?;
+    if let Some((asker, clock)) = asker {
+        session
+            .calls
+            .ask_with(&mut in_flight, &handle.id, asker, clock);
+    }
     let mut guard = CancelOnDrop {
         peer,
         id: Some(handle.id.clone()),

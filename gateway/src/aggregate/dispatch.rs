@@ -9,7 +9,7 @@ use axum::{
     response::Response,
 };
 use llamagate_mcp::{
-    ServerClient,
+    Asker, ServerClient,
     cache::ListKind,
     server::operations::{ToolCall, ToolOutcome},
 };
@@ -171,12 +171,14 @@ impl From<Value> for Answer {
     }
 }
 
-/// A request of an open session (`declared` is `None`) or a stateless one.
+/// A request of an open session (`declared` is `None`) or a stateless one; a call's
+/// upstream questions go to `asker`, when there is one.
 pub async fn request(
     state: &AppState,
     principal: &Principal,
     view: &View,
     declared: Option<&Declared>,
+    asker: Option<Asker>,
     method: &str,
     message: &Value,
 ) -> Result<Answer, RpcError> {
@@ -211,7 +213,7 @@ pub async fn request(
             )
             .await;
         }
-        "tools/call" => return call_tool(state, principal, view, declared, params).await,
+        "tools/call" => return call_tool(state, principal, view, declared, asker, params).await,
         "prompts/get" => get_prompt(state, principal, view, params).await?,
         "resources/read" => {
             let result = read_resource(principal, view, params).await?;
@@ -331,6 +333,7 @@ async fn call_tool(
     principal: &Principal,
     view: &View,
     declared: Option<&Declared>,
+    asker: Option<Asker>,
     params: &Map<String, Value>,
 ) -> Result<Answer, RpcError> {
     require(principal, Scope::McpCall)?;
@@ -366,6 +369,7 @@ async fn call_tool(
         meta: meta(params),
         input_responses: retry.input_responses,
         request_state: retry.request_state,
+        asker,
         ..Default::default()
     };
     let outcome = server.call_tool(call.clone()).await?;

@@ -4,6 +4,7 @@
 //! sealed state. Either way any replica answers any request with no sticky sessions and
 //! no store. docs/mcp-endpoint.md describes it.
 
+mod ask;
 pub mod catalog;
 mod dispatch;
 mod guards;
@@ -253,10 +254,10 @@ async fn handle(
     }
     check_version_header(headers)?;
     let claims = session(state, headers, principal, &view)?;
-    let answer = dispatch::request(state, principal, &view, None, method, message).await?;
-    if let Some(ask) = answer.ask {
-        return Ok(relay::stream(state.clone(), claims, id.clone(), ask));
+    if method == "tools/call" {
+        return ask::call_tool(state, principal, &view, claims, id, message, headers).await;
     }
+    let answer = dispatch::request(state, principal, &view, None, None, method, message).await?;
     Ok(rpc::result(id, answer.result, headers, HeaderMap::new()))
 }
 
@@ -285,7 +286,18 @@ async fn stateless_request(
             };
             return Ok(listen::subscription(follower, id, filter));
         }
-        _ => dispatch::request(state, principal, view, Some(&declared), method, message).await?,
+        _ => {
+            dispatch::request(
+                state,
+                principal,
+                view,
+                Some(&declared),
+                None,
+                method,
+                message,
+            )
+            .await?
+        }
     };
     let result = stateless::finish(answer.result, answer.hint);
     Ok(rpc::result(id, result, headers, HeaderMap::new()))

@@ -1,7 +1,4 @@
-//! Input requests relayed to a 2025-era session: when an upstream answers a session's
-//! `tools/call` with a 2026-07-28 `input_required` (elicitation, sampling, roots), the
-//! gateway asks the client itself on the call's SSE stream, as a 2025 server would, and
-//! sends the client's answers back to the upstream until the call completes.
+//! The answers to requests relayed to a 2025-era session (`ask.rs` puts the questions).
 //!
 //! The client POSTs each answer to the endpoint, and with no sticky sessions that POST may
 //! reach another replica. The id of each relayed request is sealed and names the replica
@@ -11,7 +8,6 @@
 
 use std::{
     collections::HashMap,
-    convert::Infallible,
     sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
@@ -19,32 +15,24 @@ use std::{
 use axum::{
     body::Bytes,
     http::{HeaderMap, StatusCode},
-    response::{
-        IntoResponse, Response,
-        sse::{Event, KeepAlive, Sse},
-    },
+    response::{IntoResponse, Response},
 };
-use futures::future::join_all;
-use llamagate_mcp::{
-    ServerClient,
-    server::operations::{ToolCall, ToolOutcome},
-};
+use llamagate_mcp::{ServerClient, server::operations::ToolCall};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
-use tokio::sync::{mpsc, oneshot};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
 
 use super::{
-    Sessions, input, now,
+    Sessions,
+    ask::{Out, Outbox},
+    now,
     rpc::{INTERNAL_ERROR, INVALID_REQUEST, RpcError},
     seal::Claims,
 };
-use crate::state::AppState;
 
 const PURPOSE: &[u8] = b"llamagate-relay-v1";
 /// How long the gateway waits for the user's answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
-/// Rounds of questions one call may ask before it is given up.
-const MAX_ROUNDS: usize = 8;
 /// Marks a POST passed on by another replica (never passed on again).
 const RELAYED: &str = "x-llamagate-relayed";
 
@@ -108,146 +96,55 @@ pub struct Ask {
     pub first: Value,
 }
 
-fn event(body: &Value) -> Result<Event, Infallible> {
-    Ok(Event::default().event("message").data(body.to_string()))
+/// A question put to the client, waiting for its answer.
+pub(super) struct Pending {
+    slot: String,
+    answer: oneshot::Receiver<Value>,
 }
 
-/// The SSE answer of a session's call that needs the user: the questions, then the result
-/// (or an error naming what went wrong) under the call's `id`.
-pub fn stream(state: AppState, claims: Claims, id: Value, ask: Ask) -> Response {
-    let (tx, rx) = mpsc::channel::<Value>(16);
-    tokio::spawn(async move {
-        let last = match converse(state.sessions(), &claims, &tx, ask).await {
-            Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
-            Err(error) => json!({"jsonrpc": "2.0", "id": id, "error": {
-                "code": error.code, "message": error.message, "data": error.data}}),
-        };
-        let _ = tx.send(last).await;
-    });
-    let events = futures::stream::unfold(rx, |mut rx| async move {
-        let message = rx.recv().await?;
-        Some((event(&message), rx))
-    });
-    Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response()
-}
-
-async fn converse(
+/// Put `method` to the client on the call's stream, under a sealed id naming this replica.
+pub(super) async fn put(
     sessions: &Sessions,
     claims: &Claims,
-    tx: &mpsc::Sender<Value>,
-    ask: Ask,
-) -> Result<Value, RpcError> {
-    let Ask {
-        server,
-        mut call,
-        first,
-    } = ask;
-    let mut result = first;
-    for _ in 0..MAX_ROUNDS {
-        let answers = ask_client(sessions, claims, tx, server.name(), &result).await?;
-        call.input_responses = Some(Value::Object(answers));
-        call.request_state = result
-            .get("requestState")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        match server.call_tool(call.clone()).await? {
-            ToolOutcome::Complete { result } => return Ok(result),
-            ToolOutcome::InputRequired { result: again } => result = again,
-        }
+    tx: &Outbox,
+    method: &str,
+    params: Value,
+) -> Result<Pending, RpcError> {
+    let slot = uuid::Uuid::new_v4().simple().to_string();
+    let token = sessions.sealer.seal_as(
+        PURPOSE,
+        &RelayId {
+            replica: sessions.relays.replica_url.get().cloned(),
+            slot: slot.clone(),
+            sid: claims.sid.clone(),
+            exp: now() + ANSWER_TIMEOUT.as_secs(),
+        },
+    );
+    let answer = sessions.relays.wait(&slot);
+    let question = json!({"jsonrpc": "2.0", "id": token, "method": method, "params": params});
+    if tx.send(Out::Question(question)).await.is_err() {
+        sessions.relays.forget(&slot);
+        return Err(RpcError::protocol(INTERNAL_ERROR, "the client went away"));
     }
-    Err(RpcError::protocol(
-        INTERNAL_ERROR,
-        format!(
-            "MCP server `{}` asked for input {MAX_ROUNDS} times for one call; given up",
-            server.name()
-        ),
-    ))
+    Ok(Pending { slot, answer })
 }
 
-/// Send every input request of `result` to the client and wait for all the answers.
-async fn ask_client(
-    sessions: &Sessions,
-    claims: &Claims,
-    tx: &mpsc::Sender<Value>,
-    server: &str,
-    result: &Value,
-) -> Result<Map<String, Value>, RpcError> {
-    let requests = result
-        .get("inputRequests")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let mut waits = Vec::new();
-    for (key, request) in requests {
-        let method = request.get("method").and_then(Value::as_str).unwrap_or("");
-        let needed = input::capability(method).ok_or_else(|| {
+impl Pending {
+    /// The client's response (a JSON-RPC response object), within `ANSWER_TIMEOUT`, unless
+    /// the client stops listening to the call's stream first.
+    pub(super) async fn answer(self, sessions: &Sessions, tx: &Outbox) -> Result<Value, RpcError> {
+        let got = tokio::select! {
+            got = tokio::time::timeout(ANSWER_TIMEOUT, self.answer) => got.ok().and_then(Result::ok),
+            () = tx.closed() => None,
+        };
+        sessions.relays.forget(&self.slot);
+        got.ok_or_else(|| {
             RpcError::protocol(
                 INTERNAL_ERROR,
-                format!("MCP server `{server}` asked for `{method:.60}`, which cannot be relayed"),
+                "no answer from the client (it timed out, or stopped listening to the call)",
             )
-        })?;
-        if !claims.caps.iter().any(|c| c == needed) {
-            return Err(RpcError::protocol(
-                INTERNAL_ERROR,
-                format!(
-                    "MCP server `{server}` needs the client's `{needed}` capability to finish this call; the session did not declare it at initialize"
-                ),
-            ));
-        }
-        let slot = uuid::Uuid::new_v4().simple().to_string();
-        let token = sessions.sealer.seal_as(
-            PURPOSE,
-            &RelayId {
-                replica: sessions.relays.replica_url.get().cloned(),
-                slot: slot.clone(),
-                sid: claims.sid.clone(),
-                exp: now() + ANSWER_TIMEOUT.as_secs(),
-            },
-        );
-        let answer = sessions.relays.wait(&slot);
-        let question = json!({"jsonrpc": "2.0", "id": token, "method": method,
-            "params": request.get("params").cloned().unwrap_or_else(|| json!({}))});
-        if tx.send(question).await.is_err() {
-            sessions.relays.forget(&slot);
-            return Err(RpcError::protocol(INTERNAL_ERROR, "the client went away"));
-        }
-        waits.push((key, slot, answer));
+        })
     }
-    let answered = join_all(waits.into_iter().map(|(key, slot, answer)| async move {
-        let got = tokio::time::timeout(ANSWER_TIMEOUT, answer).await;
-        sessions.relays.forget(&slot);
-        (key, got)
-    }))
-    .await;
-    let mut answers = Map::new();
-    for (key, got) in answered {
-        let response = match got {
-            Ok(Ok(response)) => response,
-            _ => {
-                return Err(RpcError::protocol(
-                    INTERNAL_ERROR,
-                    format!("no answer from the client to `{server}`'s input request `{key}`"),
-                ));
-            }
-        };
-        match response.get("result") {
-            Some(result) if result.is_object() => {
-                answers.insert(key, result.clone());
-            }
-            _ => {
-                let message = response["error"]["message"].as_str().unwrap_or("no result");
-                return Err(RpcError::protocol(
-                    INTERNAL_ERROR,
-                    format!(
-                        "the client refused `{server}`'s input request `{key}`: {message:.200}"
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(answers)
 }
 
 fn unknown_answer() -> RpcError {

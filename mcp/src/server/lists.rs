@@ -62,7 +62,7 @@ async fn page(
     kind: ListKind,
     cursor: Option<String>,
 ) -> Result<Value, rmcp::ServiceError> {
-    let (typed, page) = send_recorded(session.clone(), page_request(kind, cursor)).await?;
+    let (typed, page) = send_recorded(session.clone(), page_request(kind, cursor), None).await?;
     match (kind, typed) {
         (ListKind::Tools, ServerResult::ListToolsResult(_))
         | (ListKind::Resources, ServerResult::ListResourcesResult(_))

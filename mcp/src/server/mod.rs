@@ -17,6 +17,7 @@ use crate::{
     health::{Health, HealthState, LastAnswer, ProbeCounters, prober::ProberHandle},
     metrics::McpMetrics,
     pool::{AcquireError, Pool, PoolStats},
+    questions::{self, AskClock},
     session::{Session, SessionInfo, SessionOptions, SharedSession},
     transport::{RESULT_TOO_LARGE, param_headers::ToolSchemas},
 };
@@ -43,6 +44,7 @@ pub struct ServerClient {
     pub(crate) prober: Option<ProberHandle>,
     pub(crate) allow_link_local: bool,
     pub(crate) elicitation: Elicitation,
+    pub(crate) requests_relayed: bool,
     pub(crate) connecting: tokio::sync::Mutex<()>,
     pub(crate) monitor: Mutex<Option<tokio::task::JoinHandle<()>>>,
     pub(crate) last_answer: LastAnswer,
@@ -86,6 +88,7 @@ impl ServerClient {
             prober: context.prober.clone(),
             allow_link_local: context.allow_link_local,
             elicitation: context.elicitation,
+            requests_relayed: context.requests_relayed,
             connecting: tokio::sync::Mutex::new(()),
             monitor: Mutex::new(None),
             last_answer: LastAnswer::default(),
@@ -206,6 +209,7 @@ impl ServerClient {
             }),
         )
         .with_elicitation(self.elicitation)
+        .with_requests_relayed(self.requests_relayed)
     }
 
     /// Open sessions in every vacant slot. Concurrent callers share one attempt.
@@ -310,6 +314,22 @@ impl ServerClient {
         F: FnOnce(SharedSession) -> Fut,
         Fut: Future<Output = Result<T, rmcp::ServiceError>>,
     {
+        self.request_pausable(method, timeout, None, send).await
+    }
+
+    /// [`Self::request`], with the time `clock` counts as waiting for the client added to
+    /// `timeout`.
+    pub(crate) async fn request_pausable<T, F, Fut>(
+        &self,
+        method: &str,
+        timeout: Duration,
+        clock: Option<&AskClock>,
+        send: F,
+    ) -> Result<T, McpError>
+    where
+        F: FnOnce(SharedSession) -> Fut,
+        Fut: Future<Output = Result<T, rmcp::ServiceError>>,
+    {
         let mut health = self.health();
         if health.state == HealthState::Restarting {
             // The sessions are being re-opened: wait for that (within the call's time)
@@ -338,10 +358,10 @@ impl ServerClient {
         };
         let started = Instant::now();
         let session = lease.session().clone();
-        let outcome = match tokio::time::timeout(timeout, send(session)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(self.service_error(method, e)),
-            Err(_) => Err(McpError::Timeout {
+        let outcome = match questions::within(timeout, clock, send(session)).await {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(e)) => Err(self.service_error(method, e)),
+            None => Err(McpError::Timeout {
                 server: self.name().to_owned(),
                 method: method.to_owned(),
                 timeout,

@@ -3,7 +3,7 @@
 //! `_meta` included: see `raw.rs`), the typed result only where the raw one is not at
 //! hand; an `input_required` answer is surfaced as such, never mistaken for a tool result.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, ClientRequest, CompleteRequest, CompleteRequestParams,
@@ -15,7 +15,11 @@ use serde_json::{Map, Value};
 
 use super::ServerClient;
 use crate::{
-    cache::ListKind, description::Transport, error::McpError, session::send_recorded,
+    cache::ListKind,
+    description::Transport,
+    error::McpError,
+    questions::{AskClock, Asker},
+    session::send_recorded,
     transport::param_headers,
 };
 
@@ -67,6 +71,9 @@ pub struct ToolCall {
     pub request_state: Option<String>,
     /// Overrides the server's call timeout.
     pub timeout: Option<Duration>,
+    /// Answers the requests the server sends back during the call (sampling, elicitation,
+    /// roots); without one the gateway answers them itself (`client_handler.rs`).
+    pub asker: Option<Asker>,
 }
 
 fn params<T: serde::de::DeserializeOwned>(
@@ -105,8 +112,24 @@ impl ServerClient {
         timeout: Duration,
         request: ClientRequest,
     ) -> Result<(ServerResult, Value), McpError> {
-        self.request(method, timeout, |session| send_recorded(session, request))
-            .await
+        self.send_asking(method, timeout, request, None).await
+    }
+
+    /// [`Self::send`], the server's questions during the request given to `asker`; the time
+    /// spent waiting for its answers does not count against `timeout`.
+    async fn send_asking(
+        &self,
+        method: &str,
+        timeout: Duration,
+        request: ClientRequest,
+        asker: Option<Asker>,
+    ) -> Result<(ServerResult, Value), McpError> {
+        let asking = asker.map(|asker| (asker, Arc::new(AskClock::default())));
+        let clock = asking.as_ref().map(|(_, clock)| clock.clone());
+        self.request_pausable(method, timeout, clock.as_deref(), |session| {
+            send_recorded(session, request, asking)
+        })
+        .await
     }
 
     fn check_size(&self, method: &str, value: &Value) -> Result<(), McpError> {
@@ -140,7 +163,9 @@ impl ServerClient {
         let timeout = call.timeout.unwrap_or(self.description.timeouts.call);
         self.learn_param_headers(&call.name).await;
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
-        let (typed, mut result) = self.send(method, timeout, request).await?;
+        let (typed, mut result) = self
+            .send_asking(method, timeout, request, call.asker)
+            .await?;
         let outcome = match typed {
             ServerResult::CallToolResult(_) => ToolOutcome::Complete { result },
             ServerResult::InputRequiredResult(_) => ToolOutcome::InputRequired { result },

@@ -24,6 +24,7 @@ use sse_stream::{Sse, SseStream};
 use super::param_headers::{self, ToolSchemas};
 use super::recorded::RawResults;
 use super::{BodyError, read_bounded};
+use crate::questions::mark_related;
 
 type Error = StreamableHttpError<reqwest::Error>;
 
@@ -184,14 +185,15 @@ impl RecordingClient {
             Some("text/event-stream") if status.is_success() => {
                 let raw = self.raw.clone();
                 let max_event = limits.max_sse_event_size;
-                let bytes = limit_events(response.bytes_stream(), max_event, id);
+                let bytes = limit_events(response.bytes_stream(), max_event, id.clone());
                 let events = SseStream::from_bytes_stream(bytes)
-                    .map(move |event| {
+                    .map(move |mut event| {
                         if let Ok(Sse {
                             data: Some(data), ..
-                        }) = &event
+                        }) = &mut event
                         {
                             raw.record_text(data);
+                            mark_related(data, &id);
                         }
                         event
                     })

@@ -1,0 +1,279 @@
+//! A 2025-era session's `tools/call` that needs the client (elicitation, sampling, roots):
+//! the gateway asks it on the call's own SSE stream, as a 2025 server would, whichever way
+//! the upstream asks:
+//!
+//! * mid-call, as a 2025-era upstream does: it sends the request during the call, and the
+//!   MCP client hands it to this call's [`Asker`] (`llamagate_mcp::questions` traces it to
+//!   the call), whose answer goes back to the upstream;
+//! * with a 2026-07-28 `input_required` result: the gateway asks every question in it, and
+//!   retries the call with the answers until it completes (at most `MAX_ROUNDS`).
+//!
+//! A call that asks nothing is answered with JSON like any other request; the SSE stream
+//! starts with the first question. Answers may reach any replica (`relay.rs`).
+
+use std::convert::Infallible;
+
+use axum::{
+    http::HeaderMap,
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
+};
+use futures::future::join_all;
+use llamagate_mcp::{Asker, Question, Refusal, server::operations::ToolOutcome};
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use super::{
+    Sessions,
+    catalog::View,
+    dispatch, input,
+    relay::{self, Ask, Pending},
+    rpc::{self, INTERNAL_ERROR, METHOD_NOT_FOUND, RpcError},
+    seal::Claims,
+};
+use crate::{auth::Principal, state::AppState};
+
+/// Rounds of `input_required` one call may ask before it is given up.
+const MAX_ROUNDS: usize = 8;
+
+/// What the call's task sends its response: questions, then the outcome.
+pub(super) enum Out {
+    Question(Value),
+    Done(Result<Value, RpcError>),
+}
+
+/// Where a call's questions go.
+pub(super) type Outbox = mpsc::Sender<Out>;
+
+/// A session's `tools/call`, asking the client whatever the upstream needs.
+pub async fn call_tool(
+    state: &AppState,
+    principal: &Principal,
+    view: &View,
+    claims: Claims,
+    id: &Value,
+    message: &Value,
+    headers: &HeaderMap,
+) -> Result<Response, RpcError> {
+    let (tx, mut rx) = mpsc::channel::<Out>(16);
+    // Only a client that declared something to answer with gets the upstream's questions.
+    let asker = (!claims.caps.is_empty()).then(|| asker(state.clone(), claims.clone(), tx.clone()));
+    let (state, principal, view, message) = (
+        state.clone(),
+        principal.clone(),
+        view.clone(),
+        message.clone(),
+    );
+    tokio::spawn(async move {
+        let done = run(&state, &principal, &view, &claims, &tx, asker, &message).await;
+        let _ = tx.send(Out::Done(done)).await;
+    });
+    match rx.recv().await {
+        Some(Out::Done(Ok(result))) => Ok(rpc::result(id, result, headers, HeaderMap::new())),
+        Some(Out::Done(Err(error))) => Err(error),
+        Some(Out::Question(question)) => Ok(stream(id.clone(), question, rx)),
+        None => Err(RpcError::protocol(
+            INTERNAL_ERROR,
+            "the call ended without an outcome",
+        )),
+    }
+}
+
+async fn run(
+    state: &AppState,
+    principal: &Principal,
+    view: &View,
+    claims: &Claims,
+    tx: &Outbox,
+    asker: Option<Asker>,
+    message: &Value,
+) -> Result<Value, RpcError> {
+    let answer =
+        dispatch::request(state, principal, view, None, asker, "tools/call", message).await?;
+    match answer.ask {
+        None => Ok(answer.result),
+        Some(ask) => converse(state.sessions(), claims, tx, ask).await,
+    }
+}
+
+fn event(body: &Value) -> Result<Event, Infallible> {
+    Ok(Event::default().event("message").data(body.to_string()))
+}
+
+/// The SSE answer: the first question, the ones after it, then the outcome under `id`.
+fn stream(id: Value, first: Value, rx: mpsc::Receiver<Out>) -> Response {
+    let events = futures::stream::unfold((Some(first), Some(rx)), move |(first, rx)| {
+        let id = id.clone();
+        async move {
+            if let Some(question) = first {
+                return Some((event(&question), (None, rx)));
+            }
+            let mut rx = rx?;
+            let message = match rx.recv().await? {
+                Out::Question(question) => return Some((event(&question), (None, Some(rx)))),
+                Out::Done(Ok(result)) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+                Out::Done(Err(error)) => json!({"jsonrpc": "2.0", "id": id, "error": {
+                        "code": error.code, "message": error.message, "data": error.data}}),
+            };
+            Some((event(&message), (None, None)))
+        }
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// Answers a 2025-era upstream's mid-call requests by asking the session's client.
+fn asker(state: AppState, claims: Claims, tx: Outbox) -> Asker {
+    Asker::new(move |question: Question| {
+        let (state, claims, tx) = (state.clone(), claims.clone(), tx.clone());
+        async move {
+            let declared = input::capability(&question.method)
+                .is_some_and(|needed| claims.caps.iter().any(|c| c == needed));
+            if !declared {
+                return Err(refusal(
+                    METHOD_NOT_FOUND,
+                    format!(
+                        "the client of this call did not declare the capability `{:.60}` needs",
+                        question.method
+                    ),
+                ));
+            }
+            let pending = relay::put(
+                state.sessions(),
+                &claims,
+                &tx,
+                &question.method,
+                question.params,
+            )
+            .await
+            .map_err(|e| refusal(INTERNAL_ERROR, e.message))?;
+            let response = pending
+                .answer(state.sessions(), &tx)
+                .await
+                .map_err(|e| refusal(INTERNAL_ERROR, e.message))?;
+            match response.get("result") {
+                Some(result) if result.is_object() => Ok(result.clone()),
+                _ => {
+                    let error = &response["error"];
+                    let code = error["code"].as_i64().unwrap_or(INTERNAL_ERROR);
+                    let message = error["message"]
+                        .as_str()
+                        .unwrap_or("the client gave no result");
+                    Err(Refusal {
+                        data: error.get("data").cloned(),
+                        ..refusal(code, message.to_owned())
+                    })
+                }
+            }
+        }
+    })
+}
+
+fn refusal(code: i64, message: String) -> Refusal {
+    Refusal {
+        code: i32::try_from(code).unwrap_or(INTERNAL_ERROR as i32),
+        message,
+        data: None,
+    }
+}
+
+async fn converse(
+    sessions: &Sessions,
+    claims: &Claims,
+    tx: &Outbox,
+    ask: Ask,
+) -> Result<Value, RpcError> {
+    let Ask {
+        server,
+        mut call,
+        first,
+    } = ask;
+    let mut result = first;
+    for _ in 0..MAX_ROUNDS {
+        let answers = ask_client(sessions, claims, tx, server.name(), &result).await?;
+        call.input_responses = Some(Value::Object(answers));
+        call.request_state = result
+            .get("requestState")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        match server.call_tool(call.clone()).await? {
+            ToolOutcome::Complete { result } => return Ok(result),
+            ToolOutcome::InputRequired { result: again } => result = again,
+        }
+    }
+    Err(RpcError::protocol(
+        INTERNAL_ERROR,
+        format!(
+            "MCP server `{}` asked for input {MAX_ROUNDS} times for one call; given up",
+            server.name()
+        ),
+    ))
+}
+
+/// Send every input request of `result` to the client and wait for all the answers.
+async fn ask_client(
+    sessions: &Sessions,
+    claims: &Claims,
+    tx: &Outbox,
+    server: &str,
+    result: &Value,
+) -> Result<Map<String, Value>, RpcError> {
+    let requests = result
+        .get("inputRequests")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut waits: Vec<(String, Pending)> = Vec::new();
+    for (key, request) in requests {
+        let method = request.get("method").and_then(Value::as_str).unwrap_or("");
+        let needed = input::capability(method).ok_or_else(|| {
+            RpcError::protocol(
+                INTERNAL_ERROR,
+                format!("MCP server `{server}` asked for `{method:.60}`, which cannot be relayed"),
+            )
+        })?;
+        if !claims.caps.iter().any(|c| c == needed) {
+            return Err(RpcError::protocol(
+                INTERNAL_ERROR,
+                format!(
+                    "MCP server `{server}` needs the client's `{needed}` capability to finish this call; the session did not declare it at initialize"
+                ),
+            ));
+        }
+        let params = request.get("params").cloned().unwrap_or_else(|| json!({}));
+        waits.push((key, relay::put(sessions, claims, tx, method, params).await?));
+    }
+    let answered = join_all(
+        waits
+            .into_iter()
+            .map(|(key, pending)| async move { (key, pending.answer(sessions, tx).await) }),
+    )
+    .await;
+    let mut answers = Map::new();
+    for (key, got) in answered {
+        let response = got.map_err(|_| {
+            RpcError::protocol(
+                INTERNAL_ERROR,
+                format!("no answer from the client to `{server}`'s input request `{key}`"),
+            )
+        })?;
+        match response.get("result") {
+            Some(result) if result.is_object() => {
+                answers.insert(key, result.clone());
+            }
+            _ => {
+                let message = response["error"]["message"].as_str().unwrap_or("no result");
+                return Err(RpcError::protocol(
+                    INTERNAL_ERROR,
+                    format!(
+                        "the client refused `{server}`'s input request `{key}`: {message:.200}"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(answers)
+}

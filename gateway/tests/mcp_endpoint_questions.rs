@@ -1,0 +1,157 @@
+//! A 2025-era upstream's own requests in the middle of a call (sampling, elicitation) reach
+//! the `/mcp` client that made the call, and its answers reach the upstream: the official
+//! Python SDK client (mcp 1.30), its requests round-robin across two gateway replicas (so
+//! every answer lands on the replica that does not hold the call), in front of
+//! server-everything over Streamable HTTP (the question traced to its call by the stream it
+//! came on) and over stdio (the call the only one in flight).
+
+mod support;
+
+use std::process::Command;
+
+const SCRIPT: &str = r#"
+import asyncio, json, sys, httpx
+from mcp import ClientSession, types
+from mcp.client.streamable_http import streamablehttp_client
+
+ports = [int(p) for p in sys.argv[2:4]]
+turn = [0]
+
+class RoundRobin(httpx.AsyncBaseTransport):
+    def __init__(self):
+        self.inner = httpx.AsyncHTTPTransport()
+    async def handle_async_request(self, request):
+        port = ports[turn[0] % 2]
+        turn[0] += 1
+        request.url = request.url.copy_with(port=port)
+        return await self.inner.handle_async_request(request)
+
+def factory(headers=None, timeout=None, auth=None):
+    return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=RoundRobin())
+
+asked = []
+
+async def sampling(context, params):
+    asked.append(("sampling", params.maxTokens))
+    text = params.messages[0].content.text
+    return types.CreateMessageResult(role="assistant", model="scripted-model", stopReason="endTurn",
+                                     content=types.TextContent(type="text", text="sampled: " + text))
+
+async def elicit(context, params):
+    asked.append(("elicitation", sorted(params.requestedSchema["properties"])[:2]))
+    return types.ElicitResult(action="accept", content={"name": "Ada Lovelace", "check": True})
+
+def texts(result):
+    return " ".join(c.text for c in result.content if c.type == "text")
+
+async def main(url):
+    out = {}
+    async with streamablehttp_client(url, httpx_client_factory=factory) as (read, write, _):
+        async with ClientSession(read, write, sampling_callback=sampling, elicitation_callback=elicit) as session:
+            await session.initialize()
+            tools = [t.name for t in (await session.list_tools()).tools]
+            out["tools"] = sorted(t for t in tools if "trigger-" in t and "request" in t and "async" not in t)
+            for server in ["http", "local"]:
+                s = await session.call_tool(f"{server}__trigger-sampling-request", {"prompt": f"hi {server}", "maxTokens": 21})
+                e = await session.call_tool(f"{server}__trigger-elicitation-request", {})
+                out[server] = {"sampling": texts(s), "elicitation": texts(e), "errors": [s.isError, e.isError]}
+    out["asked"] = asked
+    # A session that declared nothing to answer with: the upstream is told so, no one is asked.
+    async with streamablehttp_client(url, httpx_client_factory=factory) as (read, write, _):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            plain = await session.call_tool("http__trigger-sampling-request", {"prompt": "nobody"})
+            out["plain"] = {"error": plain.isError, "text": texts(plain)}
+    out["asked_after"] = len(asked)
+    print(json.dumps(out))
+
+asyncio.run(main(sys.argv[1]))
+"#;
+
+#[tokio::test]
+async fn sampling_and_elicitation_of_a_2025_upstream_reach_the_client_through_either_replica() {
+    let http = support::everything("streamableHttp");
+    let local = llamagate_test_peers::everything_stdio();
+    let args: Vec<String> = local.args.iter().map(|a| format!("\"{a}\"")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("llamagate.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\nmcp:\n  endpoint: {{ session_keys: [\"{}\"] }}\n  servers:\n    - {{ name: http, transport: streamable-http, url: \"{}\" }}\n    - {{ name: local, transport: stdio, command: \"{}\", args: [{}], cwd: \"{}\" }}\n",
+            "ef".repeat(32),
+            http.url,
+            local.program,
+            args.join(", "),
+            local.cwd.display()
+        ),
+    )
+    .unwrap();
+    let first = support::serve_process(&["--config", config.to_str().unwrap()]);
+    let second = support::serve_process(&["--config", config.to_str().unwrap()]);
+    for replica in [&first, &second] {
+        for server in ["http", "local"] {
+            support::wait_healthy_at(&replica.addr, server).await;
+        }
+    }
+    let port = |addr: &str| addr.rsplit(':').next().unwrap().to_owned();
+    let output = Command::new("timeout")
+        .args(["120", &support::python("mcp1"), "-c", SCRIPT])
+        .arg(format!("http://{}/mcp", first.addr))
+        .args([port(&first.addr), port(&second.addr)])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let out: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    // The upstreams saw a client that can answer, so they offer the tools that ask.
+    assert_eq!(
+        out["tools"],
+        serde_json::json!([
+            "http__trigger-elicitation-request",
+            "http__trigger-sampling-request",
+            "local__trigger-elicitation-request",
+            "local__trigger-sampling-request"
+        ])
+    );
+    for server in ["http", "local"] {
+        let call = &out[server];
+        assert_eq!(call["errors"], serde_json::json!([false, false]), "{call}");
+        let sampled = call["sampling"].as_str().unwrap();
+        assert!(
+            sampled.contains("sampled: Resource trigger-sampling-request context: hi ")
+                && sampled.contains(server)
+                && sampled.contains("scripted-model"),
+            "the client's completion reached {server}: {sampled}"
+        );
+        let elicited = call["elicitation"].as_str().unwrap();
+        assert!(
+            elicited.contains("- Name: Ada Lovelace") && elicited.contains("Agreed to terms: true"),
+            "the client's form reached {server}: {elicited}"
+        );
+    }
+    assert_eq!(
+        out["asked"],
+        serde_json::json!([
+            ["sampling", 21],
+            ["elicitation", ["birthdate", "check"]],
+            ["sampling", 21],
+            ["elicitation", ["birthdate", "check"]]
+        ]),
+        "each question asked once, of the client whose call it was"
+    );
+    assert_eq!(out["plain"]["error"], true, "{}", out["plain"]);
+    assert!(
+        out["plain"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("cannot answer sampling"),
+        "the upstream is told why: {}",
+        out["plain"]
+    );
+    assert_eq!(out["asked_after"], 4, "nobody else was asked");
+}

@@ -155,3 +155,185 @@ async fn sampling_and_elicitation_of_a_2025_upstream_reach_the_client_through_ei
     );
     assert_eq!(out["asked_after"], 4, "nobody else was asked");
 }
+
+/// The headers and `_meta` a 2026-07-28 client sends with a `tools/call`.
+fn stateless_call(
+    client: &reqwest::Client,
+    addr: &str,
+    tool: &str,
+    capabilities: serde_json::Value,
+    extra: serde_json::Value,
+) -> reqwest::RequestBuilder {
+    let mut params = serde_json::json!({"name": tool, "arguments": {}, "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
+        "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"}}});
+    if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
+        params.extend(extra.clone());
+    }
+    client
+        .post(format!("http://{addr}/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool)
+        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params}))
+}
+
+async fn result_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    // One message, as JSON or as the one event of an SSE answer.
+    let text = response.text().await.unwrap();
+    let json = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .unwrap_or(&text);
+    let body: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(body["id"], 9, "{body}");
+    body
+}
+
+/// A 2025-era upstream's mid-call question reaches a 2026-07-28 client as `input_required`;
+/// the retry, sent to the other replica, is passed on to the one holding the call.
+#[tokio::test]
+async fn a_2025_upstreams_question_reaches_a_stateless_client_as_input_required() {
+    let http = support::everything("streamableHttp");
+    let local = llamagate_test_peers::everything_stdio();
+    let args: Vec<String> = local.args.iter().map(|a| format!("\"{a}\"")).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("llamagate.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\nmcp:\n  endpoint: {{ session_keys: [\"{}\"] }}\n  servers:\n    - {{ name: http, transport: streamable-http, url: \"{}\" }}\n    - {{ name: local, transport: stdio, command: \"{}\", args: [{}], cwd: \"{}\" }}\n",
+            "0f".repeat(32),
+            http.url,
+            local.program,
+            args.join(", "),
+            local.cwd.display()
+        ),
+    )
+    .unwrap();
+    let first = support::serve_process(&["--config", config.to_str().unwrap()]);
+    let second = support::serve_process(&["--config", config.to_str().unwrap()]);
+    for replica in [&first, &second] {
+        for server in ["http", "local"] {
+            support::wait_healthy_at(&replica.addr, server).await;
+        }
+    }
+    let client = reqwest::Client::new();
+    let forms = serde_json::json!({"elicitation": {"form": {}}, "sampling": {}});
+
+    // Elicitation over Streamable HTTP: asked on the first replica, answered on the second.
+    let tool = "http__trigger-elicitation-request";
+    let asked = result_of(stateless_call(
+        &client,
+        &first.addr,
+        tool,
+        forms.clone(),
+        serde_json::json!({}),
+    ))
+    .await;
+    let result = &asked["result"];
+    assert_eq!(result["resultType"], "input_required", "{asked}");
+    let requests = result["inputRequests"].as_object().unwrap();
+    assert_eq!(requests.len(), 1);
+    let (key, question) = requests.iter().next().unwrap();
+    assert_eq!(question["method"], "elicitation/create");
+    assert!(question["params"]["requestedSchema"]["properties"]["name"].is_object());
+    let state = result["requestState"].clone();
+    let answer = serde_json::json!({"inputResponses": {key: {"action": "accept",
+        "content": {"name": "Grace Hopper", "check": false}}}, "requestState": state});
+    let done = result_of(stateless_call(
+        &client,
+        &second.addr,
+        tool,
+        forms.clone(),
+        answer.clone(),
+    ))
+    .await;
+    assert_eq!(done["result"]["resultType"], "complete", "{done}");
+    let text = done["result"]["content"].to_string();
+    assert!(
+        text.contains("- Name: Grace Hopper") && text.contains("Agreed to terms: false"),
+        "{text}"
+    );
+
+    // The state is spent: replayed, it leads nowhere; changed, it is refused.
+    let replayed = result_of(stateless_call(
+        &client,
+        &second.addr,
+        tool,
+        forms.clone(),
+        answer,
+    ))
+    .await;
+    assert!(
+        replayed["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is gone"),
+        "{replayed}"
+    );
+    let forged = serde_json::json!({"inputResponses": {}, "requestState": format!("{}x", state.as_str().unwrap())});
+    let refused = result_of(stateless_call(
+        &client,
+        &first.addr,
+        tool,
+        forms.clone(),
+        forged,
+    ))
+    .await;
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+
+    // Sampling over stdio (the call the only one in flight), retried on the same replica.
+    let tool = "local__trigger-sampling-request";
+    let prompt = serde_json::json!({"arguments": {"prompt": "ping", "maxTokens": 5}});
+    let asked = result_of(stateless_call(
+        &client,
+        &second.addr,
+        tool,
+        forms.clone(),
+        prompt.clone(),
+    ))
+    .await;
+    let result = &asked["result"];
+    let (key, question) = result["inputRequests"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap();
+    assert_eq!(question["method"], "sampling/createMessage", "{asked}");
+    assert_eq!(question["params"]["maxTokens"], 5);
+    let mut answer = prompt.clone();
+    answer["inputResponses"] = serde_json::json!({key: {"role": "assistant", "model": "scripted",
+        "content": {"type": "text", "text": "pong"}, "stopReason": "endTurn"}});
+    answer["requestState"] = result["requestState"].clone();
+    let done = result_of(stateless_call(
+        &client,
+        &second.addr,
+        tool,
+        forms.clone(),
+        answer,
+    ))
+    .await;
+    let text = done["result"]["content"].to_string();
+    assert!(text.contains("pong") && text.contains("scripted"), "{done}");
+
+    // A client that cannot answer: the upstream hears so, nobody is asked.
+    let plain = result_of(stateless_call(
+        &client,
+        &first.addr,
+        "http__trigger-elicitation-request",
+        serde_json::json!({}),
+        serde_json::json!({}),
+    ))
+    .await;
+    assert_eq!(plain["result"]["resultType"], "complete", "{plain}");
+    assert!(
+        plain["result"]["content"].to_string().contains("declined"),
+        "{plain}"
+    );
+}

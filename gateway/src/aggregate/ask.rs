@@ -143,7 +143,7 @@ fn asker(state: AppState, claims: Claims, tx: Outbox) -> Asker {
             }
             let pending = relay::put(
                 state.sessions(),
-                &claims,
+                &claims.sid,
                 &tx,
                 &question.method,
                 question.params,
@@ -172,7 +172,7 @@ fn asker(state: AppState, claims: Claims, tx: Outbox) -> Asker {
     })
 }
 
-fn refusal(code: i64, message: String) -> Refusal {
+pub(super) fn refusal(code: i64, message: String) -> Refusal {
     Refusal {
         code: i32::try_from(code).unwrap_or(INTERNAL_ERROR as i32),
         message,
@@ -244,7 +244,10 @@ async fn ask_client(
             ));
         }
         let params = request.get("params").cloned().unwrap_or_else(|| json!({}));
-        waits.push((key, relay::put(sessions, claims, tx, method, params).await?));
+        waits.push((
+            key,
+            relay::put(sessions, &claims.sid, tx, method, params).await?,
+        ));
     }
     let answered = join_all(
         waits

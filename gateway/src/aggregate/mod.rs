@@ -10,6 +10,7 @@ mod dispatch;
 mod guards;
 mod input;
 mod listen;
+mod parked;
 mod relay;
 pub mod rpc;
 pub mod seal;
@@ -49,12 +50,17 @@ pub struct Sessions {
     ended: Mutex<HashMap<String, u64>>,
     filters: views::Filters,
     relays: relay::Relays,
+    parked: parked::Parked,
 }
 
 impl Sessions {
     /// How other replicas reach this one, to pass on answers to relayed requests.
     pub fn set_replica_url(&self, url: String) {
         self.relays.set_replica_url(url);
+    }
+
+    fn replica_url(&self) -> Option<&str> {
+        self.relays.replica_url()
     }
 
     /// From the endpoint's configuration (keys checked by the config already).
@@ -74,6 +80,7 @@ impl Sessions {
             ended: Mutex::default(),
             filters: views::Filters::default(),
             relays: relay::Relays::default(),
+            parked: parked::Parked::default(),
         }
     }
 
@@ -247,7 +254,7 @@ async fn handle(
         return Ok(StatusCode::ACCEPTED.into_response());
     };
     if stateless::applies(headers, method) {
-        return stateless_request(state, principal, &view, headers, id, method, message).await;
+        return stateless_request(state, principal, &view, headers, id, message, body).await;
     }
     if method == "initialize" {
         return dispatch::initialize(state, principal, &view, id, message, headers);
@@ -267,13 +274,22 @@ async fn stateless_request(
     view: &View,
     headers: &HeaderMap,
     id: &Value,
-    method: &str,
     message: &Value,
+    body: &Bytes,
 ) -> Result<Response, RpcError> {
+    let method = message["method"].as_str().unwrap_or_default();
     let params = message.get("params").unwrap_or(&Value::Null);
     let declared = stateless::check(headers, method, params)?;
     let answer = match method {
         "server/discover" => stateless::discover(view).into(),
+        "tools/call" if parked::resumes(state, params) => {
+            return parked::resume(state, principal, view, params, headers, body).await;
+        }
+        "tools/call" if parked::can_answer(&declared) => {
+            parked::call_tool(state, principal, view, declared, message)
+                .await?
+                .into()
+        }
         "subscriptions/listen" => {
             principal
                 .require(crate::config::Scope::McpRead)

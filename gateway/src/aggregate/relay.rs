@@ -57,6 +57,11 @@ pub struct Relays {
 }
 
 impl Relays {
+    /// How other replicas reach this one.
+    pub fn replica_url(&self) -> Option<&str> {
+        self.replica_url.get().map(String::as_str)
+    }
+
     /// How other replicas reach this one (set once, at start-up).
     pub fn set_replica_url(&self, url: String) {
         let _ = self.replica_url.set(url.trim_end_matches('/').to_owned());
@@ -102,10 +107,11 @@ pub(super) struct Pending {
     answer: oneshot::Receiver<Value>,
 }
 
-/// Put `method` to the client on the call's stream, under a sealed id naming this replica.
+/// Put `method` to the client on the call's stream, under a sealed id naming this replica
+/// and the session (or parked call) `sid` the question belongs to.
 pub(super) async fn put(
     sessions: &Sessions,
-    claims: &Claims,
+    sid: &str,
     tx: &Outbox,
     method: &str,
     params: Value,
@@ -116,7 +122,7 @@ pub(super) async fn put(
         &RelayId {
             replica: sessions.relays.replica_url.get().cloned(),
             slot: slot.clone(),
-            sid: claims.sid.clone(),
+            sid: sid.to_owned(),
             exp: now() + ANSWER_TIMEOUT.as_secs(),
         },
     );
@@ -168,8 +174,7 @@ pub async fn deliver(
     let relay = response
         .get("id")
         .and_then(Value::as_str)
-        .and_then(|token| sessions.sealer.open_as::<RelayId>(PURPOSE, token))
-        .filter(|r| r.sid == claims.sid && r.exp > now())
+        .and_then(|token| open(sessions, &claims.sid, token))
         .ok_or_else(unknown_answer)?;
     if let Some(waiting) = sessions.relays.take(&relay.slot) {
         let _ = waiting.send(response.clone());
@@ -179,14 +184,32 @@ pub async fn deliver(
     let Some(replica) = relay.replica.filter(|r| Some(r) != here) else {
         return Err(unknown_answer());
     };
-    if headers.contains_key(RELAYED) {
+    if was_passed_on(headers) {
         return Err(unknown_answer());
     }
     pass_on(sessions, &replica, path, headers, body).await
 }
 
+fn open(sessions: &Sessions, sid: &str, token: &str) -> Option<RelayId> {
+    sessions
+        .sealer
+        .open_as::<RelayId>(PURPOSE, token)
+        .filter(|r| r.sid == sid && r.exp > now())
+}
+
+/// Hand `response` to the question `token` of `sid`, when it waits on this replica.
+pub(super) fn answer_here(sessions: &Sessions, sid: &str, token: &str, response: Value) -> bool {
+    let waiting = open(sessions, sid, token).and_then(|relay| sessions.relays.take(&relay.slot));
+    waiting.is_some_and(|waiting| waiting.send(response).is_ok())
+}
+
+/// True for a POST another replica passed on (never passed on again).
+pub(super) fn was_passed_on(headers: &HeaderMap) -> bool {
+    headers.contains_key(RELAYED)
+}
+
 /// POST the answer, as the client sent it, to the replica that waits for it.
-async fn pass_on(
+pub(super) async fn pass_on(
     sessions: &Sessions,
     replica: &str,
     path: &str,
@@ -199,16 +222,18 @@ async fn pass_on(
             .build()
             .unwrap_or_default()
     });
+    // The credentials, and every header the protocol defines (`Mcp-Session-Id`,
+    // `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`, `Mcp-Param-*`): the other replica
+    // checks the request as this one did.
     let mut forwarded = reqwest::header::HeaderMap::new();
-    for name in [
-        "authorization",
-        "x-api-key",
-        "mcp-session-id",
-        "mcp-protocol-version",
-        "content-type",
-    ] {
-        if let Some(value) = headers.get(name) {
-            forwarded.insert(name, value.clone());
+    for (name, value) in headers {
+        let name_str = name.as_str();
+        if matches!(
+            name_str,
+            "authorization" | "x-api-key" | "content-type" | "accept"
+        ) || name_str.starts_with("mcp-")
+        {
+            forwarded.append(name.clone(), value.clone());
         }
     }
     forwarded.insert(RELAYED, reqwest::header::HeaderValue::from_static("1"));

@@ -1,0 +1,266 @@
+//! A 2025-era upstream's mid-call request for a 2026-07-28 client: the client has no
+//! session to be asked on, so the question becomes an `input_required` result, and the
+//! upstream call, still waiting for its answer, is parked on this replica. The
+//! `requestState` is sealed and names the replica and the parked call; the client's retry
+//! (`inputResponses` keyed by the sealed question ids) may land on any replica, which passes
+//! it on, once, to the one holding the call. There the answers go to the upstream, and the
+//! call's next question or its result is the retry's answer.
+//!
+//! A parked call waits at most `ANSWER_TIMEOUT` (`relay.rs`) for its answers; then the
+//! upstream is told the client did not answer, and the state leads nowhere.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use axum::{body::Bytes, http::HeaderMap, response::Response};
+use llamagate_mcp::{Asker, Question, Refusal};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use super::{
+    ask::{Out, refusal},
+    catalog::View,
+    dispatch, now, relay,
+    rpc::{self, INTERNAL_ERROR, METHOD_NOT_FOUND, RpcError},
+    stateless::{self, Declared},
+};
+use crate::{auth::Principal, state::AppState};
+
+const PURPOSE: &[u8] = b"llamagate-parked-call-v1";
+/// How long a parked call waits for the client's retry.
+const PARKED_FOR: Duration = Duration::from_secs(600);
+/// How long a retry waits for what the upstream does with the answers.
+const NEXT_STEP: Duration = Duration::from_secs(600);
+
+/// What a parked call's `requestState` carries.
+#[derive(Debug, Serialize, Deserialize)]
+struct ParkedState {
+    exp: u64,
+    key: String,
+    view: String,
+    /// The tool as the client names it.
+    name: String,
+    /// The parked call (also the "session" its question ids belong to).
+    park: String,
+    /// The replica holding it.
+    replica: Option<String>,
+}
+
+/// The calls parked on this replica: their outboxes, until they are resumed or expire.
+#[derive(Default)]
+pub struct Parked {
+    calls: Mutex<HashMap<String, (mpsc::Receiver<Out>, Instant)>>,
+}
+
+impl Parked {
+    fn park(&self, id: &str, rx: mpsc::Receiver<Out>) {
+        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        // Dropping an expired call's outbox tells its asker nobody will answer.
+        calls.retain(|_, (_, parked)| now.duration_since(*parked) < PARKED_FOR);
+        calls.insert(id.to_owned(), (rx, now));
+    }
+
+    fn take(&self, id: &str) -> Option<mpsc::Receiver<Out>> {
+        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        calls.remove(id).map(|(rx, _)| rx)
+    }
+}
+
+/// True when a client's `capabilities` let it answer something mid-call.
+pub fn can_answer(declared: &Declared) -> bool {
+    ["elicitation", "sampling", "roots"]
+        .iter()
+        .any(|c| declared.capabilities.contains_key(*c))
+}
+
+/// True when a call's `requestState` is a parked call's (checked in full by [`resume`]).
+pub fn resumes(state: &AppState, params: &Value) -> bool {
+    params
+        .get("requestState")
+        .and_then(Value::as_str)
+        .is_some_and(|token| {
+            state
+                .sessions()
+                .sealer
+                .open_as::<ParkedState>(PURPOSE, token)
+                .is_some()
+        })
+}
+
+/// A stateless `tools/call` whose upstream may ask mid-call.
+pub async fn call_tool(
+    state: &AppState,
+    principal: &Principal,
+    view: &View,
+    declared: Declared,
+    message: &Value,
+) -> Result<Value, RpcError> {
+    let park = uuid::Uuid::new_v4().simple().to_string();
+    let (tx, rx) = mpsc::channel::<Out>(16);
+    let asker = asker(state.clone(), park.clone(), declared.clone(), tx.clone());
+    let (task_state, principal_owned, view_owned, message_owned) = (
+        state.clone(),
+        principal.clone(),
+        view.clone(),
+        message.clone(),
+    );
+    tokio::spawn(async move {
+        let done = dispatch::request(
+            &task_state,
+            &principal_owned,
+            &view_owned,
+            Some(&declared),
+            Some(asker),
+            "tools/call",
+            &message_owned,
+        )
+        .await
+        .map(|answer| answer.result);
+        let _ = tx.send(Out::Done(done)).await;
+    });
+    let name = message["params"]["name"].as_str().unwrap_or_default();
+    next_step(state, principal, view, name, &park, rx).await
+}
+
+/// The retry of a parked call: its answers delivered here, or on the replica holding it.
+pub async fn resume(
+    state: &AppState,
+    principal: &Principal,
+    view: &View,
+    params: &Value,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, RpcError> {
+    let sessions = state.sessions();
+    let token = params["requestState"].as_str().unwrap_or_default();
+    let name = params["name"].as_str().unwrap_or_default();
+    let parked = sessions
+        .sealer
+        .open_as::<ParkedState>(PURPOSE, token)
+        .filter(|s| {
+            s.exp > now() && s.key == *principal.name && s.view == view.path && s.name == name
+        })
+        .ok_or_else(|| {
+            RpcError::params(
+                "`params.requestState` is not one this gateway gave for this call (changed, expired, or for another key or tool): call again without it",
+            )
+        })?;
+    let Some(rx) = sessions.parked.take(&parked.park) else {
+        return match parked
+            .replica
+            .filter(|r| Some(r.as_str()) != sessions.replica_url())
+        {
+            Some(replica) if !relay::was_passed_on(headers) => {
+                relay::pass_on(sessions, &replica, &view.path, headers, body).await
+            }
+            _ => Err(RpcError::protocol(
+                INTERNAL_ERROR,
+                "the call waiting for these answers is gone (it timed out, was answered, or its replica restarted): call the tool again",
+            )),
+        };
+    };
+    let answers = params
+        .get("inputResponses")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (question, answer) in answers {
+        if !relay::answer_here(sessions, &parked.park, &question, json!({"result": answer})) {
+            sessions.parked.park(&parked.park, rx);
+            return Err(RpcError::params(format!(
+                "`params.inputResponses.{question:.40}` answers no question of this call: key each answer as its `inputRequests` entry was"
+            )));
+        }
+    }
+    let id = body_id(body);
+    let result = next_step(state, principal, view, name, &parked.park, rx).await?;
+    Ok(rpc::result(
+        &id,
+        stateless::finish(result, None),
+        headers,
+        HeaderMap::new(),
+    ))
+}
+
+fn body_id(body: &Bytes) -> Value {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|m| m.get("id").cloned())
+        .unwrap_or(Value::Null)
+}
+
+/// The call's next question (parked again, as `input_required`), or its outcome.
+async fn next_step(
+    state: &AppState,
+    principal: &Principal,
+    view: &View,
+    name: &str,
+    park: &str,
+    mut rx: mpsc::Receiver<Out>,
+) -> Result<Value, RpcError> {
+    let step = tokio::time::timeout(NEXT_STEP, rx.recv()).await;
+    let question = match step {
+        Ok(Some(Out::Done(done))) => return done,
+        Ok(Some(Out::Question(question))) => question,
+        Ok(None) | Err(_) => {
+            return Err(RpcError::protocol(
+                INTERNAL_ERROR,
+                "the upstream neither asked again nor answered in time",
+            ));
+        }
+    };
+    let sessions = state.sessions();
+    let token = question["id"].as_str().unwrap_or_default().to_owned();
+    let mut requests = Map::new();
+    requests.insert(
+        token,
+        json!({"method": question["method"], "params": question["params"]}),
+    );
+    let sealed = sessions.sealer.seal_as(
+        PURPOSE,
+        &ParkedState {
+            exp: now() + PARKED_FOR.as_secs(),
+            key: principal.name.to_string(),
+            view: view.path.clone(),
+            name: name.to_owned(),
+            park: park.to_owned(),
+            replica: sessions.replica_url().map(str::to_owned),
+        },
+    );
+    sessions.parked.park(park, rx);
+    Ok(json!({"resultType": "input_required", "inputRequests": requests, "requestState": sealed}))
+}
+
+/// Puts a 2025-era upstream's questions in the parked call's outbox.
+fn asker(state: AppState, park: String, declared: Declared, tx: mpsc::Sender<Out>) -> Asker {
+    Asker::new(move |question: Question| {
+        let (state, park, tx) = (state.clone(), park.clone(), tx.clone());
+        let declared = super::input::capability(&question.method)
+            .is_some_and(|needed| declared.capabilities.contains_key(needed));
+        async move {
+            if !declared {
+                return Err(refusal(
+                    METHOD_NOT_FOUND,
+                    format!(
+                        "the client of this call did not declare the capability `{:.60}` needs",
+                        question.method
+                    ),
+                ));
+            }
+            let sessions = state.sessions();
+            let pending = relay::put(sessions, &park, &tx, &question.method, question.params)
+                .await
+                .map_err(|e| refusal(INTERNAL_ERROR, e.message))?;
+            let response = pending
+                .answer(sessions, &tx)
+                .await
+                .map_err(|e| refusal(INTERNAL_ERROR, e.message))?;
+            Ok::<Value, Refusal>(response["result"].clone())
+        }
+    })
+}

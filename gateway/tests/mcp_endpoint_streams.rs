@@ -161,3 +161,83 @@ async fn a_server_added_by_a_reload_is_announced_and_followed() {
         .expect("the new server's change");
     assert_eq!(later["method"], "notifications/tools/list_changed");
 }
+
+/// `resourceSubscriptions` of `subscriptions/listen`: the gateway subscribes at the 2025-era
+/// upstream (server-everything over stdio) and its `resources/updated` reach the stream under
+/// the URI the client named; a malformed list is refused naming the field.
+#[tokio::test]
+async fn resource_updates_of_a_2025_upstream_reach_a_listen_stream() {
+    let local = llamagate_test_peers::everything_stdio();
+    let args: Vec<String> = local.args.iter().map(|a| format!("\"{a}\"")).collect();
+    let yaml = format!(
+        "mcp:\n  servers:\n    - {{ name: local, transport: stdio, command: \"{}\", args: [{}], cwd: \"{}\" }}\n",
+        local.program,
+        args.join(", "),
+        local.cwd.display()
+    );
+    let config = load_from_str(&yaml, "llamagate.yaml", &|_| None).unwrap();
+    let state = AppState::new(config, Metrics::new());
+    state.apply_file_servers();
+    support::wait_healthy(&state, "local").await;
+
+    let followed = "local+demo://resource/dynamic/text/1";
+    let listen =
+        json!({"notifications": {"resourceSubscriptions": [followed, followed, "nowhere+x://y"]}});
+    let mut stream = open(&state, request(ADMIN, "subscriptions/listen", None, listen)).await;
+    let ack = stream
+        .next(Duration::from_secs(10))
+        .await
+        .expect("an acknowledgement");
+    assert_eq!(
+        ack["params"]["notifications"]["resourceSubscriptions"],
+        json!([followed, "nowhere+x://y"]),
+        "{ack}"
+    );
+    // The upstream sends updates of subscribed resources once this tool turns them on.
+    let (status, toggled) =
+        call(&state, ADMIN, "local__toggle-subscriber-updates", json!({})).await;
+    assert_eq!(status, 200, "{toggled}");
+    let update = stream
+        .next(Duration::from_secs(15))
+        .await
+        .expect("an update of the subscribed resource");
+    assert_eq!(
+        update["method"], "notifications/resources/updated",
+        "{update}"
+    );
+    assert_eq!(update["params"]["uri"], followed);
+    assert_eq!(
+        update["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        7
+    );
+
+    for (bad, field) in [
+        (
+            json!({"resourceSubscriptions": "local+demo://x"}),
+            "must be an array",
+        ),
+        (json!({"resourceSubscriptions": [""]}), "not a resource URI"),
+        (
+            json!({"resourceSubscriptions": vec!["local+a://b"; 300]}),
+            "at most 256",
+        ),
+    ] {
+        let (status, refused) = send(
+            &state,
+            request(
+                ADMIN,
+                "subscriptions/listen",
+                None,
+                json!({"notifications": bad}),
+            ),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let message = refused["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("params.notifications.resourceSubscriptions")
+                && message.contains(field),
+            "{refused}"
+        );
+    }
+}

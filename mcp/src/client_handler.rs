@@ -17,8 +17,9 @@ use rmcp::{
         ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
         ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability, ErrorData,
         FormElicitationCapability, Implementation, ListRootsResult, LoggingLevel,
-        LoggingMessageNotificationParam, ProgressNotificationParam, RootsCapabilities,
-        SamplingCapability, UrlElicitationCapability,
+        LoggingMessageNotificationParam, ProgressNotificationParam,
+        ResourceUpdatedNotificationParam, RootsCapabilities, SamplingCapability,
+        UrlElicitationCapability,
     },
     service::{NotificationContext, RequestContext, RoleClient},
 };
@@ -66,6 +67,7 @@ pub struct ClientEvents {
     elicitation: Elicitation,
     relayed: bool,
     calls: Arc<CallsInFlight>,
+    resource_updates: Option<tokio::sync::broadcast::Sender<Arc<str>>>,
 }
 
 impl ClientEvents {
@@ -77,7 +79,17 @@ impl ClientEvents {
             elicitation: Elicitation::Decline,
             relayed: false,
             calls: Arc::default(),
+            resource_updates: None,
         }
+    }
+
+    /// Tell `updates` of every resource the server says was updated.
+    pub fn with_resource_updates(
+        mut self,
+        updates: tokio::sync::broadcast::Sender<Arc<str>>,
+    ) -> Self {
+        self.resource_updates = Some(updates);
+        self
     }
 
     /// Declare sampling, elicitation and roots, because callers that can answer them are
@@ -216,6 +228,18 @@ impl ClientHandler for ClientEvents {
         tracing::debug!(server = %self.server, "resources/list_changed");
         (self.on_list_changed)(ListKind::Resources);
         (self.on_list_changed)(ListKind::ResourceTemplates);
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        tracing::debug!(server = %self.server, uri = %params.uri, "resources/updated");
+        if let Some(updates) = &self.resource_updates {
+            // Nobody following is no error.
+            let _ = updates.send(Arc::from(params.uri));
+        }
     }
 
     async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {

@@ -11,8 +11,10 @@ use axum::response::{
     IntoResponse, Response,
     sse::{Event, KeepAlive, Sse},
 };
+use std::{collections::HashMap, sync::Arc};
+
 use futures::{Stream, StreamExt, stream};
-use llamagate_mcp::cache::ListKind;
+use llamagate_mcp::{ServerClient, cache::ListKind, server::ResourceSubscription};
 use serde_json::{Map, Value, json};
 use tokio::sync::{
     broadcast::{Receiver, error::RecvError},
@@ -20,6 +22,7 @@ use tokio::sync::{
 };
 
 use super::{
+    catalog,
     rpc::RpcError,
     views::{self, Target},
 };
@@ -27,12 +30,19 @@ use crate::{auth::Principal, state::AppState};
 
 const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
 
+/// Resources one stream may follow.
+const MAX_RESOURCE_SUBSCRIPTIONS: usize = 256;
+/// The longest URI a stream may follow.
+const MAX_URI_LEN: usize = 4096;
+
 /// Which notifications a stream carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
     tools: bool,
     prompts: bool,
     resources: bool,
+    /// `resourceSubscriptions`: the resource URIs (as this endpoint names them) followed.
+    uris: Vec<String>,
 }
 
 impl Filter {
@@ -41,6 +51,7 @@ impl Filter {
         tools: true,
         prompts: true,
         resources: true,
+        uris: Vec::new(),
     };
 
     /// `params.notifications` of `subscriptions/listen`: the kinds asked for, each a boolean.
@@ -67,11 +78,12 @@ impl Filter {
             tools: flag("toolsListChanged")?,
             prompts: flag("promptsListChanged")?,
             resources: flag("resourcesListChanged")?,
+            uris: resource_subscriptions(&asked)?,
         })
     }
 
     /// What the acknowledgement says was accepted.
-    fn accepted(self) -> Value {
+    fn accepted(&self) -> Value {
         let mut accepted = Map::new();
         for (on, field) in [
             (self.tools, "toolsListChanged"),
@@ -82,12 +94,15 @@ impl Filter {
                 accepted.insert(field.into(), json!(true));
             }
         }
+        if !self.uris.is_empty() {
+            accepted.insert("resourceSubscriptions".into(), json!(self.uris));
+        }
         Value::Object(accepted)
     }
 
     /// The notification method for a change of `kind`, if this stream carries it. A
     /// resource change invalidates resources and templates alike: announced once.
-    fn method(self, kind: ListKind) -> Option<&'static str> {
+    fn method(&self, kind: ListKind) -> Option<&'static str> {
         match kind {
             ListKind::Tools if self.tools => Some("notifications/tools/list_changed"),
             ListKind::Prompts if self.prompts => Some("notifications/prompts/list_changed"),
@@ -95,6 +110,42 @@ impl Filter {
             _ => None,
         }
     }
+}
+
+/// `notifications.resourceSubscriptions`: URIs, bounded in count and length.
+fn resource_subscriptions(asked: &Map<String, Value>) -> Result<Vec<String>, RpcError> {
+    const FIELD: &str = "`params.notifications.resourceSubscriptions`";
+    let uris = match asked.get("resourceSubscriptions") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(uris)) => uris,
+        Some(_) => {
+            return Err(RpcError::params(format!(
+                "{FIELD} must be an array of resource URIs"
+            )));
+        }
+    };
+    if uris.len() > MAX_RESOURCE_SUBSCRIPTIONS {
+        return Err(RpcError::params(format!(
+            "{FIELD} names {} resources; one stream follows at most {MAX_RESOURCE_SUBSCRIPTIONS}: open another",
+            uris.len()
+        )));
+    }
+    let mut followed = Vec::with_capacity(uris.len());
+    for uri in uris {
+        match uri.as_str() {
+            Some(uri) if !uri.is_empty() && uri.len() <= MAX_URI_LEN => {
+                if !followed.iter().any(|u: &String| u == uri) {
+                    followed.push(uri.to_owned());
+                }
+            }
+            _ => {
+                return Err(RpcError::params(format!(
+                    "{FIELD} holds something that is not a resource URI (a non-empty string of at most {MAX_URI_LEN} bytes)"
+                )));
+            }
+        }
+    }
+    Ok(followed)
 }
 
 /// One server's changes as a stream; a receiver that lagged reports every kind (the
@@ -127,7 +178,7 @@ pub struct Follower {
     pub target: Target,
 }
 
-fn notice(filter: Filter, kind: ListKind, tag: Option<&Value>) -> Option<Value> {
+fn notice(filter: &Filter, kind: ListKind, tag: Option<&Value>) -> Option<Value> {
     let method = filter.method(kind)?;
     let mut body = json!({"jsonrpc": "2.0", "method": method});
     if let Some(id) = tag {
@@ -144,6 +195,7 @@ fn notifications(
     follower: Follower,
     filter: Filter,
     tag: Option<Value>,
+    mut first: Option<Value>,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
     let (tx, rx) = mpsc::channel::<Value>(32);
     // Subscribed before the task first runs: a change between now and then is announced.
@@ -164,7 +216,20 @@ fn notifications(
                     .iter()
                     .map(|server| changes(server.list_changes()).boxed()),
             );
+            let (mut updates, _subscriptions) = resource_updates(&view, &filter.uris).await;
+            // The acknowledgement once the resources are subscribed: what follows it is heard.
+            if let Some(ack) = first.take()
+                && tx.send(ack).await.is_err()
+            {
+                return;
+            }
             loop {
+                let update = async {
+                    match updates.next().await {
+                        Some(uri) => uri,
+                        None => std::future::pending().await,
+                    }
+                };
                 let next = async {
                     match merged.next().await {
                         Some(kind) => kind,
@@ -175,6 +240,12 @@ fn notifications(
                 let kinds = tokio::select! {
                     () = tx.closed() => return,
                     kind = next => vec![kind],
+                    uri = update => {
+                        if tx.send(updated(&uri, tag.as_ref())).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
                     changed = membership.changed() => {
                         if changed.is_err() {
                             return;
@@ -184,7 +255,7 @@ fn notifications(
                 };
                 let renewed = kinds.len() > 1;
                 for kind in kinds {
-                    if let Some(body) = notice(filter, kind, tag.as_ref())
+                    if let Some(body) = notice(&filter, kind, tag.as_ref())
                         && tx.send(body).await.is_err()
                     {
                         return;
@@ -202,9 +273,68 @@ fn notifications(
     })
 }
 
+/// `notifications/resources/updated` for `uri` (as the client named it).
+fn updated(uri: &str, tag: Option<&Value>) -> Value {
+    let mut params = json!({"uri": uri});
+    if let Some(id) = tag {
+        params["_meta"] = json!({SUBSCRIPTION_ID: id});
+    }
+    json!({"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": params})
+}
+
+/// The updates of the resources `uris` of `view` (each named as the client named it), and
+/// the subscriptions that keep them coming. A URI no server of the view has, or whose
+/// server does not offer subscriptions, is followed in vain, as a subscription to a
+/// resource that never changes.
+async fn resource_updates(
+    view: &catalog::View,
+    uris: &[String],
+) -> (
+    stream::SelectAll<stream::BoxStream<'static, String>>,
+    Vec<ResourceSubscription>,
+) {
+    let mut by_server: HashMap<&str, (Arc<ServerClient>, HashMap<String, String>)> = HashMap::new();
+    for uri in uris {
+        if let Some((server, original)) = catalog::split_uri(view, uri) {
+            by_server
+                .entry(server.name())
+                .or_insert_with(|| (server.clone(), HashMap::new()))
+                .1
+                .insert(original, uri.clone());
+        }
+    }
+    let mut subscriptions = Vec::new();
+    let mut streams = Vec::new();
+    for (server, followed) in by_server.into_values() {
+        let receiver = server.resource_updates();
+        for original in followed.keys() {
+            match server.subscribe_resource(original).await {
+                Ok(subscription) => subscriptions.push(subscription),
+                Err(e) => {
+                    tracing::debug!(server = server.name(), "resource subscription refused: {e}")
+                }
+            }
+        }
+        let updates = stream::unfold(receiver, |mut receiver| async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(uri) => return Some((uri, receiver)),
+                    // Updates missed: the next one still says the resource changed.
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        })
+        .filter_map(move |uri| std::future::ready(followed.get(uri.as_ref()).cloned()))
+        .boxed();
+        streams.push(updates);
+    }
+    (stream::select_all(streams), subscriptions)
+}
+
 /// `GET /mcp` of a session: every list change of its view, until the client leaves.
 pub fn session_stream(follower: Follower) -> Response {
-    Sse::new(notifications(follower, Filter::ALL, None))
+    Sse::new(notifications(follower, Filter::ALL, None, None))
         .keep_alive(KeepAlive::default())
         .into_response()
 }
@@ -217,11 +347,7 @@ pub fn subscription(follower: Follower, id: &Value, filter: Filter) -> Response 
         "method": "notifications/subscriptions/acknowledged",
         "params": {"_meta": {SUBSCRIPTION_ID: id}, "notifications": filter.accepted()},
     });
-    let stream = stream::once(async move { message(&ack) }).chain(notifications(
-        follower,
-        filter,
-        Some(id.clone()),
-    ));
+    let stream = notifications(follower, filter, Some(id.clone()), Some(ack));
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()

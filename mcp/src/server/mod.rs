@@ -26,6 +26,9 @@ mod lifecycle;
 mod lists;
 mod observe;
 pub mod operations;
+mod subscriptions;
+
+pub use subscriptions::ResourceSubscription;
 
 use lists::{list_all, list_method};
 
@@ -36,6 +39,9 @@ pub type Listing = Arc<Vec<serde_json::Value>>;
 pub struct ServerClient {
     pub(crate) description: ServerDescription,
     pub(crate) pool: Pool,
+    pub(crate) resource_updates: tokio::sync::broadcast::Sender<Arc<str>>,
+    /// Followers of each resource URI subscribed at the server.
+    pub(crate) subscribed: Mutex<std::collections::HashMap<String, usize>>,
     pub(crate) cache: Arc<ListCache<Listing>>,
     pub(crate) health: Mutex<Health>,
     pub(crate) info: Mutex<Option<SessionInfo>>,
@@ -97,6 +103,8 @@ impl ServerClient {
             tool_schemas: ToolSchemas::default(),
             tool_filter: CompiledFilter::default(),
             retired: std::sync::atomic::AtomicBool::new(false),
+            resource_updates: tokio::sync::broadcast::channel(subscriptions::UPDATES_BUFFERED).0,
+            subscribed: Mutex::default(),
         });
         client.publish_health();
         client
@@ -210,6 +218,7 @@ impl ServerClient {
         )
         .with_elicitation(self.elicitation)
         .with_requests_relayed(self.requests_relayed)
+        .with_resource_updates(self.resource_updates.clone())
     }
 
     /// Open sessions in every vacant slot. Concurrent callers share one attempt.

@@ -81,7 +81,8 @@ async fn a_gateway_with_only_its_service_account_uses_what_the_operator_verified
     let gateway_spec: LlamaGate = serde_json::from_value(json!({"apiVersion": "llamagate.io/v1alpha1",
         "kind": "LlamaGate", "metadata": {"name": "gw"},
         "spec": {"replicas": 2, "upstream": {"url": "http://127.0.0.1:9/v1"},
-            "mcpServerSelector": {"matchLabels": {"team": "a"}}, "podDisruptionBudget": {"minAvailable": 1}}}))
+            "mcpServerSelector": {"matchLabels": {"team": "a"}}, "podDisruptionBudget": {"minAvailable": 1},
+            "auth": {"sessionKeySecret": {"name": "gw-session", "key": "key"}}}}))
     .unwrap();
     let gateways: Api<LlamaGate> = ns.api();
     gateways
@@ -92,6 +93,37 @@ async fn a_gateway_with_only_its_service_account_uses_what_the_operator_verified
     // Every owned object, as the API server accepted it.
     let deployment = exists::<Deployment>(&ns, "gw").await;
     assert_eq!(deployment.spec.as_ref().unwrap().replicas, Some(2));
+    // `/mcp` sessions open on every pod: one sealing key from the Secret, each pod's own
+    // address for the answers other pods pass on.
+    let container = &deployment
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0];
+    let env = container.env.clone().unwrap_or_default();
+    let from = |name: &str| {
+        env.iter()
+            .find(|e| e.name == name)
+            .and_then(|e| e.value_from.clone())
+            .unwrap_or_else(|| panic!("{name} in {env:?}"))
+    };
+    let key = from("LLAMAGATE_SESSION_KEY").secret_key_ref.unwrap();
+    assert_eq!((key.name.as_str(), key.key.as_str()), ("gw-session", "key"));
+    assert_eq!(from("POD_IP").field_ref.unwrap().field_path, "status.podIP");
+    let config = exists::<ConfigMap>(&ns, "gw-config").await;
+    let written = config
+        .data
+        .unwrap_or_default()
+        .into_values()
+        .collect::<String>();
+    assert!(
+        written.contains("${LLAMAGATE_SESSION_KEY}") && written.contains("http://${POD_IP}:8080"),
+        "{written}"
+    );
     exists::<Service>(&ns, "gw").await;
     exists::<ServiceAccount>(&ns, "gw").await;
     exists::<RoleBinding>(&ns, "gw").await;

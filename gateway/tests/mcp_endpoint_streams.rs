@@ -164,7 +164,8 @@ async fn a_server_added_by_a_reload_is_announced_and_followed() {
 
 /// `resourceSubscriptions` of `subscriptions/listen`: the gateway subscribes at the 2025-era
 /// upstream (server-everything over stdio) and its `resources/updated` reach the stream under
-/// the URI the client named; a malformed list is refused naming the field.
+/// the URI the client named, also after the upstream restarted; a malformed list is refused
+/// naming the field.
 #[tokio::test]
 async fn resource_updates_of_a_2025_upstream_reach_a_listen_stream() {
     let local = llamagate_test_peers::everything_stdio();
@@ -210,6 +211,19 @@ async fn resource_updates_of_a_2025_upstream_reach_a_listen_stream() {
         update["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
         7
     );
+
+    // A new process (a restart) knows no subscriptions: the gateway makes them again.
+    let server = state.registry().get("local").unwrap();
+    server.restart(Duration::from_secs(1)).await.unwrap();
+    support::wait_healthy(&state, "local").await;
+    while stream.next(Duration::from_millis(300)).await.is_some() {}
+    let (status, _) = call(&state, ADMIN, "local__toggle-subscriber-updates", json!({})).await;
+    assert_eq!(status, 200);
+    let again = stream
+        .next(Duration::from_secs(15))
+        .await
+        .expect("an update from the new process");
+    assert_eq!(again["params"]["uri"], followed, "{again}");
 
     for (bad, field) in [
         (

@@ -42,6 +42,8 @@ pub struct ServerClient {
     pub(crate) resource_updates: tokio::sync::broadcast::Sender<Arc<str>>,
     /// Followers of each resource URI subscribed at the server.
     pub(crate) subscribed: Mutex<std::collections::HashMap<String, usize>>,
+    /// The session the subscriptions were made on.
+    pub(crate) subscribed_on: Mutex<Option<std::sync::Weak<Session>>>,
     pub(crate) cache: Arc<ListCache<Listing>>,
     pub(crate) health: Mutex<Health>,
     pub(crate) info: Mutex<Option<SessionInfo>>,
@@ -105,6 +107,7 @@ impl ServerClient {
             retired: std::sync::atomic::AtomicBool::new(false),
             resource_updates: tokio::sync::broadcast::channel(subscriptions::UPDATES_BUFFERED).0,
             subscribed: Mutex::default(),
+            subscribed_on: Mutex::default(),
         });
         client.publish_health();
         client
@@ -238,6 +241,8 @@ impl ServerClient {
             let stateless = session.info().stateless;
             if stateless {
                 self.listen_for_changes(&session);
+            } else {
+                self.subscribe_again_if_lost(&session);
             }
             // A stateless server's requests are independent POSTs: one session (and one
             // change stream) carries them all; more would only multiply streams and memory.

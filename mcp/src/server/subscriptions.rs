@@ -1,13 +1,17 @@
 //! Resource subscriptions of the 2025 revisions (`resources/subscribe`), shared by every
 //! caller of one server: the first subscriber of a URI subscribes at the server, the last
 //! one to let go unsubscribes, and every `notifications/resources/updated` the server sends
-//! reaches all the subscribers of the server ([`ServerClient::resource_updates`]).
+//! reaches all the subscribers of the server ([`ServerClient::resource_updates`]). The
+//! subscriptions live on one upstream session; when that one is gone (a restart, a broken
+//! connection), the next session opened subscribes to every followed URI again.
 
 // `resources/subscribe` is deprecated by the 2026 revision, which follows resources on
 // `subscriptions/listen`; 2025-era servers still use it.
 #![allow(deprecated)]
 
 use std::sync::{Arc, Weak};
+
+use crate::session::SharedSession;
 
 use rmcp::model::{SubscribeRequestParams, UnsubscribeRequestParams};
 use tokio::sync::broadcast;
@@ -86,11 +90,50 @@ impl ServerClient {
         if first {
             let timeout = self.description.timeouts.call;
             let params = SubscribeRequestParams::new(uri);
-            self.request("resources/subscribe", timeout, |session| async move {
-                session.peer().subscribe(params).await
+            self.request("resources/subscribe", timeout, |session| {
+                *self.lock_subscribed_on() = Some(Arc::downgrade(&session));
+                async move { session.peer().subscribe(params).await }
             })
             .await?;
         }
         Ok(subscription)
+    }
+
+    fn lock_subscribed_on(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<Weak<crate::session::Session>>> {
+        self.subscribed_on.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A new session of a 2025-era server: when the one holding the subscriptions is gone,
+    /// subscribe to every followed URI again on `session`.
+    pub(crate) fn subscribe_again_if_lost(&self, session: &SharedSession) {
+        let uris: Vec<String> = {
+            let subscribed = self.subscribed.lock().unwrap_or_else(|p| p.into_inner());
+            subscribed.keys().cloned().collect()
+        };
+        if uris.is_empty() {
+            return;
+        }
+        {
+            let mut on = self.lock_subscribed_on();
+            let held = on
+                .as_ref()
+                .and_then(Weak::upgrade)
+                .is_some_and(|held| !held.is_closed());
+            if held {
+                return;
+            }
+            *on = Some(Arc::downgrade(session));
+        }
+        tracing::debug!(server = %self.name(), count = uris.len(), "subscribing again to the followed resources");
+        let peer = session.peer().clone();
+        tokio::spawn(async move {
+            for uri in uris {
+                if let Err(e) = peer.subscribe(SubscribeRequestParams::new(uri)).await {
+                    tracing::debug!("a resource subscription was not made again: {e}");
+                }
+            }
+        });
     }
 }

@@ -60,7 +60,7 @@ impl AppState {
                 )
             })
             .ok();
-        // With `/mcp` served, upstream sessions declare sampling, elicitation and roots:
+        // With `/mcp` served, upstream sessions declare sampling and elicitation:
         // a 2025-era server's requests during a call go to the client that made it.
         let mut context = Context::new(metrics.mcp.clone())
             .with_link_local_allowed(config.mcp.allow_link_local_addresses)

@@ -51,6 +51,7 @@ async def main(url):
             await session.initialize()
             tools = [t.name for t in (await session.list_tools()).tools]
             out["tools"] = sorted(t for t in tools if "trigger-" in t and "request" in t and "async" not in t)
+            out["roots_tool"] = any("get-roots-list" in t for t in tools)
             for server in ["http", "local"]:
                 s = await session.call_tool(f"{server}__trigger-sampling-request", {"prompt": f"hi {server}", "maxTokens": 21})
                 e = await session.call_tool(f"{server}__trigger-elicitation-request", {})
@@ -117,6 +118,10 @@ async fn sampling_and_elicitation_of_a_2025_upstream_reach_the_client_through_ei
             "local__trigger-elicitation-request",
             "local__trigger-sampling-request"
         ])
+    );
+    assert_eq!(
+        out["roots_tool"], false,
+        "roots are not declared upstream: a pooled session would show one client's roots to the next"
     );
     for server in ["http", "local"] {
         let call = &out[server];

@@ -18,8 +18,7 @@ use rmcp::{
         ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability, ErrorData,
         FormElicitationCapability, Implementation, ListRootsResult, LoggingLevel,
         LoggingMessageNotificationParam, ProgressNotificationParam,
-        ResourceUpdatedNotificationParam, RootsCapabilities, SamplingCapability,
-        UrlElicitationCapability,
+        ResourceUpdatedNotificationParam, SamplingCapability, UrlElicitationCapability,
     },
     service::{NotificationContext, RequestContext, RoleClient},
 };
@@ -92,7 +91,7 @@ impl ClientEvents {
         self
     }
 
-    /// Declare sampling, elicitation and roots, because callers that can answer them are
+    /// Declare sampling and elicitation, because callers that can answer them are
     /// served (the gateway's `/mcp` endpoint): the server's questions go to them.
     pub fn with_requests_relayed(mut self, relayed: bool) -> Self {
         self.relayed = relayed;
@@ -151,7 +150,9 @@ impl ClientHandler for ClientEvents {
             elicitation.url = Some(UrlElicitationCapability::default());
             capabilities.elicitation = Some(elicitation);
             capabilities.sampling = Some(SamplingCapability::default());
-            capabilities.roots = Some(RootsCapabilities::default());
+            // Not roots: a server keeps the roots it was given per session (server-everything
+            // does), and pooled sessions are shared by many clients' calls, so one client's
+            // roots would be shown to the next. Roots stay the gateway's own (none).
         } else if self.elicitation == Elicitation::AcceptDefaults {
             let mut elicitation = ElicitationCapability::default();
             elicitation.form = Some(FormElicitationCapability::default());
@@ -165,13 +166,10 @@ impl ClientHandler for ClientEvents {
 
     async fn list_roots(
         &self,
-        context: RequestContext<RoleClient>,
+        _context: RequestContext<RoleClient>,
     ) -> Result<ListRootsResult, ErrorData> {
-        let params = Value::Object(Default::default());
-        if let Some(answer) = self.relayed("roots/list", &params, &context).await {
-            return answer;
-        }
-        // The gateway exposes no local files to servers.
+        // The gateway exposes no local files to servers, and relays no client's roots (see
+        // `get_info`).
         Ok(ListRootsResult::default())
     }
 

@@ -50,7 +50,7 @@ impl Context {
         self
     }
 
-    /// Sessions declare sampling, elicitation and roots, and each call that brings an
+    /// Sessions declare sampling and elicitation, and each call that brings an
     /// [`crate::Asker`] answers the server's requests itself (the gateway's `/mcp`).
     pub fn with_requests_relayed(mut self, relayed: bool) -> Self {
         self.requests_relayed = relayed;

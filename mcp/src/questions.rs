@@ -1,6 +1,7 @@
-//! Requests a server sends back in the middle of a call (sampling, elicitation, roots: the
-//! 2025 revisions' server-to-client requests), handed to whoever made the call when it can
-//! answer them ([`Asker`]), rather than answered by the gateway itself.
+//! Requests a server sends back in the middle of a call (sampling and elicitation, the 2025
+//! revisions' server-to-client requests; not roots, see `client_handler.rs`), handed to
+//! whoever made the call when it can answer them ([`Asker`]), rather than answered by the
+//! gateway itself.
 //!
 //! Sessions are pooled and shared by concurrent calls, so a question must be traced to its
 //! call. Over Streamable HTTP a server sends it on the call's own response stream, and the
@@ -34,8 +35,8 @@ pub(crate) const RELATED: &str = "io.llamagate/relatedRequestId";
 /// a moment before its id is known here).
 const REGISTRATION_GRACE: Duration = Duration::from_millis(50);
 
-/// A server's request to the client: `sampling/createMessage`, `elicitation/create` or
-/// `roots/list`, with its params as the server sent them.
+/// A server's request to the client: `sampling/createMessage` or `elicitation/create`, with
+/// its params as the server sent them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Question {
     /// The JSON-RPC method.

@@ -42,34 +42,8 @@ async fn upstream_list_changes_reach_listen_streams_and_session_streams() {
     assert!(prompts_stream.next(Duration::from_secs(5)).await.is_some());
 
     // A 2025-era session of the same endpoint, and its GET stream.
-    let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
-    let response = app(state.clone())
-        .oneshot(
-            Request::post("/mcp")
-                .header("authorization", format!("Bearer {ADMIN}"))
-                .header("content-type", "application/json")
-                .header("accept", "application/json, text/event-stream")
-                .body(Body::from(initialize.to_string()))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let session = response.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let mut session_stream = open(
-        &state,
-        Request::get("/mcp")
-            .header("authorization", format!("Bearer {ADMIN}"))
-            .header("accept", "text/event-stream")
-            .header("mcp-session-id", &session)
-            .header("mcp-protocol-version", "2025-11-25")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let session = initialize_session(&state).await;
+    let mut session_stream = open(&state, session_get(&session)).await;
 
     let (status, added) = call(
         &state,
@@ -212,6 +186,47 @@ async fn resource_updates_of_a_2025_upstream_reach_a_listen_stream() {
         7
     );
 
+    // A 2025-era session subscribes with `resources/subscribe`; its GET stream hears the
+    // updates, and nothing once it unsubscribed.
+    let session = initialize_session(&state).await;
+    let mut session_stream = open(&state, session_get(&session)).await;
+    let subscribe = |method: &str| {
+        session_post(
+            &session,
+            json!({"jsonrpc": "2.0", "id": 3, "method": method, "params": {"uri": followed}}),
+        )
+    };
+    let (status, subscribed) = send(&state, subscribe("resources/subscribe")).await;
+    assert_eq!(
+        (status, &subscribed["result"]),
+        (200, &json!({})),
+        "{subscribed}"
+    );
+    let heard = session_stream
+        .next(Duration::from_secs(15))
+        .await
+        .expect("an update on the session's GET stream");
+    assert_eq!(
+        heard["method"], "notifications/resources/updated",
+        "{heard}"
+    );
+    assert_eq!(heard["params"]["uri"], followed);
+    assert!(
+        heard["params"].get("_meta").is_none(),
+        "no subscription id on a session stream"
+    );
+    let (status, _) = send(&state, subscribe("resources/unsubscribe")).await;
+    assert_eq!(status, 200);
+    while session_stream
+        .next(Duration::from_millis(300))
+        .await
+        .is_some()
+    {}
+    assert!(
+        session_stream.next(Duration::from_secs(6)).await.is_none(),
+        "unsubscribed: the next round of updates (every 5 s) is not heard"
+    );
+
     // A new process (a restart) knows no subscriptions: the gateway makes them again.
     let server = state.registry().get("local").unwrap();
     server.restart(Duration::from_secs(1)).await.unwrap();
@@ -254,4 +269,40 @@ async fn resource_updates_of_a_2025_upstream_reach_a_listen_stream() {
             "{refused}"
         );
     }
+}
+
+async fn initialize_session(state: &AppState) -> String {
+    let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let response = app(state.clone())
+        .oneshot(session_post("", initialize))
+        .await
+        .unwrap();
+    response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn session_post(session: &str, body: Value) -> Request<Body> {
+    let mut request = Request::post("/mcp")
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    if !session.is_empty() {
+        request = request
+            .header("mcp-session-id", session)
+            .header("mcp-protocol-version", "2025-11-25");
+    }
+    request.body(Body::from(body.to_string())).unwrap()
+}
+
+fn session_get(session: &str) -> Request<Body> {
+    Request::get("/mcp")
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(Body::empty())
+        .unwrap()
 }

@@ -18,7 +18,7 @@ use llamagate_mcp::{ServerClient, cache::ListKind, server::ResourceSubscription}
 use serde_json::{Map, Value, json};
 use tokio::sync::{
     broadcast::{Receiver, error::RecvError},
-    mpsc,
+    mpsc, watch,
 };
 
 use super::{
@@ -82,6 +82,11 @@ impl Filter {
         })
     }
 
+    /// The resources a listen stream follows, for good.
+    pub fn followed(&self) -> watch::Receiver<Vec<String>> {
+        watch::channel(self.uris.clone()).1
+    }
+
     /// What the acknowledgement says was accepted.
     fn accepted(&self) -> Value {
         let mut accepted = Map::new();
@@ -113,7 +118,7 @@ impl Filter {
 }
 
 /// `notifications.resourceSubscriptions`: URIs, bounded in count and length.
-fn resource_subscriptions(asked: &Map<String, Value>) -> Result<Vec<String>, RpcError> {
+pub(super) fn resource_subscriptions(asked: &Map<String, Value>) -> Result<Vec<String>, RpcError> {
     const FIELD: &str = "`params.notifications.resourceSubscriptions`";
     let uris = match asked.get("resourceSubscriptions") {
         None | Some(Value::Null) => return Ok(Vec::new()),
@@ -176,6 +181,9 @@ pub struct Follower {
     pub principal: Principal,
     /// The endpoint path.
     pub target: Target,
+    /// The resources followed (as the endpoint names them); a listen stream's never change,
+    /// a session's change with its `resources/subscribe`.
+    pub uris: watch::Receiver<Vec<String>>,
 }
 
 fn notice(filter: &Filter, kind: ListKind, tag: Option<&Value>) -> Option<Value> {
@@ -187,10 +195,40 @@ fn notice(filter: &Filter, kind: ListKind, tag: Option<&Value>) -> Option<Value>
     Some(body)
 }
 
+/// Where a stream's notifications go, and which it carries.
+struct Outlet<'a> {
+    tx: &'a mpsc::Sender<Value>,
+    filter: &'a Filter,
+    tag: Option<&'a Value>,
+}
+
+impl Outlet<'_> {
+    /// Send the notice of a change of `kind`, if the stream carries it; false once the
+    /// client is gone.
+    async fn notice(&self, kind: ListKind) -> bool {
+        match notice(self.filter, kind, self.tag) {
+            Some(body) => self.tx.send(body).await.is_ok(),
+            None => true,
+        }
+    }
+}
+
+/// Why a stream stopped following its view as it was.
+enum Next {
+    /// Servers came or went: announce every kind and follow the new view.
+    Renew,
+    /// The resources followed changed: subscribe anew.
+    Resubscribe,
+    /// The client left, or the gateway is shutting down.
+    End,
+}
+
 /// The notifications that `filter` lets through of the list changes of the follower's view,
-/// each tagged with `tag` (the subscription) when there is one. When servers are added,
-/// removed or replaced (a reload, cluster discovery), every kind is announced and the view
-/// is followed anew; the stream ends when the client leaves or the view is gone.
+/// and the updates of the resources it follows, each tagged with `tag` (the subscription)
+/// when there is one; `first` (an acknowledgement) once the resources are subscribed. When
+/// servers are added, removed or replaced (a reload, cluster discovery), every kind is
+/// announced and the view is followed anew; the stream ends when the client leaves or the
+/// view is gone.
 fn notifications(
     follower: Follower,
     filter: Filter,
@@ -206,63 +244,34 @@ fn notifications(
             state,
             principal,
             target,
+            mut uris,
         } = follower;
+        let outlet = Outlet {
+            tx: &tx,
+            filter: &filter,
+            tag: tag.as_ref(),
+        };
         loop {
             let Ok(view) = views::view(&state, &principal, target.clone()) else {
                 return;
             };
-            let mut merged = stream::select_all(
-                view.servers
-                    .iter()
-                    .map(|server| changes(server.list_changes()).boxed()),
-            );
-            let (mut updates, _subscriptions) = resource_updates(&view, &filter.uris).await;
+            let followed = uris.borrow_and_update().clone();
+            let (updates, _subscriptions) = resource_updates(&view, &followed).await;
             // The acknowledgement once the resources are subscribed: what follows it is heard.
             if let Some(ack) = first.take()
                 && tx.send(ack).await.is_err()
             {
                 return;
             }
-            loop {
-                let update = async {
-                    match updates.next().await {
-                        Some(uri) => uri,
-                        None => std::future::pending().await,
-                    }
-                };
-                let next = async {
-                    match merged.next().await {
-                        Some(kind) => kind,
-                        // No server to hear from: only membership can change anything.
-                        None => std::future::pending().await,
-                    }
-                };
-                let kinds = tokio::select! {
-                    () = tx.closed() => return,
-                    kind = next => vec![kind],
-                    uri = update => {
-                        if tx.send(updated(&uri, tag.as_ref())).await.is_err() {
+            match follow(&view, updates, &mut membership, &mut uris, &outlet).await {
+                Next::End => return,
+                Next::Resubscribe => {}
+                Next::Renew => {
+                    for kind in [ListKind::Tools, ListKind::Prompts, ListKind::Resources] {
+                        if !outlet.notice(kind).await {
                             return;
                         }
-                        continue;
                     }
-                    changed = membership.changed() => {
-                        if changed.is_err() {
-                            return;
-                        }
-                        vec![ListKind::Tools, ListKind::Prompts, ListKind::Resources]
-                    }
-                };
-                let renewed = kinds.len() > 1;
-                for kind in kinds {
-                    if let Some(body) = notice(&filter, kind, tag.as_ref())
-                        && tx.send(body).await.is_err()
-                    {
-                        return;
-                    }
-                }
-                if renewed {
-                    break;
                 }
             }
         }
@@ -271,6 +280,60 @@ fn notifications(
         let body = rx.recv().await?;
         Some((message(&body), rx))
     })
+}
+
+/// Pass on the changes of `view`'s servers and the `updates` of its resources until
+/// something asks to follow it anew.
+async fn follow(
+    view: &catalog::View,
+    mut updates: stream::SelectAll<stream::BoxStream<'static, String>>,
+    membership: &mut watch::Receiver<u64>,
+    uris: &mut watch::Receiver<Vec<String>>,
+    outlet: &Outlet<'_>,
+) -> Next {
+    let mut merged = stream::select_all(
+        view.servers
+            .iter()
+            .map(|server| changes(server.list_changes()).boxed()),
+    );
+    loop {
+        // A stream with nothing to hear from waits on the others.
+        let update = async {
+            match updates.next().await {
+                Some(uri) => uri,
+                None => std::future::pending().await,
+            }
+        };
+        let change = async {
+            match merged.next().await {
+                Some(kind) => kind,
+                None => std::future::pending().await,
+            }
+        };
+        // Fixed resources (a listen stream): their sender is gone, nothing changes them.
+        let refollow = async {
+            if uris.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            () = outlet.tx.closed() => return Next::End,
+            kind = change => {
+                if !outlet.notice(kind).await {
+                    return Next::End;
+                }
+            }
+            uri = update => {
+                if outlet.tx.send(updated(&uri, outlet.tag)).await.is_err() {
+                    return Next::End;
+                }
+            }
+            changed = membership.changed() => {
+                return if changed.is_err() { Next::End } else { Next::Renew };
+            }
+            () = refollow => return Next::Resubscribe,
+        }
+    }
 }
 
 /// `notifications/resources/updated` for `uri` (as the client named it).

@@ -15,6 +15,7 @@ mod relay;
 pub mod rpc;
 pub mod seal;
 pub mod stateless;
+mod subscribed;
 mod views;
 
 use std::{
@@ -51,6 +52,7 @@ pub struct Sessions {
     filters: views::Filters,
     relays: relay::Relays,
     parked: parked::Parked,
+    subscribed: subscribed::Subscribed,
 }
 
 impl Sessions {
@@ -81,6 +83,7 @@ impl Sessions {
             filters: views::Filters::default(),
             relays: relay::Relays::default(),
             parked: parked::Parked::default(),
+            subscribed: subscribed::Subscribed::default(),
         }
     }
 
@@ -265,6 +268,12 @@ async fn handle(
         return ask::call_tool(state, principal, &view, claims, id, message, headers).await;
     }
     let answer = dispatch::request(state, principal, &view, None, None, method, message).await?;
+    if let ("resources/subscribe" | "resources/unsubscribe", Some(uri)) =
+        (method, message["params"]["uri"].as_str())
+    {
+        let on = method == "resources/subscribe";
+        state.sessions().subscribed.set(&claims, uri, on)?;
+    }
     Ok(rpc::result(id, answer.result, headers, HeaderMap::new()))
 }
 
@@ -299,6 +308,7 @@ async fn stateless_request(
                 state: state.clone(),
                 principal: principal.clone(),
                 target: view.target.clone(),
+                uris: filter.followed(),
             };
             return Ok(listen::subscription(follower, id, filter));
         }
@@ -358,13 +368,17 @@ fn get_stream(
     let opened = check_enabled(&state)
         .and_then(|()| check_origin(&headers, &state.config().mcp.endpoint))
         .and_then(|()| view(&state, &principal, target))
-        .and_then(|view| session(&state, &headers, &principal, &view).map(|_| view));
+        .and_then(|view| session(&state, &headers, &principal, &view).map(|c| (view, c)));
     match opened {
-        Ok(view) => listen::session_stream(listen::Follower {
-            state,
-            principal,
-            target: view.target,
-        }),
+        Ok((view, claims)) => {
+            let uris = state.sessions().subscribed.watch(&claims);
+            listen::session_stream(listen::Follower {
+                state,
+                principal,
+                target: view.target,
+                uris,
+            })
+        }
         Err(error) => error.into_response_for(None),
     }
 }
@@ -406,6 +420,7 @@ fn delete(state: AppState, principal: Principal, target: Target, headers: Header
     match ended {
         Ok(claims) => {
             state.sessions().end(&claims);
+            state.sessions().subscribed.end(&claims.sid);
             StatusCode::OK.into_response()
         }
         Err(error) => error.into_response_for(None),

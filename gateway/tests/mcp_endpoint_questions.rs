@@ -69,8 +69,14 @@ async def main(url):
 asyncio.run(main(sys.argv[1]))
 "#;
 
-#[tokio::test]
-async fn sampling_and_elicitation_of_a_2025_upstream_reach_the_client_through_either_replica() {
+/// Two replicas sharing a session key, in front of server-everything over Streamable HTTP
+/// (`http`) and over stdio (`local`, a process per replica); the peers live as long as the
+/// first element.
+async fn two_replicas() -> (
+    (llamagate_test_peers::Peer, tempfile::TempDir),
+    support::ServeProcess,
+    support::ServeProcess,
+) {
     let http = support::everything("streamableHttp");
     let local = llamagate_test_peers::everything_stdio();
     let args: Vec<String> = local.args.iter().map(|a| format!("\"{a}\"")).collect();
@@ -95,6 +101,12 @@ async fn sampling_and_elicitation_of_a_2025_upstream_reach_the_client_through_ei
             support::wait_healthy_at(&replica.addr, server).await;
         }
     }
+    ((http, dir), first, second)
+}
+
+#[tokio::test]
+async fn sampling_and_elicitation_of_a_2025_upstream_reach_the_client_through_either_replica() {
+    let (_peers, first, second) = two_replicas().await;
     let port = |addr: &str| addr.rsplit(':').next().unwrap().to_owned();
     let output = Command::new("timeout")
         .args(["120", &support::python("mcp1"), "-c", SCRIPT])
@@ -203,30 +215,7 @@ async fn result_of(request: reqwest::RequestBuilder) -> serde_json::Value {
 /// the retry, sent to the other replica, is passed on to the one holding the call.
 #[tokio::test]
 async fn a_2025_upstreams_question_reaches_a_stateless_client_as_input_required() {
-    let http = support::everything("streamableHttp");
-    let local = llamagate_test_peers::everything_stdio();
-    let args: Vec<String> = local.args.iter().map(|a| format!("\"{a}\"")).collect();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("llamagate.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:0\nmcp:\n  endpoint: {{ session_keys: [\"{}\"] }}\n  servers:\n    - {{ name: http, transport: streamable-http, url: \"{}\" }}\n    - {{ name: local, transport: stdio, command: \"{}\", args: [{}], cwd: \"{}\" }}\n",
-            "0f".repeat(32),
-            http.url,
-            local.program,
-            args.join(", "),
-            local.cwd.display()
-        ),
-    )
-    .unwrap();
-    let first = support::serve_process(&["--config", config.to_str().unwrap()]);
-    let second = support::serve_process(&["--config", config.to_str().unwrap()]);
-    for replica in [&first, &second] {
-        for server in ["http", "local"] {
-            support::wait_healthy_at(&replica.addr, server).await;
-        }
-    }
+    let (_peers, first, second) = two_replicas().await;
     let client = reqwest::Client::new();
     let forms = serde_json::json!({"elicitation": {"form": {}}, "sampling": {}});
 

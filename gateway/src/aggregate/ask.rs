@@ -32,6 +32,7 @@ use super::{
     relay::{self, Ask, Pending},
     rpc::{self, INTERNAL_ERROR, METHOD_NOT_FOUND, RpcError},
     seal::Claims,
+    stateless::Declared,
 };
 use crate::{auth::Principal, state::AppState};
 
@@ -60,16 +61,16 @@ pub async fn call_tool(
     let (tx, mut rx) = mpsc::channel::<Out>(16);
     // Only a client that declared something to answer with gets the upstream's questions.
     let asker = (!claims.caps.is_empty()).then(|| asker(state.clone(), claims.clone(), tx.clone()));
-    let (state, principal, view, message) = (
-        state.clone(),
-        principal.clone(),
-        view.clone(),
-        message.clone(),
+    run_apart(
+        state,
+        principal,
+        view,
+        None,
+        asker,
+        message,
+        Some(claims),
+        tx,
     );
-    tokio::spawn(async move {
-        let done = run(&state, &principal, &view, &claims, &tx, asker, &message).await;
-        let _ = tx.send(Out::Done(done)).await;
-    });
     match rx.recv().await {
         Some(Out::Done(Ok(result))) => Ok(rpc::result(id, result, headers, HeaderMap::new())),
         Some(Out::Done(Err(error))) => Err(error),
@@ -81,21 +82,46 @@ pub async fn call_tool(
     }
 }
 
-async fn run(
+/// Run a `tools/call` in a task of its own, its outcome last in `tx`. A session's call
+/// (`session`) whose upstream answers `input_required` asks the client and retries.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run_apart(
     state: &AppState,
     principal: &Principal,
     view: &View,
-    claims: &Claims,
-    tx: &Outbox,
+    declared: Option<Declared>,
     asker: Option<Asker>,
     message: &Value,
-) -> Result<Value, RpcError> {
-    let answer =
-        dispatch::request(state, principal, view, None, asker, "tools/call", message).await?;
-    match answer.ask {
-        None => Ok(answer.result),
-        Some(ask) => converse(state.sessions(), claims, tx, ask).await,
-    }
+    session: Option<Claims>,
+    tx: Outbox,
+) {
+    let (state, principal, view, message) = (
+        state.clone(),
+        principal.clone(),
+        view.clone(),
+        message.clone(),
+    );
+    tokio::spawn(async move {
+        let declared = declared.as_ref();
+        let answer = dispatch::request(
+            &state,
+            &principal,
+            &view,
+            declared,
+            asker,
+            "tools/call",
+            &message,
+        )
+        .await;
+        let done = match (answer, session) {
+            (Ok(answer), Some(claims)) if answer.ask.is_some() => {
+                let ask = answer.ask.expect("checked");
+                converse(state.sessions(), &claims, &tx, ask).await
+            }
+            (answer, _) => answer.map(|answer| answer.result),
+        };
+        let _ = tx.send(Out::Done(done)).await;
+    });
 }
 
 fn event(body: &Value) -> Result<Event, Infallible> {
@@ -128,48 +154,54 @@ fn stream(id: Value, first: Value, rx: mpsc::Receiver<Out>) -> Response {
 /// Answers a 2025-era upstream's mid-call requests by asking the session's client.
 fn asker(state: AppState, claims: Claims, tx: Outbox) -> Asker {
     Asker::new(move |question: Question| {
-        let (state, claims, tx) = (state.clone(), claims.clone(), tx.clone());
-        async move {
-            let declared = input::capability(&question.method)
-                .is_some_and(|needed| claims.caps.iter().any(|c| c == needed));
-            if !declared {
-                return Err(refusal(
-                    METHOD_NOT_FOUND,
-                    format!(
-                        "the client of this call did not declare the capability `{:.60}` needs",
-                        question.method
-                    ),
-                ));
-            }
-            let pending = relay::put(
-                state.sessions(),
-                &claims.sid,
-                &tx,
-                &question.method,
-                question.params,
-            )
-            .await
-            .map_err(|e| refusal(INTERNAL_ERROR, e.message))?;
-            let response = pending
-                .answer(state.sessions(), &tx)
-                .await
-                .map_err(|e| refusal(INTERNAL_ERROR, e.message))?;
-            match response.get("result") {
-                Some(result) if result.is_object() => Ok(result.clone()),
-                _ => {
-                    let error = &response["error"];
-                    let code = error["code"].as_i64().unwrap_or(INTERNAL_ERROR);
-                    let message = error["message"]
-                        .as_str()
-                        .unwrap_or("the client gave no result");
-                    Err(Refusal {
-                        data: error.get("data").cloned(),
-                        ..refusal(code, message.to_owned())
-                    })
-                }
-            }
-        }
+        let declared = input::capability(&question.method)
+            .is_some_and(|needed| claims.caps.iter().any(|c| c == needed));
+        let (state, sid, tx) = (state.clone(), claims.sid.clone(), tx.clone());
+        async move { put_question(&state, &sid, declared, &tx, question).await }
     })
+}
+
+/// Put a mid-call `question` to the client through `tx` (under the session or parked call
+/// `sid`), if it `declared` the capability the question needs: the client's result, or
+/// what the upstream is told instead.
+pub(super) async fn put_question(
+    state: &AppState,
+    sid: &str,
+    declared: bool,
+    tx: &Outbox,
+    question: Question,
+) -> Result<Value, Refusal> {
+    if !declared {
+        return Err(refusal(
+            METHOD_NOT_FOUND,
+            format!(
+                "the client of this call did not declare the capability `{:.60}` needs",
+                question.method
+            ),
+        ));
+    }
+    let sessions = state.sessions();
+    let pending = relay::put(sessions, sid, tx, &question.method, question.params)
+        .await
+        .map_err(|e| refusal(INTERNAL_ERROR, e.message))?;
+    let response = pending
+        .answer(sessions, tx)
+        .await
+        .map_err(|e| refusal(INTERNAL_ERROR, e.message))?;
+    match response.get("result") {
+        Some(result) if result.is_object() => Ok(result.clone()),
+        _ => {
+            let error = &response["error"];
+            let code = error["code"].as_i64().unwrap_or(INTERNAL_ERROR);
+            let message = error["message"]
+                .as_str()
+                .unwrap_or("the client gave no result");
+            Err(Refusal {
+                data: error.get("data").cloned(),
+                ..refusal(code, message.to_owned())
+            })
+        }
+    }
 }
 
 pub(super) fn refusal(code: i64, message: String) -> Refusal {

@@ -16,16 +16,16 @@ use std::{
 };
 
 use axum::{body::Bytes, http::HeaderMap, response::Response};
-use llamagate_mcp::{Asker, Question, Refusal};
+use llamagate_mcp::{Asker, Question};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 use super::{
-    ask::{Out, refusal},
+    ask::{self, Out},
     catalog::View,
-    dispatch, now, relay,
-    rpc::{self, INTERNAL_ERROR, METHOD_NOT_FOUND, RpcError},
+    now, relay,
+    rpc::{self, INTERNAL_ERROR, RpcError},
     stateless::{self, Declared},
 };
 use crate::{auth::Principal, state::AppState};
@@ -103,26 +103,16 @@ pub async fn call_tool(
     let park = uuid::Uuid::new_v4().simple().to_string();
     let (tx, rx) = mpsc::channel::<Out>(16);
     let asker = asker(state.clone(), park.clone(), declared.clone(), tx.clone());
-    let (task_state, principal_owned, view_owned, message_owned) = (
-        state.clone(),
-        principal.clone(),
-        view.clone(),
-        message.clone(),
+    ask::run_apart(
+        state,
+        principal,
+        view,
+        Some(declared),
+        Some(asker),
+        message,
+        None,
+        tx,
     );
-    tokio::spawn(async move {
-        let done = dispatch::request(
-            &task_state,
-            &principal_owned,
-            &view_owned,
-            Some(&declared),
-            Some(asker),
-            "tools/call",
-            &message_owned,
-        )
-        .await
-        .map(|answer| answer.result);
-        let _ = tx.send(Out::Done(done)).await;
-    });
     let name = message["params"]["name"].as_str().unwrap_or_default();
     next_step(state, principal, view, name, &park, rx).await
 }
@@ -239,28 +229,9 @@ async fn next_step(
 /// Puts a 2025-era upstream's questions in the parked call's outbox.
 fn asker(state: AppState, park: String, declared: Declared, tx: mpsc::Sender<Out>) -> Asker {
     Asker::new(move |question: Question| {
-        let (state, park, tx) = (state.clone(), park.clone(), tx.clone());
         let declared = super::input::capability(&question.method)
             .is_some_and(|needed| declared.capabilities.contains_key(needed));
-        async move {
-            if !declared {
-                return Err(refusal(
-                    METHOD_NOT_FOUND,
-                    format!(
-                        "the client of this call did not declare the capability `{:.60}` needs",
-                        question.method
-                    ),
-                ));
-            }
-            let sessions = state.sessions();
-            let pending = relay::put(sessions, &park, &tx, &question.method, question.params)
-                .await
-                .map_err(|e| refusal(INTERNAL_ERROR, e.message))?;
-            let response = pending
-                .answer(sessions, &tx)
-                .await
-                .map_err(|e| refusal(INTERNAL_ERROR, e.message))?;
-            Ok::<Value, Refusal>(response["result"].clone())
-        }
+        let (state, park, tx) = (state.clone(), park.clone(), tx.clone());
+        async move { ask::put_question(&state, &park, declared, &tx, question).await }
     })
 }

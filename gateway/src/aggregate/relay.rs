@@ -263,14 +263,7 @@ mod tests {
     use crate::config::EndpointConfig;
 
     fn claims(sid: &str) -> Claims {
-        Claims {
-            pv: "2025-11-25".into(),
-            exp: u64::MAX,
-            key: "k".into(),
-            view: "/mcp".into(),
-            sid: sid.into(),
-            caps: vec!["elicitation".into()],
-        }
+        super::super::seal::test_claims(sid, &["elicitation"])
     }
 
     fn token(sessions: &Sessions, sid: &str, slot: &str) -> String {

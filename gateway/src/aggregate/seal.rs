@@ -152,6 +152,19 @@ pub fn decode_key(text: &str) -> Option<Vec<u8>> {
         .filter(|k| k.len() == KEY_LEN)
 }
 
+/// Claims of a 2025-era session `sid` of key `k` on `/mcp`, declaring `caps`, for tests.
+#[cfg(test)]
+pub(super) fn test_claims(sid: &str, caps: &[&str]) -> Claims {
+    Claims {
+        pv: "2025-11-25".into(),
+        exp: u64::MAX,
+        key: "k".into(),
+        view: "/mcp".into(),
+        sid: sid.into(),
+        caps: caps.iter().map(|c| (*c).to_owned()).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

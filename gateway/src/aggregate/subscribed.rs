@@ -101,14 +101,7 @@ mod tests {
     use super::*;
 
     fn claims(sid: &str) -> Claims {
-        Claims {
-            pv: "2025-11-25".into(),
-            exp: u64::MAX,
-            key: "k".into(),
-            view: "/mcp".into(),
-            sid: sid.into(),
-            caps: Vec::new(),
-        }
+        super::super::seal::test_claims(sid, &[])
     }
 
     #[test]

@@ -306,3 +306,46 @@ fn session_get(session: &str) -> Request<Body> {
         .body(Body::empty())
         .unwrap()
 }
+
+/// A resource of a 2026-07-28 upstream (the mcp 2.3 peer) followed through the gateway: the
+/// gateway opens its own listen stream with `resourceSubscriptions` at the upstream.
+#[tokio::test]
+async fn resource_updates_of_a_2026_upstream_reach_a_listen_stream() {
+    let forms = llamagate_test_peers::mcp2_http();
+    let state = gateway(&forms.url).await;
+    let followed = "forms+test://text";
+    let listen = json!({"notifications": {"resourceSubscriptions": [followed]}});
+    let mut stream = open(&state, request(ADMIN, "subscriptions/listen", None, listen)).await;
+    assert!(
+        stream.next(Duration::from_secs(10)).await.is_some(),
+        "the acknowledgement"
+    );
+    let (status, touched) = call(
+        &state,
+        ADMIN,
+        "forms__touch",
+        json!({"arguments": {"uri": "test://other"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{touched}");
+    let (status, _) = call(
+        &state,
+        ADMIN,
+        "forms__touch",
+        json!({"arguments": {"uri": "test://text"}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let update = stream
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the update of the followed resource");
+    assert_eq!(
+        update["method"], "notifications/resources/updated",
+        "{update}"
+    );
+    assert_eq!(
+        update["params"]["uri"], followed,
+        "only the followed resource: {update}"
+    );
+}

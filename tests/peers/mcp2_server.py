@@ -72,6 +72,12 @@ def build() -> MCPServer:
         return f"{action}: {getattr(answer, 'action', answer)} (state {ctx.request_state})"
 
     @server.tool()
+    async def touch(uri: str, ctx: Context) -> str:
+        """Say the resource `uri` changed (to the `subscriptions/listen` streams that follow it)."""
+        await ctx.notify_resource_updated(uri)
+        return f"touched {uri}"
+
+    @server.tool()
     def regional_echo(
         region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})], message: str
     ) -> str:

@@ -41,7 +41,7 @@ pub struct ServerClient {
     pub(crate) pool: Pool,
     pub(crate) resource_updates: tokio::sync::broadcast::Sender<Arc<str>>,
     /// Followers of each resource URI subscribed at the server.
-    pub(crate) subscribed: Mutex<std::collections::HashMap<String, usize>>,
+    pub(crate) subscribed: Arc<Mutex<subscriptions::Subscribed>>,
     /// The session the subscriptions were made on.
     pub(crate) subscribed_on: Mutex<Option<std::sync::Weak<Session>>>,
     pub(crate) cache: Arc<ListCache<Listing>>,
@@ -106,7 +106,7 @@ impl ServerClient {
             tool_filter: CompiledFilter::default(),
             retired: std::sync::atomic::AtomicBool::new(false),
             resource_updates: tokio::sync::broadcast::channel(subscriptions::UPDATES_BUFFERED).0,
-            subscribed: Mutex::default(),
+            subscribed: Arc::default(),
             subscribed_on: Mutex::default(),
         });
         client.publish_health();
@@ -241,9 +241,8 @@ impl ServerClient {
             let stateless = session.info().stateless;
             if stateless {
                 self.listen_for_changes(&session);
-            } else {
-                self.subscribe_again_if_lost(&session);
             }
+            self.subscribe_again_if_lost(&session);
             // A stateless server's requests are independent POSTs: one session (and one
             // change stream) carries them all; more would only multiply streams and memory.
             let index = if stateless { 0 } else { index };

@@ -1,26 +1,47 @@
-//! Resource subscriptions of the 2025 revisions (`resources/subscribe`), shared by every
-//! caller of one server: the first subscriber of a URI subscribes at the server, the last
-//! one to let go unsubscribes, and every `notifications/resources/updated` the server sends
-//! reaches all the subscribers of the server ([`ServerClient::resource_updates`]). The
-//! subscriptions live on one upstream session; when that one is gone (a restart, a broken
+//! Resource subscriptions, shared by every caller of one server: the first follower of a URI
+//! subscribes at the server, the last one to let go ends it, and every update the server
+//! sends reaches all the followers of the server ([`ServerClient::resource_updates`]).
+//!
+//! A 2025-era server is asked with `resources/subscribe` and sends
+//! `notifications/resources/updated` on its session; a 2026-07-28 server gets a
+//! `subscriptions/listen` stream per URI (`resourceSubscriptions`), ended by cancelling it.
+//! Either lives on one upstream session: when that one is gone (a restart, a broken
 //! connection), the next session opened subscribes to every followed URI again.
 
-// `resources/subscribe` is deprecated by the 2026 revision, which follows resources on
-// `subscriptions/listen`; 2025-era servers still use it.
+// `resources/subscribe` is deprecated by the 2026 revision; 2025-era servers still use it.
 #![allow(deprecated)]
 
-use std::sync::{Arc, Weak};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Weak},
+};
 
-use crate::session::SharedSession;
-
-use rmcp::model::{SubscribeRequestParams, UnsubscribeRequestParams};
-use tokio::sync::broadcast;
+use rmcp::{
+    Peer, RoleClient,
+    model::{
+        ServerNotification, SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
+    },
+};
+use tokio::{sync::broadcast, task::AbortHandle};
 
 use super::ServerClient;
-use crate::error::McpError;
+use crate::{
+    error::McpError,
+    session::{Session, SharedSession},
+};
 
 /// Updates kept for a subscriber that is slow to read them.
 pub(crate) const UPDATES_BUFFERED: usize = 256;
+
+/// The followers of one URI, and the listen stream that serves them (2026-07-28 servers).
+#[derive(Default)]
+pub(crate) struct Followed {
+    count: usize,
+    listening: Option<AbortHandle>,
+}
+
+/// The URIs followed at one server.
+pub(crate) type Subscribed = HashMap<String, Followed>;
 
 /// A caller's subscription to one resource; dropping it lets go.
 pub struct ResourceSubscription {
@@ -33,22 +54,24 @@ impl Drop for ResourceSubscription {
         let Some(server) = self.server.upgrade() else {
             return;
         };
-        let last = {
-            let mut subscribed = server.subscribed.lock().unwrap_or_else(|p| p.into_inner());
+        let ended = {
+            let mut subscribed = server.lock_subscribed();
             match subscribed.get_mut(&self.uri) {
-                Some(count) if *count > 1 => {
-                    *count -= 1;
-                    false
+                Some(followed) if followed.count > 1 => {
+                    followed.count -= 1;
+                    None
                 }
-                Some(_) => {
-                    subscribed.remove(&self.uri);
-                    true
-                }
-                None => false,
+                Some(_) => subscribed.remove(&self.uri),
+                None => None,
             }
         };
+        let Some(ended) = ended else { return };
+        if let Some(listening) = ended.listening {
+            listening.abort();
+            return;
+        }
         let uri = std::mem::take(&mut self.uri);
-        if last && let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 let timeout = server.description.timeouts.call;
                 let _ = server
@@ -64,7 +87,41 @@ impl Drop for ResourceSubscription {
     }
 }
 
+/// Pass the updates of a listen stream on to `updates` until it ends or is aborted.
+fn pump(
+    subscription: rmcp::service::Subscription,
+    updates: broadcast::Sender<Arc<str>>,
+) -> AbortHandle {
+    let mut subscription = subscription;
+    tokio::spawn(async move {
+        while let Ok(Some(notification)) = subscription.next().await {
+            if let ServerNotification::ResourceUpdatedNotification(updated) = notification {
+                let _ = updates.send(Arc::from(updated.params.uri));
+            }
+        }
+    })
+    .abort_handle()
+}
+
+async fn listen(
+    peer: &Peer<RoleClient>,
+    uri: &str,
+) -> Result<rmcp::service::Subscription, rmcp::ServiceError> {
+    let filter = SubscriptionFilter::builder()
+        .resource_subscription(uri)
+        .build();
+    peer.listen(filter).await
+}
+
 impl ServerClient {
+    fn lock_subscribed(&self) -> std::sync::MutexGuard<'_, Subscribed> {
+        self.subscribed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_subscribed_on(&self) -> std::sync::MutexGuard<'_, Option<Weak<Session>>> {
+        self.subscribed_on.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The URIs (as the server names them) of the resources it says were updated.
     pub fn resource_updates(&self) -> broadcast::Receiver<Arc<str>> {
         self.resource_updates.subscribe()
@@ -77,18 +134,35 @@ impl ServerClient {
         uri: &str,
     ) -> Result<ResourceSubscription, McpError> {
         let first = {
-            let mut subscribed = self.subscribed.lock().unwrap_or_else(|p| p.into_inner());
-            let count = subscribed.entry(uri.to_owned()).or_insert(0);
-            *count += 1;
-            *count == 1
+            let mut subscribed = self.lock_subscribed();
+            let followed = subscribed.entry(uri.to_owned()).or_default();
+            followed.count += 1;
+            followed.count == 1
         };
-        // Counted before asking: a failure lets go like any subscriber.
+        // Counted before asking: a failure lets go like any follower.
         let subscription = ResourceSubscription {
             server: Arc::downgrade(self),
             uri: uri.to_owned(),
         };
-        if first {
-            let timeout = self.description.timeouts.call;
+        if !first {
+            return Ok(subscription);
+        }
+        let timeout = self.description.timeouts.call;
+        let stateless = self.info().is_some_and(|info| info.stateless);
+        if stateless {
+            let stream = self
+                .request("subscriptions/listen", timeout, |session| {
+                    *self.lock_subscribed_on() = Some(Arc::downgrade(&session));
+                    async move { listen(session.peer(), uri).await }
+                })
+                .await?;
+            let listening = pump(stream, self.resource_updates.clone());
+            match self.lock_subscribed().get_mut(uri) {
+                Some(followed) => followed.listening = Some(listening),
+                // Let go while the stream was being opened.
+                None => listening.abort(),
+            }
+        } else {
             let params = SubscribeRequestParams::new(uri);
             self.request("resources/subscribe", timeout, |session| {
                 *self.lock_subscribed_on() = Some(Arc::downgrade(&session));
@@ -99,19 +173,10 @@ impl ServerClient {
         Ok(subscription)
     }
 
-    fn lock_subscribed_on(
-        &self,
-    ) -> std::sync::MutexGuard<'_, Option<Weak<crate::session::Session>>> {
-        self.subscribed_on.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// A new session of a 2025-era server: when the one holding the subscriptions is gone,
-    /// subscribe to every followed URI again on `session`.
+    /// A new session: when the one holding the subscriptions is gone, subscribe to every
+    /// followed URI again on `session`.
     pub(crate) fn subscribe_again_if_lost(&self, session: &SharedSession) {
-        let uris: Vec<String> = {
-            let subscribed = self.subscribed.lock().unwrap_or_else(|p| p.into_inner());
-            subscribed.keys().cloned().collect()
-        };
+        let uris: Vec<String> = self.lock_subscribed().keys().cloned().collect();
         if uris.is_empty() {
             return;
         }
@@ -128,10 +193,30 @@ impl ServerClient {
         }
         tracing::debug!(server = %self.name(), count = uris.len(), "subscribing again to the followed resources");
         let peer = session.peer().clone();
+        let stateless = session.info().stateless;
+        let updates = self.resource_updates.clone();
+        let subscribed = self.subscribed.clone();
         tokio::spawn(async move {
             for uri in uris {
-                if let Err(e) = peer.subscribe(SubscribeRequestParams::new(uri)).await {
-                    tracing::debug!("a resource subscription was not made again: {e}");
+                if !stateless {
+                    if let Err(e) = peer.subscribe(SubscribeRequestParams::new(uri)).await {
+                        tracing::debug!("a resource subscription was not made again: {e}");
+                    }
+                    continue;
+                }
+                let Ok(stream) = listen(&peer, &uri).await else {
+                    tracing::debug!("a resource listen stream was not opened again");
+                    continue;
+                };
+                let listening = pump(stream, updates.clone());
+                let mut subscribed = subscribed.lock().unwrap_or_else(|p| p.into_inner());
+                match subscribed.get_mut(&uri) {
+                    Some(followed) => {
+                        if let Some(old) = followed.listening.replace(listening) {
+                            old.abort();
+                        }
+                    }
+                    None => listening.abort(),
                 }
             }
         });

@@ -38,7 +38,10 @@ async def sampling(context, params):
                                      content=types.TextContent(type="text", text="sampled: " + text))
 
 async def elicit(context, params):
-    asked.append(("elicitation", sorted(params.requestedSchema["properties"])[:2]))
+    properties = sorted(params.requestedSchema["properties"])
+    asked.append(("elicitation", properties[:2]))
+    if properties == ["audience"]:
+        return types.ElicitResult(action="accept", content={"audience": "the on-call team"})
     return types.ElicitResult(action="accept", content={"name": "Ada Lovelace", "check": True})
 
 def texts(result):
@@ -56,6 +59,8 @@ async def main(url):
                 s = await session.call_tool(f"{server}__trigger-sampling-request", {"prompt": f"hi {server}", "maxTokens": 21})
                 e = await session.call_tool(f"{server}__trigger-elicitation-request", {})
                 out[server] = {"sampling": texts(s), "elicitation": texts(e), "errors": [s.isError, e.isError]}
+            prompt = await session.get_prompt("py__briefing", {"topic": "rust"})
+            out["prompt"] = prompt.messages[0].content.text
     out["asked"] = asked
     # A session that declared nothing to answer with: the upstream is told so, no one is asked.
     async with streamablehttp_client(url, httpx_client_factory=factory) as (read, write, _):
@@ -70,14 +75,20 @@ asyncio.run(main(sys.argv[1]))
 "#;
 
 /// Two replicas sharing a session key, in front of server-everything over Streamable HTTP
-/// (`http`) and over stdio (`local`, a process per replica); the peers live as long as the
-/// first element.
+/// (`http`) and over stdio (`local`, a process per replica), and the mcp 1.30 peer (`py`,
+/// whose `briefing` prompt asks for its audience); the peers live as long as the first
+/// element.
 async fn two_replicas() -> (
-    (llamagate_test_peers::Peer, tempfile::TempDir),
+    (
+        llamagate_test_peers::Peer,
+        llamagate_test_peers::Peer,
+        tempfile::TempDir,
+    ),
     support::ServeProcess,
     support::ServeProcess,
 ) {
     let http = support::everything("streamableHttp");
+    let py = llamagate_test_peers::mcp1_peer("streamable-http");
     let local = llamagate_test_peers::everything_stdio();
     let args: Vec<String> = local.args.iter().map(|a| format!("\"{a}\"")).collect();
     let dir = tempfile::tempdir().unwrap();
@@ -85,9 +96,10 @@ async fn two_replicas() -> (
     std::fs::write(
         &config,
         format!(
-            "listen: 127.0.0.1:0\nmcp:\n  endpoint: {{ session_keys: [\"{}\"] }}\n  servers:\n    - {{ name: http, transport: streamable-http, url: \"{}\" }}\n    - {{ name: local, transport: stdio, command: \"{}\", args: [{}], cwd: \"{}\" }}\n",
+            "listen: 127.0.0.1:0\nmcp:\n  endpoint: {{ session_keys: [\"{}\"] }}\n  servers:\n    - {{ name: http, transport: streamable-http, url: \"{}\" }}\n    - {{ name: py, transport: streamable-http, url: \"{}\" }}\n    - {{ name: local, transport: stdio, command: \"{}\", args: [{}], cwd: \"{}\" }}\n",
             "ef".repeat(32),
             http.url,
+            py.url,
             local.program,
             args.join(", "),
             local.cwd.display()
@@ -97,11 +109,11 @@ async fn two_replicas() -> (
     let first = support::serve_process(&["--config", config.to_str().unwrap()]);
     let second = support::serve_process(&["--config", config.to_str().unwrap()]);
     for replica in [&first, &second] {
-        for server in ["http", "local"] {
+        for server in ["http", "py", "local"] {
             support::wait_healthy_at(&replica.addr, server).await;
         }
     }
-    ((http, dir), first, second)
+    ((http, py, dir), first, second)
 }
 
 #[tokio::test]
@@ -157,7 +169,8 @@ async fn sampling_and_elicitation_of_a_2025_upstream_reach_the_client_through_ei
             ["sampling", 21],
             ["elicitation", ["birthdate", "check"]],
             ["sampling", 21],
-            ["elicitation", ["birthdate", "check"]]
+            ["elicitation", ["birthdate", "check"]],
+            ["elicitation", ["audience"]]
         ]),
         "each question asked once, of the client whose call it was"
     );
@@ -170,13 +183,29 @@ async fn sampling_and_elicitation_of_a_2025_upstream_reach_the_client_through_ei
         "the upstream is told why: {}",
         out["plain"]
     );
-    assert_eq!(out["asked_after"], 4, "nobody else was asked");
+    assert_eq!(
+        out["prompt"], "Brief the on-call team on rust.",
+        "asked while the prompt was built"
+    );
+    assert_eq!(out["asked_after"], 5, "nobody else was asked");
 }
 
 /// The headers and `_meta` a 2026-07-28 client sends with a `tools/call`.
 fn stateless_call(
     client: &reqwest::Client,
     addr: &str,
+    tool: &str,
+    capabilities: serde_json::Value,
+    extra: serde_json::Value,
+) -> reqwest::RequestBuilder {
+    stateless_request(client, addr, "tools/call", tool, capabilities, extra)
+}
+
+/// The same for any `method` naming `name` (a tool or prompt).
+fn stateless_request(
+    client: &reqwest::Client,
+    addr: &str,
+    method: &str,
     tool: &str,
     capabilities: serde_json::Value,
     extra: serde_json::Value,
@@ -192,9 +221,9 @@ fn stateless_call(
         .post(format!("http://{addr}/mcp"))
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
+        .header("mcp-method", method)
         .header("mcp-name", tool)
-        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params}))
+        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 9, "method": method, "params": params}))
 }
 
 async fn result_of(request: reqwest::RequestBuilder) -> serde_json::Value {
@@ -315,6 +344,40 @@ async fn a_2025_upstreams_question_reaches_a_stateless_client_as_input_required(
     .await;
     let text = done["result"]["content"].to_string();
     assert!(text.contains("pong") && text.contains("scripted"), "{done}");
+
+    // A question asked while a prompt is built, answered through the other replica.
+    let topic = serde_json::json!({"arguments": {"topic": "wasm"}});
+    let prompt = |addr: &str, extra: serde_json::Value| {
+        stateless_request(
+            &client,
+            addr,
+            "prompts/get",
+            "py__briefing",
+            forms.clone(),
+            extra,
+        )
+    };
+    let asked = result_of(prompt(&first.addr, topic.clone())).await;
+    let result = &asked["result"];
+    let (key, question) = result["inputRequests"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap();
+    assert_eq!(
+        question["params"]["message"], "Who is the briefing on wasm for?",
+        "{asked}"
+    );
+    let mut answer = topic.clone();
+    answer["inputResponses"] =
+        serde_json::json!({key: {"action": "accept", "content": {"audience": "the SREs"}}});
+    answer["requestState"] = result["requestState"].clone();
+    let done = result_of(prompt(&second.addr, answer)).await;
+    assert_eq!(
+        done["result"]["messages"][0]["content"]["text"], "Brief the SREs on wasm.",
+        "{done}"
+    );
 
     // A client that cannot answer: the upstream hears so, nobody is asked.
     let plain = result_of(stateless_call(

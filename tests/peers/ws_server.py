@@ -13,6 +13,7 @@ import os
 import warnings
 
 import uvicorn
+from pydantic import BaseModel
 from mcp.server.fastmcp import FastMCP, Image
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.server.websocket import websocket_server
@@ -39,6 +40,19 @@ async def list_tools_with_a_vendor_field():
 
 
 server._mcp_server.list_tools()(list_tools_with_a_vendor_field)
+
+
+class Audience(BaseModel):
+    audience: str
+
+
+@server.prompt()
+async def briefing(topic: str, ctx: Context) -> str:
+    """A briefing on `topic`, for an audience the user is asked for while the prompt is built
+    (a 2025-era server's own elicitation request in the middle of `prompts/get`)."""
+    answer = await ctx.elicit(message=f"Who is the briefing on {topic} for?", schema=Audience)
+    who = answer.data.audience if answer.action == "accept" else "nobody in particular"
+    return f"Brief {who} on {topic}."
 
 
 async def ws_endpoint(websocket):

@@ -1,4 +1,5 @@
-//! A 2025-era session's `tools/call` that needs the client (elicitation, sampling, roots):
+//! A 2025-era session's `tools/call` (also `prompts/get`, `resources/read`) that needs the
+//! client (elicitation, sampling, roots):
 //! the gateway asks it on the call's own SSE stream, as a 2025 server would, whichever way
 //! the upstream asks:
 //!
@@ -48,8 +49,12 @@ pub(super) enum Out {
 /// Where a call's questions go.
 pub(super) type Outbox = mpsc::Sender<Out>;
 
-/// A session's `tools/call`, asking the client whatever the upstream needs.
-pub async fn call_tool(
+/// The requests whose upstream may ask the client mid-way.
+pub const ASKING: [&str; 3] = ["tools/call", "prompts/get", "resources/read"];
+
+/// A session's call, prompt or read (one of [`ASKING`]), asking the client whatever the
+/// upstream needs.
+pub async fn request(
     state: &AppState,
     principal: &Principal,
     view: &View,
@@ -82,8 +87,9 @@ pub async fn call_tool(
     }
 }
 
-/// Run a `tools/call` in a task of its own, its outcome last in `tx`. A session's call
-/// (`session`) whose upstream answers `input_required` asks the client and retries.
+/// Run a request (one of [`ASKING`]) in a task of its own, its outcome last in `tx`. A
+/// session's call (`session`) whose upstream answers `input_required` asks the client and
+/// retries.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_apart(
     state: &AppState,
@@ -103,16 +109,9 @@ pub(super) fn run_apart(
     );
     tokio::spawn(async move {
         let declared = declared.as_ref();
-        let answer = dispatch::request(
-            &state,
-            &principal,
-            &view,
-            declared,
-            asker,
-            "tools/call",
-            &message,
-        )
-        .await;
+        let method = message["method"].as_str().unwrap_or_default();
+        let answer =
+            dispatch::request(&state, &principal, &view, declared, asker, method, &message).await;
         let done = match (answer, session) {
             (Ok(answer), Some(claims)) if answer.ask.is_some() => {
                 let ask = answer.ask.expect("checked");

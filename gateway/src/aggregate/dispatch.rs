@@ -214,9 +214,9 @@ pub async fn request(
             .await;
         }
         "tools/call" => return call_tool(state, principal, view, declared, asker, params).await,
-        "prompts/get" => get_prompt(state, principal, view, params).await?,
+        "prompts/get" => get_prompt(state, principal, view, params, asker).await?,
         "resources/read" => {
-            let result = read_resource(principal, view, params).await?;
+            let result = read_resource(principal, view, params, asker).await?;
             return Ok(Answer::hinted(result, CacheHint::NONE));
         }
         "resources/subscribe" | "resources/unsubscribe" if declared.is_none() => {
@@ -395,19 +395,21 @@ async fn get_prompt(
     principal: &Principal,
     view: &View,
     params: &Map<String, Value>,
+    asker: Option<Asker>,
 ) -> Result<Value, RpcError> {
     require(principal, Scope::McpCall)?;
     let name = string_param(params, "name")?;
     let arguments = arguments_param(params)?;
     let (server, prompt) = resolve(state, principal, view, ListKind::Prompts, name).await?;
     usable(&server)?;
-    Ok(server.get_prompt(&prompt, arguments).await?)
+    Ok(server.get_prompt_asking(&prompt, arguments, asker).await?)
 }
 
 async fn read_resource(
     principal: &Principal,
     view: &View,
     params: &Map<String, Value>,
+    asker: Option<Asker>,
 ) -> Result<Value, RpcError> {
     require(principal, Scope::McpRead)?;
     let uri = string_param(params, "uri")?;
@@ -415,7 +417,7 @@ async fn read_resource(
         catalog::split_uri(view, uri).ok_or_else(|| unknown("resource", uri))?;
     usable(server)?;
     let mut result = server
-        .read_resource(&original, meta(params))
+        .read_resource_asking(&original, meta(params), asker)
         .await
         .map_err(|e| {
             // The URI asked for, as SEP-2164 wants it in a not-found error's data.

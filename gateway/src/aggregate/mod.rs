@@ -264,8 +264,8 @@ async fn handle(
     }
     check_version_header(headers)?;
     let claims = session(state, headers, principal, &view)?;
-    if method == "tools/call" {
-        return ask::call_tool(state, principal, &view, claims, id, message, headers).await;
+    if ask::ASKING.contains(&method) {
+        return ask::request(state, principal, &view, claims, id, message, headers).await;
     }
     let answer = dispatch::request(state, principal, &view, None, None, method, message).await?;
     if let ("resources/subscribe" | "resources/unsubscribe", Some(uri)) =
@@ -291,13 +291,15 @@ async fn stateless_request(
     let declared = stateless::check(headers, method, params)?;
     let answer = match method {
         "server/discover" => stateless::discover(view).into(),
-        "tools/call" if parked::resumes(state, params) => {
-            return parked::resume(state, principal, view, params, headers, body).await;
+        asking if ask::ASKING.contains(&asking) && parked::resumes(state, params) => {
+            return parked::resume(state, principal, view, message, headers, body).await;
         }
-        "tools/call" if parked::can_answer(&declared) => {
-            parked::call_tool(state, principal, view, declared, message)
-                .await?
-                .into()
+        asking if ask::ASKING.contains(&asking) && parked::can_answer(&declared) => {
+            dispatch::Answer {
+                result: parked::request(state, principal, view, declared, message).await?,
+                hint: parked::hint(asking),
+                ask: None,
+            }
         }
         "subscriptions/listen" => {
             principal

@@ -1,4 +1,5 @@
-//! A 2025-era upstream's mid-call request for a 2026-07-28 client: the client has no
+//! A 2025-era upstream's request in the middle of a call, prompt or read, for a 2026-07-28
+//! client: the client has no
 //! session to be asked on, so the question becomes an `input_required` result, and the
 //! upstream call, still waiting for its answer, is parked on this replica. The
 //! `requestState` is sealed and names the replica and the parked call; the client's retry
@@ -26,7 +27,7 @@ use super::{
     catalog::View,
     now, relay,
     rpc::{self, INTERNAL_ERROR, RpcError},
-    stateless::{self, Declared},
+    stateless::{self, CacheHint, Declared},
 };
 use crate::{auth::Principal, state::AppState};
 
@@ -42,7 +43,9 @@ struct ParkedState {
     exp: u64,
     key: String,
     view: String,
-    /// The tool as the client names it.
+    /// The request: `tools/call`, `prompts/get` or `resources/read`.
+    method: String,
+    /// The tool or prompt (its name) or resource (its URI) as the client names it.
     name: String,
     /// The parked call (also the "session" its question ids belong to).
     park: String,
@@ -92,8 +95,21 @@ pub fn resumes(state: &AppState, params: &Value) -> bool {
         })
 }
 
-/// A stateless `tools/call` whose upstream may ask mid-call.
-pub async fn call_tool(
+/// The caching hint of a parked request's answer: a read's, as `dispatch` gives it.
+pub fn hint(method: &str) -> Option<CacheHint> {
+    (method == "resources/read").then_some(CacheHint::NONE)
+}
+
+/// What a request is about: the tool's or prompt's name, the resource's URI.
+fn subject(message: &Value) -> (&str, &str) {
+    let method = message["method"].as_str().unwrap_or_default();
+    let params = &message["params"];
+    let name = params["name"].as_str().or(params["uri"].as_str());
+    (method, name.unwrap_or_default())
+}
+
+/// A stateless call, prompt or read whose upstream may ask mid-way.
+pub async fn request(
     state: &AppState,
     principal: &Principal,
     view: &View,
@@ -113,8 +129,7 @@ pub async fn call_tool(
         None,
         tx,
     );
-    let name = message["params"]["name"].as_str().unwrap_or_default();
-    next_step(state, principal, view, name, &park, rx).await
+    next_step(state, principal, view, subject(message), &park, rx).await
 }
 
 /// The retry of a parked call: its answers delivered here, or on the replica holding it.
@@ -122,18 +137,23 @@ pub async fn resume(
     state: &AppState,
     principal: &Principal,
     view: &View,
-    params: &Value,
+    message: &Value,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, RpcError> {
     let sessions = state.sessions();
+    let params = &message["params"];
     let token = params["requestState"].as_str().unwrap_or_default();
-    let name = params["name"].as_str().unwrap_or_default();
+    let (method, name) = subject(message);
     let parked = sessions
         .sealer
         .open_as::<ParkedState>(PURPOSE, token)
         .filter(|s| {
-            s.exp > now() && s.key == *principal.name && s.view == view.path && s.name == name
+            s.exp > now()
+                && s.key == *principal.name
+                && s.view == view.path
+                && s.method == method
+                && s.name == name
         })
         .ok_or_else(|| {
             RpcError::params(
@@ -167,21 +187,14 @@ pub async fn resume(
             )));
         }
     }
-    let id = body_id(body);
-    let result = next_step(state, principal, view, name, &parked.park, rx).await?;
+    let id = message.get("id").cloned().unwrap_or(Value::Null);
+    let result = next_step(state, principal, view, (method, name), &parked.park, rx).await?;
     Ok(rpc::result(
         &id,
-        stateless::finish(result, None),
+        stateless::finish(result, hint(method)),
         headers,
         HeaderMap::new(),
     ))
-}
-
-fn body_id(body: &Bytes) -> Value {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|m| m.get("id").cloned())
-        .unwrap_or(Value::Null)
 }
 
 /// The call's next question (parked again, as `input_required`), or its outcome.
@@ -189,7 +202,7 @@ async fn next_step(
     state: &AppState,
     principal: &Principal,
     view: &View,
-    name: &str,
+    (method, name): (&str, &str),
     park: &str,
     mut rx: mpsc::Receiver<Out>,
 ) -> Result<Value, RpcError> {
@@ -217,6 +230,7 @@ async fn next_step(
             exp: now() + PARKED_FOR.as_secs(),
             key: principal.name.to_string(),
             view: view.path.clone(),
+            method: method.to_owned(),
             name: name.to_owned(),
             park: park.to_owned(),
             replica: sessions.replica_url().map(str::to_owned),

@@ -216,6 +216,16 @@ impl ServerClient {
         uri: &str,
         meta: Map<String, Value>,
     ) -> Result<Value, McpError> {
+        self.read_resource_asking(uri, meta, None).await
+    }
+
+    /// [`Self::read_resource`], the server's questions during it given to `asker`.
+    pub async fn read_resource_asking(
+        &self,
+        uri: &str,
+        meta: Map<String, Value>,
+        asker: Option<Asker>,
+    ) -> Result<Value, McpError> {
         let method = "resources/read";
         let mut body = serde_json::json!({ "uri": uri });
         if !meta.is_empty() {
@@ -224,7 +234,7 @@ impl ServerClient {
         let request: ReadResourceRequestParams = params(self.name(), method, body)?;
         let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
         let timeout = self.description.timeouts.call;
-        let (typed, result) = self.send(method, timeout, request).await?;
+        let (typed, result) = self.send_asking(method, timeout, request, asker).await?;
         let value = match typed {
             ServerResult::ReadResourceResult(_) => result,
             ServerResult::InputRequiredResult(_) => input_required(result),
@@ -240,6 +250,16 @@ impl ServerClient {
         name: &str,
         arguments: Map<String, Value>,
     ) -> Result<Value, McpError> {
+        self.get_prompt_asking(name, arguments, None).await
+    }
+
+    /// [`Self::get_prompt`], the server's questions during it given to `asker`.
+    pub async fn get_prompt_asking(
+        &self,
+        name: &str,
+        arguments: Map<String, Value>,
+        asker: Option<Asker>,
+    ) -> Result<Value, McpError> {
         let method = "prompts/get";
         let request: GetPromptRequestParams = params(
             self.name(),
@@ -248,7 +268,7 @@ impl ServerClient {
         )?;
         let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
         let timeout = self.description.timeouts.call;
-        let (typed, result) = self.send(method, timeout, request).await?;
+        let (typed, result) = self.send_asking(method, timeout, request, asker).await?;
         let value = match typed {
             ServerResult::GetPromptResult(_) => result,
             ServerResult::InputRequiredResult(_) => input_required(result),

@@ -191,6 +191,47 @@ async fn an_upstream_question_reaches_the_client_and_its_answer_goes_back() {
         other_key["error"]["code"], -32602,
         "another key cannot replay it: {other_key}"
     );
+
+    // The same rounds for a prompt: its state is bound to the prompt, not a tool.
+    let prompt = |extra: Value| {
+        let mut params = json!({"name": "forms__approval", "arguments": {"change": "deploy"},
+            "_meta": meta(json!({"elicitation": {}}))});
+        if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
+            params.extend(extra.clone());
+        }
+        request(ADMIN, "prompts/get", Some("forms__approval"), params)
+    };
+    let (status, asked) = send(&state, prompt(json!({}))).await;
+    assert_eq!(status, 200, "{asked}");
+    let result = &asked["result"];
+    assert_eq!(result["resultType"], "input_required", "{asked}");
+    assert_eq!(
+        result["inputRequests"]["who"]["params"]["message"],
+        "Who approves deploy?"
+    );
+    let sealed = result["requestState"].as_str().unwrap().to_owned();
+    assert!(
+        !sealed.contains("approval:"),
+        "the upstream's state is sealed: {sealed}"
+    );
+    let answers = json!({"who": {"action": "accept", "content": {"approver": "Lin"}}});
+    let (_, done) = send(
+        &state,
+        prompt(json!({"inputResponses": answers, "requestState": sealed})),
+    )
+    .await;
+    let text = done["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(
+        text, "Change deploy, approved by Lin (state approval:deploy).",
+        "{done}"
+    );
+    let (_, misused) = call(&state, ADMIN, "forms__confirm", answer(&sealed)).await;
+    assert_eq!(
+        misused["error"]["code"], -32602,
+        "a prompt's state on a tool: {misused}"
+    );
 }
 
 /// The SSE events of a streaming response, as JSON, one at a time.

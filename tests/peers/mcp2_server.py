@@ -71,6 +71,21 @@ def build() -> MCPServer:
         answer = answers["ok"]
         return f"{action}: {getattr(answer, 'action', answer)} (state {ctx.request_state})"
 
+    @server.prompt()
+    async def approval(change: str, ctx: Context):
+        """A change request, once the user says who approves it (multi-round-trip input)."""
+        answers = ctx.input_responses
+        if not answers:
+            question = ElicitRequest(
+                params=ElicitRequestFormParams(
+                    message=f"Who approves {change}?",
+                    requested_schema={"type": "object", "properties": {"approver": {"type": "string"}}},
+                )
+            )
+            return InputRequiredResult(input_requests={"who": question}, request_state=f"approval:{change}")
+        content = getattr(answers["who"], "content", None) or {}
+        return f"Change {change}, approved by {content.get('approver', 'nobody')} (state {ctx.request_state})."
+
     @server.tool()
     async def touch(uri: str, ctx: Context) -> str:
         """Say the resource `uri` changed (to the `subscriptions/listen` streams that follow it)."""

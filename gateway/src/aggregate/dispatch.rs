@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use super::{
     VERSIONS,
     catalog::{self, View},
-    input, relay,
+    input, reads, relay,
     rpc::{self, INTERNAL_ERROR, METHOD_NOT_FOUND, RpcError},
     seal::Claims,
     stateless::{self, CacheHint, Declared},
@@ -97,7 +97,7 @@ pub fn instructions(view: &View) -> String {
     }
 }
 
-fn require(principal: &Principal, scope: Scope) -> Result<(), RpcError> {
+pub(super) fn require(principal: &Principal, scope: Scope) -> Result<(), RpcError> {
     principal
         .require(scope)
         .map_err(|e| RpcError::protocol(INTERNAL_ERROR, e.to_string()))
@@ -110,7 +110,10 @@ fn params(message: &Value) -> &Map<String, Value> {
         .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
 }
 
-fn string_param<'a>(params: &'a Map<String, Value>, field: &str) -> Result<&'a str, RpcError> {
+pub(super) fn string_param<'a>(
+    params: &'a Map<String, Value>,
+    field: &str,
+) -> Result<&'a str, RpcError> {
     params
         .get(field)
         .and_then(Value::as_str)
@@ -118,7 +121,7 @@ fn string_param<'a>(params: &'a Map<String, Value>, field: &str) -> Result<&'a s
 }
 
 /// `params.arguments`: an object, or nothing (an empty one).
-fn arguments_param(params: &Map<String, Value>) -> Result<Map<String, Value>, RpcError> {
+pub(super) fn arguments_param(params: &Map<String, Value>) -> Result<Map<String, Value>, RpcError> {
     match params.get("arguments") {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(arguments)) => Ok(arguments.clone()),
@@ -128,7 +131,7 @@ fn arguments_param(params: &Map<String, Value>) -> Result<Map<String, Value>, Rp
 
 /// The request's `_meta` for the upstream, without the protocol's own keys: the gateway's
 /// client speaks to the upstream in its own version, with its own identity.
-fn meta(params: &Map<String, Value>) -> Map<String, Value> {
+pub(super) fn meta(params: &Map<String, Value>) -> Map<String, Value> {
     params
         .get("_meta")
         .and_then(Value::as_object)
@@ -214,9 +217,10 @@ pub async fn request(
             .await;
         }
         "tools/call" => return call_tool(state, principal, view, declared, asker, params).await,
-        "prompts/get" => get_prompt(state, principal, view, params, asker).await?,
+        "prompts/get" => reads::get_prompt(state, principal, view, declared, params, asker).await?,
         "resources/read" => {
-            let result = read_resource(principal, view, params, asker).await?;
+            let result =
+                reads::read_resource(state, principal, view, declared, params, asker).await?;
             return Ok(Answer::hinted(result, CacheHint::NONE));
         }
         "resources/subscribe" | "resources/unsubscribe" if declared.is_none() => {
@@ -237,7 +241,7 @@ pub async fn request(
     Ok(answer.into())
 }
 
-fn unknown(what: &str, name: &str) -> RpcError {
+pub(super) fn unknown(what: &str, name: &str) -> RpcError {
     RpcError::params(format!(
         "no {what} `{name:.200}` here; list them to see what this key may use"
     ))
@@ -290,7 +294,7 @@ async fn list(
 
 /// The server and original name of an exposed tool or prompt; on `/mcp/{server}` the name
 /// as it is.
-async fn resolve(
+pub(super) async fn resolve(
     state: &AppState,
     principal: &Principal,
     view: &View,
@@ -312,7 +316,7 @@ async fn resolve(
         .ok_or_else(|| unknown(what, name))
 }
 
-fn usable(server: &ServerClient) -> Result<(), RpcError> {
+pub(super) fn usable(server: &ServerClient) -> Result<(), RpcError> {
     let health = server.health();
     if health.accepts_calls() {
         Ok(())
@@ -388,56 +392,6 @@ async fn call_tool(
             }),
         }),
     }
-}
-
-async fn get_prompt(
-    state: &AppState,
-    principal: &Principal,
-    view: &View,
-    params: &Map<String, Value>,
-    asker: Option<Asker>,
-) -> Result<Value, RpcError> {
-    require(principal, Scope::McpCall)?;
-    let name = string_param(params, "name")?;
-    let arguments = arguments_param(params)?;
-    let (server, prompt) = resolve(state, principal, view, ListKind::Prompts, name).await?;
-    usable(&server)?;
-    Ok(server.get_prompt_asking(&prompt, arguments, asker).await?)
-}
-
-async fn read_resource(
-    principal: &Principal,
-    view: &View,
-    params: &Map<String, Value>,
-    asker: Option<Asker>,
-) -> Result<Value, RpcError> {
-    require(principal, Scope::McpRead)?;
-    let uri = string_param(params, "uri")?;
-    let (server, original) =
-        catalog::split_uri(view, uri).ok_or_else(|| unknown("resource", uri))?;
-    usable(server)?;
-    let mut result = server
-        .read_resource_asking(&original, meta(params), asker)
-        .await
-        .map_err(|e| {
-            // The URI asked for, as SEP-2164 wants it in a not-found error's data.
-            let mut error = RpcError::from(e);
-            if let Some(data) = error.data.as_mut() {
-                data["uri"] = json!(uri);
-            }
-            error
-        })?;
-    // The contents name the URI the client asked for.
-    if !view.single
-        && let Some(contents) = result.get_mut("contents").and_then(Value::as_array_mut)
-    {
-        for content in contents {
-            if let Some(inner) = content.get("uri").and_then(Value::as_str) {
-                content["uri"] = json!(format!("{}+{inner}", server.name()));
-            }
-        }
-    }
-    Ok(result)
 }
 
 async fn complete(

@@ -11,6 +11,7 @@ mod guards;
 mod input;
 mod listen;
 mod parked;
+mod reads;
 mod relay;
 pub mod rpc;
 pub mod seal;

@@ -76,6 +76,38 @@ pub struct ToolCall {
     pub asker: Option<Asker>,
 }
 
+/// What a prompt or read carries beyond its params: the answers to a previous
+/// `input_required`, and who answers the server's questions mid-way.
+#[derive(Debug, Clone, Default)]
+pub struct Interaction {
+    /// Answers to a previous `input_required`.
+    pub input_responses: Option<Value>,
+    /// The opaque `requestState` of a previous `input_required`, echoed back.
+    pub request_state: Option<String>,
+    /// Answers the requests the server sends back meanwhile.
+    pub asker: Option<Asker>,
+}
+
+impl Interaction {
+    /// Put the answers in the request's `body`; the asker is what is left.
+    fn into_body(self, body: &mut Value) -> Option<Asker> {
+        if let Some(responses) = self.input_responses {
+            body["inputResponses"] = responses;
+        }
+        if let Some(state) = self.request_state {
+            body["requestState"] = Value::String(state);
+        }
+        self.asker
+    }
+}
+
+fn wrapped(outcome: ToolOutcome) -> Value {
+    match outcome {
+        ToolOutcome::Complete { result } => result,
+        ToolOutcome::InputRequired { result } => input_required(result),
+    }
+}
+
 fn params<T: serde::de::DeserializeOwned>(
     server: &str,
     method: &str,
@@ -210,72 +242,77 @@ impl ServerClient {
         }
     }
 
-    /// `resources/read`.
+    /// `resources/read`; a read that needs input first is `{resultType: input_required,
+    /// result}`.
     pub async fn read_resource(
         &self,
         uri: &str,
         meta: Map<String, Value>,
     ) -> Result<Value, McpError> {
-        self.read_resource_asking(uri, meta, None).await
+        let outcome = self.read_resource_with(uri, meta, Interaction::default());
+        Ok(wrapped(outcome.await?))
     }
 
-    /// [`Self::read_resource`], the server's questions during it given to `asker`.
-    pub async fn read_resource_asking(
+    /// `resources/read`, with `interaction`'s answers and asker.
+    pub async fn read_resource_with(
         &self,
         uri: &str,
         meta: Map<String, Value>,
-        asker: Option<Asker>,
-    ) -> Result<Value, McpError> {
+        interaction: Interaction,
+    ) -> Result<ToolOutcome, McpError> {
         let method = "resources/read";
         let mut body = serde_json::json!({ "uri": uri });
         if !meta.is_empty() {
             body["_meta"] = Value::Object(meta);
         }
+        let asker = interaction.into_body(&mut body);
         let request: ReadResourceRequestParams = params(self.name(), method, body)?;
         let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
         let timeout = self.description.timeouts.call;
         let (typed, result) = self.send_asking(method, timeout, request, asker).await?;
-        let value = match typed {
-            ServerResult::ReadResourceResult(_) => result,
-            ServerResult::InputRequiredResult(_) => input_required(result),
+        let outcome = match typed {
+            ServerResult::ReadResourceResult(_) => ToolOutcome::Complete { result },
+            ServerResult::InputRequiredResult(_) => ToolOutcome::InputRequired { result },
             _ => return Err(self.unknown_result(method)),
         };
-        self.check_size(method, &value)?;
-        Ok(value)
+        let (ToolOutcome::Complete { result } | ToolOutcome::InputRequired { result }) = &outcome;
+        self.check_size(method, result)?;
+        Ok(outcome)
     }
 
-    /// `prompts/get` with string arguments.
+    /// `prompts/get` with string arguments; a prompt that needs input first is
+    /// `{resultType: input_required, result}`.
     pub async fn get_prompt(
         &self,
         name: &str,
         arguments: Map<String, Value>,
     ) -> Result<Value, McpError> {
-        self.get_prompt_asking(name, arguments, None).await
+        let outcome = self.get_prompt_with(name, arguments, Interaction::default());
+        Ok(wrapped(outcome.await?))
     }
 
-    /// [`Self::get_prompt`], the server's questions during it given to `asker`.
-    pub async fn get_prompt_asking(
+    /// `prompts/get`, with `interaction`'s answers and asker.
+    pub async fn get_prompt_with(
         &self,
         name: &str,
         arguments: Map<String, Value>,
-        asker: Option<Asker>,
-    ) -> Result<Value, McpError> {
+        interaction: Interaction,
+    ) -> Result<ToolOutcome, McpError> {
         let method = "prompts/get";
-        let request: GetPromptRequestParams = params(
-            self.name(),
-            method,
-            serde_json::json!({ "name": name, "arguments": arguments }),
-        )?;
+        let mut body = serde_json::json!({ "name": name, "arguments": arguments });
+        let asker = interaction.into_body(&mut body);
+        let request: GetPromptRequestParams = params(self.name(), method, body)?;
         let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
         let timeout = self.description.timeouts.call;
         let (typed, result) = self.send_asking(method, timeout, request, asker).await?;
-        let value = match typed {
-            ServerResult::GetPromptResult(_) => result,
-            ServerResult::InputRequiredResult(_) => input_required(result),
+        let outcome = match typed {
+            ServerResult::GetPromptResult(_) => ToolOutcome::Complete { result },
+            ServerResult::InputRequiredResult(_) => ToolOutcome::InputRequired { result },
             _ => return Err(self.unknown_result(method)),
         };
-        self.check_size(method, &value)?;
-        Ok(value)
+        let (ToolOutcome::Complete { result } | ToolOutcome::InputRequired { result }) = &outcome;
+        self.check_size(method, result)?;
+        Ok(outcome)
     }
 
     /// `completion/complete`; `request` is the params object (`ref`, `argument`, `context`).

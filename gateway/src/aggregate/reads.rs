@@ -1,0 +1,136 @@
+//! `prompts/get` and `resources/read` through `/mcp`, with the same input rounds as a tool
+//! call: a 2025-era upstream's questions mid-way go to the `asker`; a 2026-07-28 upstream's
+//! `input_required` reaches a stateless client with a sealed `requestState`, bound to the
+//! prompt or resource, and the retry's answers go back to the upstream.
+
+use llamagate_mcp::{
+    Asker,
+    cache::ListKind,
+    server::operations::{Interaction, ToolOutcome},
+};
+use serde_json::{Map, Value, json};
+
+use super::{
+    catalog::{self, View},
+    dispatch::{arguments_param, meta, require, resolve, string_param, unknown, usable},
+    input,
+    rpc::{INTERNAL_ERROR, RpcError},
+    stateless::Declared,
+};
+use crate::{auth::Principal, config::Scope, state::AppState};
+
+/// The answers of a retry, checked against what the sealed state was given for.
+fn interaction(
+    state: &AppState,
+    declared: Option<&Declared>,
+    params: &Map<String, Value>,
+    site: &input::CallSite<'_>,
+    asker: Option<Asker>,
+) -> Result<Interaction, RpcError> {
+    let retry = match declared {
+        Some(_) => input::retry(state.sessions(), params, site)?,
+        None => input::Retry::default(),
+    };
+    Ok(Interaction {
+        input_responses: retry.input_responses,
+        request_state: retry.request_state,
+        asker,
+    })
+}
+
+/// The upstream's outcome for the client: an `input_required` sealed for a stateless one.
+fn outcome(
+    state: &AppState,
+    declared: Option<&Declared>,
+    site: &input::CallSite<'_>,
+    outcome: ToolOutcome,
+) -> Result<Value, RpcError> {
+    match (outcome, declared) {
+        (ToolOutcome::Complete { result }, _) => Ok(result),
+        (ToolOutcome::InputRequired { result }, Some(declared)) => {
+            input::for_client(state.sessions(), result, declared, site)
+        }
+        (ToolOutcome::InputRequired { .. }, None) => Err(RpcError::protocol(
+            INTERNAL_ERROR,
+            format!(
+                "MCP server `{}` needs the user's input first (2026-07-28 `input_required`), which reaches only 2026-07-28 clients for prompts and reads: send this request without a session",
+                site.server
+            ),
+        )),
+    }
+}
+
+/// `prompts/get`.
+pub async fn get_prompt(
+    state: &AppState,
+    principal: &Principal,
+    view: &View,
+    declared: Option<&Declared>,
+    params: &Map<String, Value>,
+    asker: Option<Asker>,
+) -> Result<Value, RpcError> {
+    require(principal, Scope::McpCall)?;
+    let name = string_param(params, "name")?;
+    let arguments = arguments_param(params)?;
+    let (server, prompt) = resolve(state, principal, view, ListKind::Prompts, name).await?;
+    usable(&server)?;
+    // The sealed state names what it was given for: this prompt, not a tool of its name.
+    let subject = format!("prompts/get {prompt}");
+    let site = input::CallSite {
+        key: &principal.name,
+        view: &view.path,
+        server: server.name(),
+        tool: &subject,
+    };
+    let interaction = interaction(state, declared, params, &site, asker)?;
+    let got = server
+        .get_prompt_with(&prompt, arguments, interaction)
+        .await?;
+    outcome(state, declared, &site, got)
+}
+
+/// `resources/read`: the contents name the URI the client asked for.
+pub async fn read_resource(
+    state: &AppState,
+    principal: &Principal,
+    view: &View,
+    declared: Option<&Declared>,
+    params: &Map<String, Value>,
+    asker: Option<Asker>,
+) -> Result<Value, RpcError> {
+    require(principal, Scope::McpRead)?;
+    let uri = string_param(params, "uri")?;
+    let (server, original) =
+        catalog::split_uri(view, uri).ok_or_else(|| unknown("resource", uri))?;
+    usable(server)?;
+    let subject = format!("resources/read {original}");
+    let site = input::CallSite {
+        key: &principal.name,
+        view: &view.path,
+        server: server.name(),
+        tool: &subject,
+    };
+    let interaction = interaction(state, declared, params, &site, asker)?;
+    let got = server
+        .read_resource_with(&original, meta(params), interaction)
+        .await
+        .map_err(|e| {
+            // The URI asked for, as SEP-2164 wants it in a not-found error's data.
+            let mut error = RpcError::from(e);
+            if let Some(data) = error.data.as_mut() {
+                data["uri"] = json!(uri);
+            }
+            error
+        })?;
+    let mut result = outcome(state, declared, &site, got)?;
+    if !view.single
+        && let Some(contents) = result.get_mut("contents").and_then(Value::as_array_mut)
+    {
+        for content in contents {
+            if let Some(inner) = content.get("uri").and_then(Value::as_str) {
+                content["uri"] = json!(format!("{}+{inner}", server.name()));
+            }
+        }
+    }
+    Ok(result)
+}

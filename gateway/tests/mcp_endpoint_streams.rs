@@ -349,3 +349,21 @@ async fn resource_updates_of_a_2026_upstream_reach_a_listen_stream() {
         "only the followed resource: {update}"
     );
 }
+
+/// A 2025-era session that declared no capability calls a tool whose 2026-07-28 upstream
+/// needs the user: a clear error naming the capability, answered in place.
+#[tokio::test]
+async fn a_session_that_declared_nothing_is_told_which_capability_a_call_needs() {
+    let forms = llamagate_test_peers::mcp2_http();
+    let state = gateway(&forms.url).await;
+    let session = initialize_session(&state).await;
+    let call = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+        "params": {"name": "forms__confirm", "arguments": {"action": "deploy"}}});
+    let (status, refused) = send(&state, session_post(&session, call)).await;
+    assert_eq!(status, 200);
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("`elicitation` capability") && message.contains("forms"),
+        "{refused}"
+    );
+}

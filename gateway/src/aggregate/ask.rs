@@ -63,9 +63,17 @@ pub async fn request(
     message: &Value,
     headers: &HeaderMap,
 ) -> Result<Response, RpcError> {
+    if claims.caps.is_empty() {
+        // Nothing to ask this client: answered in place, as any request.
+        let answer =
+            dispatch::request(state, principal, view, None, None, method(message), message).await?;
+        if let Some(ask) = answer.ask {
+            return Err(undeclared(&ask));
+        }
+        return Ok(rpc::result(id, answer.result, headers, HeaderMap::new()));
+    }
     let (tx, mut rx) = mpsc::channel::<Out>(16);
-    // Only a client that declared something to answer with gets the upstream's questions.
-    let asker = (!claims.caps.is_empty()).then(|| asker(state.clone(), claims.clone(), tx.clone()));
+    let asker = Some(asker(state.clone(), claims.clone(), tx.clone()));
     run_apart(
         state,
         principal,
@@ -85,6 +93,27 @@ pub async fn request(
             "the call ended without an outcome",
         )),
     }
+}
+
+fn method(message: &Value) -> &str {
+    message["method"].as_str().unwrap_or_default()
+}
+
+/// A session that declared no capability, whose upstream needs one.
+fn undeclared(ask: &Ask) -> RpcError {
+    let needed = ask.first["inputRequests"]
+        .as_object()
+        .into_iter()
+        .flat_map(|requests| requests.values())
+        .find_map(|request| request["method"].as_str().and_then(input::capability))
+        .unwrap_or("elicitation");
+    RpcError::protocol(
+        INTERNAL_ERROR,
+        format!(
+            "MCP server `{}` needs the client's `{needed}` capability to finish this call; the session did not declare it at initialize",
+            ask.server.name()
+        ),
+    )
 }
 
 /// Run a request (one of [`ASKING`]) in a task of its own, its outcome last in `tx`. A
@@ -109,7 +138,7 @@ pub(super) fn run_apart(
     );
     tokio::spawn(async move {
         let declared = declared.as_ref();
-        let method = message["method"].as_str().unwrap_or_default();
+        let method = method(&message);
         let answer =
             dispatch::request(&state, &principal, &view, declared, asker, method, &message).await;
         let done = match (answer, session) {

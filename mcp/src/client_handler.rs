@@ -18,7 +18,7 @@ use rmcp::{
         ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability, ErrorData,
         FormElicitationCapability, Implementation, ListRootsResult, LoggingLevel,
         LoggingMessageNotificationParam, ProgressNotificationParam,
-        ResourceUpdatedNotificationParam, SamplingCapability, UrlElicitationCapability,
+        ResourceUpdatedNotificationParam, SamplingCapability,
     },
     service::{NotificationContext, RequestContext, RoleClient},
 };
@@ -147,7 +147,8 @@ impl ClientHandler for ClientEvents {
         if self.relayed {
             let mut elicitation = ElicitationCapability::default();
             elicitation.form = Some(FormElicitationCapability::default());
-            elicitation.url = Some(UrlElicitationCapability::default());
+            // Forms only: a client that declared `elicitation` takes forms (the spec's
+            // default); URL mode would need every client to have declared it too.
             capabilities.elicitation = Some(elicitation);
             capabilities.sampling = Some(SamplingCapability::default());
             // Not roots: a server keeps the roots it was given per session (server-everything

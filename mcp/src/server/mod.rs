@@ -258,45 +258,6 @@ impl ServerClient {
         Ok(())
     }
 
-    /// Stateless (2026-07-28) servers send `list_changed` only on a `subscriptions/listen`
-    /// stream; keep one open per session and invalidate the cache from it.
-    fn listen_for_changes(&self, session: &Arc<Session>) {
-        use rmcp::model::{ServerNotification, SubscriptionFilter};
-        let peer = session.peer().clone();
-        let cache = Arc::downgrade(&self.cache);
-        let server = self.name().to_owned();
-        tokio::spawn(async move {
-            let filter = SubscriptionFilter::builder()
-                .tools_list_changed()
-                .resources_list_changed()
-                .prompts_list_changed()
-                .build();
-            let mut subscription = match peer.listen(filter).await {
-                Ok(subscription) => subscription,
-                Err(e) => {
-                    tracing::debug!(server = %server, "no change subscription: {e}");
-                    return;
-                }
-            };
-            while let Ok(Some(notification)) = subscription.next().await {
-                let Some(cache) = cache.upgrade() else { return };
-                match notification {
-                    ServerNotification::ToolListChangedNotification(_) => {
-                        cache.invalidate(ListKind::Tools)
-                    }
-                    ServerNotification::PromptListChangedNotification(_) => {
-                        cache.invalidate(ListKind::Prompts)
-                    }
-                    ServerNotification::ResourceListChangedNotification(_) => {
-                        cache.invalidate(ListKind::Resources);
-                        cache.invalidate(ListKind::ResourceTemplates);
-                    }
-                    _ => {}
-                }
-            }
-        });
-    }
-
     pub(crate) fn publish_pool(&self) {
         if self.is_retired() {
             return;

@@ -1,6 +1,8 @@
-//! Resource subscriptions, shared by every caller of one server: the first follower of a URI
-//! subscribes at the server, the last one to let go ends it, and every update the server
-//! sends reaches all the followers of the server ([`ServerClient::resource_updates`]).
+//! What the gateway follows at a server: the list changes of a 2026-07-28 server (its
+//! `subscriptions/listen` stream), and resource subscriptions, shared by every caller of one
+//! server: the first follower of a URI subscribes at the server, the last one to let go
+//! ends it, and every update the server sends reaches all the followers of the server
+//! ([`ServerClient::resource_updates`]).
 //!
 //! A 2025-era server is asked with `resources/subscribe` and sends
 //! `notifications/resources/updated` on its session; a 2026-07-28 server gets a
@@ -25,6 +27,7 @@ use rmcp::{
 use tokio::{sync::broadcast, task::AbortHandle};
 
 use super::ServerClient;
+use crate::cache::ListKind;
 use crate::{
     error::McpError,
     session::{Session, SharedSession},
@@ -217,6 +220,44 @@ impl ServerClient {
                         }
                     }
                     None => listening.abort(),
+                }
+            }
+        });
+    }
+
+    /// Stateless (2026-07-28) servers send `list_changed` only on a `subscriptions/listen`
+    /// stream; keep one open per session and invalidate the cache from it.
+    pub(crate) fn listen_for_changes(&self, session: &Arc<Session>) {
+        let peer = session.peer().clone();
+        let cache = Arc::downgrade(&self.cache);
+        let server = self.name().to_owned();
+        tokio::spawn(async move {
+            let filter = SubscriptionFilter::builder()
+                .tools_list_changed()
+                .resources_list_changed()
+                .prompts_list_changed()
+                .build();
+            let mut subscription = match peer.listen(filter).await {
+                Ok(subscription) => subscription,
+                Err(e) => {
+                    tracing::debug!(server = %server, "no change subscription: {e}");
+                    return;
+                }
+            };
+            while let Ok(Some(notification)) = subscription.next().await {
+                let Some(cache) = cache.upgrade() else { return };
+                match notification {
+                    ServerNotification::ToolListChangedNotification(_) => {
+                        cache.invalidate(ListKind::Tools)
+                    }
+                    ServerNotification::PromptListChangedNotification(_) => {
+                        cache.invalidate(ListKind::Prompts)
+                    }
+                    ServerNotification::ResourceListChangedNotification(_) => {
+                        cache.invalidate(ListKind::Resources);
+                        cache.invalidate(ListKind::ResourceTemplates);
+                    }
+                    _ => {}
                 }
             }
         });

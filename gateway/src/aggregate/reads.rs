@@ -4,7 +4,7 @@
 //! prompt or resource, and the retry's answers go back to the upstream.
 
 use llamagate_mcp::{
-    Asker,
+    Asker, ServerClient,
     cache::ListKind,
     server::operations::{Interaction, ToolOutcome},
 };
@@ -18,6 +18,21 @@ use super::{
     stateless::Declared,
 };
 use crate::{auth::Principal, config::Scope, state::AppState};
+
+/// Where a prompt or read stands; `subject` names the request and what it is about.
+fn site<'a>(
+    principal: &'a Principal,
+    view: &'a View,
+    server: &'a ServerClient,
+    subject: &'a str,
+) -> input::CallSite<'a> {
+    input::CallSite {
+        key: &principal.name,
+        view: &view.path,
+        server: server.name(),
+        tool: subject,
+    }
+}
 
 /// The answers of a retry, checked against what the sealed state was given for.
 fn interaction(
@@ -76,12 +91,7 @@ pub async fn get_prompt(
     usable(&server)?;
     // The sealed state names what it was given for: this prompt, not a tool of its name.
     let subject = format!("prompts/get {prompt}");
-    let site = input::CallSite {
-        key: &principal.name,
-        view: &view.path,
-        server: server.name(),
-        tool: &subject,
-    };
+    let site = site(principal, view, &server, &subject);
     let interaction = interaction(state, declared, params, &site, asker)?;
     let got = server
         .get_prompt_with(&prompt, arguments, interaction)
@@ -104,12 +114,7 @@ pub async fn read_resource(
         catalog::split_uri(view, uri).ok_or_else(|| unknown("resource", uri))?;
     usable(server)?;
     let subject = format!("resources/read {original}");
-    let site = input::CallSite {
-        key: &principal.name,
-        view: &view.path,
-        server: server.name(),
-        tool: &subject,
-    };
+    let site = site(principal, view, server, &subject);
     let interaction = interaction(state, declared, params, &site, asker)?;
     let got = server
         .read_resource_with(&original, meta(params), interaction)

@@ -25,7 +25,10 @@ use crate::{
     error::{McpError, error_chain},
     questions::{AskClock, Asker, CallsInFlight},
     stdio_process::StdioChild,
-    transport::{self, http::SessionIdSeen, param_headers::ToolSchemas, recorded::RawResults},
+    transport::{
+        self, http::SessionIdSeen, owned::Ownership, param_headers::ToolSchemas,
+        recorded::RawResults,
+    },
 };
 
 /// What the server told us about itself when the session opened.
@@ -77,16 +80,31 @@ impl Session {
         http: &reqwest::Client,
         options: &SessionOptions,
     ) -> Result<Self, McpError> {
-        let first = Self::open_as(server, server.protocol, events.clone(), http, options).await;
+        let first =
+            Self::open_as(server, server.protocol, events.clone(), http, options, None).await;
         match first {
             Err(McpError::Incompatible { supported, .. })
                 if server.protocol == ProtocolMode::Auto && supported.is_empty() =>
             {
                 tracing::debug!(server = %server.name, "`server/discover` named no protocol version; using the initialize handshake");
-                Self::open_as(server, ProtocolMode::Legacy, events, http, options).await
+                Self::open_as(server, ProtocolMode::Legacy, events, http, options, None).await
             }
             other => other,
         }
+    }
+
+    /// A session of a 2025-era Streamable HTTP server owned by one client of the gateway
+    /// (`transport/owned.rs`): opened by a real handshake when `ownership` is
+    /// [`Ownership::opened`], resumed by its id when it is [`Ownership::resumed`].
+    pub async fn open_owned(
+        server: &ServerDescription,
+        events: ClientEvents,
+        http: &reqwest::Client,
+        options: &SessionOptions,
+        ownership: Ownership,
+    ) -> Result<Self, McpError> {
+        let legacy = ProtocolMode::Legacy;
+        Self::open_as(server, legacy, events, http, options, Some(ownership)).await
     }
 
     async fn open_as(
@@ -95,6 +113,7 @@ impl Session {
         events: ClientEvents,
         http: &reqwest::Client,
         options: &SessionOptions,
+        ownership: Option<Ownership>,
     ) -> Result<Self, McpError> {
         let name = server.name.as_str();
         let failed = |detail: String| McpError::Connect {
@@ -135,7 +154,8 @@ impl Session {
             match remote.transport() {
                 RemoteTransport::StreamableHttp => {
                     let seen = http_session_id.clone().unwrap_or_default();
-                    let transport = streamable_http(name, remote, http, max, &raw, seen, options)?;
+                    let transport =
+                        streamable_http(name, remote, http, (max, &raw, seen), options, ownership)?;
                     handshake(events, transport, lifecycle, name).await
                 }
                 RemoteTransport::Sse => {
@@ -250,28 +270,32 @@ fn streamable_http(
     name: &str,
     remote: &RemoteEndpoint,
     http: &reqwest::Client,
-    max: usize,
-    raw: &RawResults,
-    seen: SessionIdSeen,
+    (max, raw, seen): (usize, &RawResults, SessionIdSeen),
     options: &SessionOptions,
+    ownership: Option<Ownership>,
 ) -> Result<StreamableHttpClientTransport<transport::http::RecordingClient>, McpError> {
     let headers = transport::auth_headers(name, remote)?;
     let config = StreamableHttpClientTransportConfig::with_uri(remote.url().as_str())
         .max_json_response_size(max)
         .max_sse_event_size(max)
-        .reinit_on_expired_session(true)
+        // An owned session is not replaced behind its owner's back: the other replicas
+        // would go on with the old one.
+        .reinit_on_expired_session(ownership.is_none())
         .custom_headers(
             headers
                 .into_iter()
                 .filter_map(|(name, value)| name.map(|name| (name, value)))
                 .collect(),
         );
-    let client = transport::http::RecordingClient::new(
+    let mut client = transport::http::RecordingClient::new(
         http.clone(),
         raw.clone(),
         seen,
         options.tool_schemas.clone(),
     );
+    if let Some(ownership) = ownership {
+        client = client.owned(ownership);
+    }
     Ok(StreamableHttpClientTransport::with_client(client, config))
 }
 

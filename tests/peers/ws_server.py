@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import warnings
+import weakref
 
 import uvicorn
 from pydantic import BaseModel
@@ -40,6 +41,30 @@ async def list_tools_with_a_vendor_field():
 
 
 server._mcp_server.list_tools()(list_tools_with_a_vendor_field)
+
+
+# What each MCP session kept (`remember`), as a stateful server keeps per-session state.
+notes = weakref.WeakKeyDictionary()
+
+
+@server.tool()
+def remember(note: str, ctx: Context) -> str:
+    """Keep `note` in this MCP session."""
+    notes[ctx.session] = note
+    return "kept"
+
+
+@server.tool()
+def recall(ctx: Context) -> str:
+    """The note this MCP session kept, or `nothing`."""
+    return notes.get(ctx.session, "nothing")
+
+
+@server.tool()
+def open_sessions() -> int:
+    """How many Streamable HTTP sessions the server holds (ended ones are gone)."""
+    manager = getattr(server, "_session_manager", None)
+    return len(manager._server_instances) if manager is not None else 0
 
 
 class Audience(BaseModel):

@@ -30,6 +30,7 @@ use super::{
     Sessions,
     catalog::View,
     dispatch, input,
+    owned::Caller,
     relay::{self, Ask, Pending},
     rpc::{self, INTERNAL_ERROR, METHOD_NOT_FOUND, RpcError},
     seal::Claims,
@@ -65,8 +66,10 @@ pub async fn request(
 ) -> Result<Response, RpcError> {
     if claims.caps.is_empty() {
         // Nothing to ask this client: answered in place, as any request.
+        let caller = Caller::of(&claims, None);
+        let method = method(message);
         let answer =
-            dispatch::request(state, principal, view, None, None, method(message), message).await?;
+            dispatch::request(state, principal, view, None, caller, method, message).await?;
         if let Some(ask) = answer.ask {
             return Err(undeclared(&ask));
         }
@@ -79,7 +82,7 @@ pub async fn request(
         principal,
         view,
         None,
-        asker,
+        Caller::of(&claims, asker),
         message,
         Some(claims),
         tx,
@@ -125,7 +128,7 @@ pub(super) fn run_apart(
     principal: &Principal,
     view: &View,
     declared: Option<Declared>,
-    asker: Option<Asker>,
+    caller: Caller,
     message: &Value,
     session: Option<Claims>,
     tx: Outbox,
@@ -139,8 +142,10 @@ pub(super) fn run_apart(
     tokio::spawn(async move {
         let declared = declared.as_ref();
         let method = method(&message);
-        let answer =
-            dispatch::request(&state, &principal, &view, declared, asker, method, &message).await;
+        let answer = dispatch::request(
+            &state, &principal, &view, declared, caller, method, &message,
+        )
+        .await;
         let done = match (answer, session) {
             (Ok(answer), Some(claims)) if answer.ask.is_some() => {
                 let ask = answer.ask.expect("checked");

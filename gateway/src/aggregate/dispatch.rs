@@ -9,7 +9,7 @@ use axum::{
     response::Response,
 };
 use llamagate_mcp::{
-    Asker, ServerClient,
+    ServerClient,
     cache::ListKind,
     server::operations::{ToolCall, ToolOutcome},
 };
@@ -18,15 +18,18 @@ use serde_json::{Map, Value, json};
 use super::{
     VERSIONS,
     catalog::{self, View},
-    input, reads, relay,
+    input,
+    owned::{self, Caller},
+    reads, relay,
     rpc::{self, INTERNAL_ERROR, METHOD_NOT_FOUND, RpcError},
     seal::Claims,
     stateless::{self, CacheHint, Declared},
 };
 use crate::{auth::Principal, config::Scope, state::AppState};
 
-/// `initialize`: a new sealed session bound to the key and the endpoint.
-pub fn initialize(
+/// `initialize`: a new sealed session bound to the key and the endpoint, owning its own
+/// sessions at the upstreams that keep them (`owned.rs`).
+pub async fn initialize(
     state: &AppState,
     principal: &Principal,
     view: &View,
@@ -55,6 +58,7 @@ pub fn initialize(
             .filter(|c| params["capabilities"].get(*c).is_some())
             .map(str::to_owned)
             .collect(),
+        up: owned::open(state, view, config.mcp.endpoint.list_timeout).await,
     };
     let sealed = state.sessions().sealer.seal(&claims);
     let mut capabilities = stateless::capabilities();
@@ -174,14 +178,14 @@ impl From<Value> for Answer {
     }
 }
 
-/// A request of an open session (`declared` is `None`) or a stateless one; a call's
-/// upstream questions go to `asker`, when there is one.
+/// A request of an open session (`declared` is `None`) or a stateless one, from `caller`
+/// (whose asker answers the upstream's questions, and whose own upstream sessions carry it).
 pub async fn request(
     state: &AppState,
     principal: &Principal,
     view: &View,
     declared: Option<&Declared>,
-    asker: Option<Asker>,
+    caller: Caller,
     method: &str,
     message: &Value,
 ) -> Result<Answer, RpcError> {
@@ -216,11 +220,13 @@ pub async fn request(
             )
             .await;
         }
-        "tools/call" => return call_tool(state, principal, view, declared, asker, params).await,
-        "prompts/get" => reads::get_prompt(state, principal, view, declared, params, asker).await?,
+        "tools/call" => return call_tool(state, principal, view, declared, caller, params).await,
+        "prompts/get" => {
+            reads::get_prompt(state, principal, view, declared, params, caller).await?
+        }
         "resources/read" => {
             let result =
-                reads::read_resource(state, principal, view, declared, params, asker).await?;
+                reads::read_resource(state, principal, view, declared, params, caller).await?;
             return Ok(Answer::hinted(result, CacheHint::NONE));
         }
         "resources/subscribe" | "resources/unsubscribe" if declared.is_none() => {
@@ -229,7 +235,7 @@ pub async fn request(
             catalog::split_uri(view, uri).ok_or_else(|| unknown("resource", uri))?;
             json!({})
         }
-        "completion/complete" => complete(state, principal, view, params).await?,
+        "completion/complete" => complete(state, principal, view, params, &caller).await?,
         other if declared.is_some() => return Err(stateless::unknown_method(other)),
         other => {
             return Err(RpcError::protocol(
@@ -337,7 +343,7 @@ async fn call_tool(
     principal: &Principal,
     view: &View,
     declared: Option<&Declared>,
-    asker: Option<Asker>,
+    caller: Caller,
     params: &Map<String, Value>,
 ) -> Result<Answer, RpcError> {
     require(principal, Scope::McpCall)?;
@@ -373,7 +379,8 @@ async fn call_tool(
         meta: meta(params),
         input_responses: retry.input_responses,
         request_state: retry.request_state,
-        asker,
+        session: caller.session_at(&server),
+        asker: caller.asker,
         ..Default::default()
     };
     let outcome = server.call_tool(call.clone()).await?;
@@ -399,6 +406,7 @@ async fn complete(
     principal: &Principal,
     view: &View,
     params: &Map<String, Value>,
+    caller: &Caller,
 ) -> Result<Value, RpcError> {
     require(principal, Scope::McpRead)?;
     let reference = params
@@ -428,5 +436,7 @@ async fn complete(
         }
     };
     usable(&server)?;
-    Ok(server.complete(Value::Object(forwarded)).await?)
+    let owned = caller.session_at(&server);
+    let forwarded = Value::Object(forwarded);
+    Ok(server.complete_on(forwarded, owned.as_deref()).await?)
 }

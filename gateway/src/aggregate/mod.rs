@@ -10,6 +10,7 @@ mod dispatch;
 mod guards;
 mod input;
 mod listen;
+mod owned;
 mod parked;
 mod reads;
 mod relay;
@@ -261,14 +262,15 @@ async fn handle(
         return stateless_request(state, principal, &view, headers, id, message, body).await;
     }
     if method == "initialize" {
-        return dispatch::initialize(state, principal, &view, id, message, headers);
+        return dispatch::initialize(state, principal, &view, id, message, headers).await;
     }
     check_version_header(headers)?;
     let claims = session(state, headers, principal, &view)?;
     if ask::ASKING.contains(&method) {
         return ask::request(state, principal, &view, claims, id, message, headers).await;
     }
-    let answer = dispatch::request(state, principal, &view, None, None, method, message).await?;
+    let caller = owned::Caller::of(&claims, None);
+    let answer = dispatch::request(state, principal, &view, None, caller, method, message).await?;
     if let ("resources/subscribe" | "resources/unsubscribe", Some(uri)) =
         (method, message["params"]["uri"].as_str())
     {
@@ -321,7 +323,7 @@ async fn stateless_request(
                 principal,
                 view,
                 Some(&declared),
-                None,
+                owned::Caller::default(),
                 method,
                 message,
             )
@@ -419,10 +421,11 @@ fn delete(state: AppState, principal: Principal, target: Target, headers: Header
     let ended = check_enabled(&state)
         .and_then(|()| check_origin(&headers, &state.config().mcp.endpoint))
         .and_then(|()| view(&state, &principal, target))
-        .and_then(|view| session(&state, &headers, &principal, &view));
+        .and_then(|view| Ok((session(&state, &headers, &principal, &view)?, view)));
     match ended {
-        Ok(claims) => {
+        Ok((claims, view)) => {
             state.sessions().end(&claims);
+            owned::end(&view, &claims);
             state.sessions().subscribed.end(&claims.sid);
             StatusCode::OK.into_response()
         }

@@ -124,7 +124,7 @@ pub async fn request(
         principal,
         view,
         Some(declared),
-        Some(asker),
+        super::owned::Caller::stateless(Some(asker)),
         message,
         None,
         tx,

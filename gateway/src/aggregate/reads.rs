@@ -4,7 +4,7 @@
 //! prompt or resource, and the retry's answers go back to the upstream.
 
 use llamagate_mcp::{
-    Asker, ServerClient,
+    ServerClient,
     cache::ListKind,
     server::operations::{Interaction, ToolOutcome},
 };
@@ -14,6 +14,7 @@ use super::{
     catalog::{self, View},
     dispatch::{arguments_param, meta, require, resolve, string_param, unknown, usable},
     input,
+    owned::Caller,
     rpc::{INTERNAL_ERROR, RpcError},
     stateless::Declared,
 };
@@ -40,7 +41,8 @@ fn interaction(
     declared: Option<&Declared>,
     params: &Map<String, Value>,
     site: &input::CallSite<'_>,
-    asker: Option<Asker>,
+    server: &ServerClient,
+    caller: Caller,
 ) -> Result<Interaction, RpcError> {
     let retry = match declared {
         Some(_) => input::retry(state.sessions(), params, site)?,
@@ -49,7 +51,8 @@ fn interaction(
     Ok(Interaction {
         input_responses: retry.input_responses,
         request_state: retry.request_state,
-        asker,
+        session: caller.session_at(server),
+        asker: caller.asker,
     })
 }
 
@@ -82,7 +85,7 @@ pub async fn get_prompt(
     view: &View,
     declared: Option<&Declared>,
     params: &Map<String, Value>,
-    asker: Option<Asker>,
+    caller: Caller,
 ) -> Result<Value, RpcError> {
     require(principal, Scope::McpCall)?;
     let name = string_param(params, "name")?;
@@ -92,7 +95,7 @@ pub async fn get_prompt(
     // The sealed state names what it was given for: this prompt, not a tool of its name.
     let subject = format!("prompts/get {prompt}");
     let site = site(principal, view, &server, &subject);
-    let interaction = interaction(state, declared, params, &site, asker)?;
+    let interaction = interaction(state, declared, params, &site, &server, caller)?;
     let got = server
         .get_prompt_with(&prompt, arguments, interaction)
         .await?;
@@ -106,7 +109,7 @@ pub async fn read_resource(
     view: &View,
     declared: Option<&Declared>,
     params: &Map<String, Value>,
-    asker: Option<Asker>,
+    caller: Caller,
 ) -> Result<Value, RpcError> {
     require(principal, Scope::McpRead)?;
     let uri = string_param(params, "uri")?;
@@ -115,7 +118,7 @@ pub async fn read_resource(
     usable(server)?;
     let subject = format!("resources/read {original}");
     let site = site(principal, view, server, &subject);
-    let interaction = interaction(state, declared, params, &site, asker)?;
+    let interaction = interaction(state, declared, params, &site, server, caller)?;
     let got = server
         .read_resource_with(&original, meta(params), interaction)
         .await

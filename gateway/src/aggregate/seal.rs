@@ -8,6 +8,8 @@ use aws_lc_rs::{
     rand::{SecureRandom, SystemRandom},
 };
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 /// Bytes of a session key.
@@ -36,6 +38,10 @@ pub struct Claims {
     /// requests for (`elicitation`, `sampling`, `roots`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub caps: Vec<String>,
+    /// The session's own sessions at upstream servers (server name to `Mcp-Session-Id`),
+    /// opened at `initialize` (`dispatch::own_upstream_sessions`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub up: BTreeMap<String, String>,
 }
 
 /// Seals and opens session ids.
@@ -162,6 +168,7 @@ pub(super) fn test_claims(sid: &str, caps: &[&str]) -> Claims {
         view: "/mcp".into(),
         sid: sid.into(),
         caps: caps.iter().map(|c| (*c).to_owned()).collect(),
+        up: BTreeMap::new(),
     }
 }
 
@@ -177,6 +184,7 @@ mod tests {
             view: "/mcp".into(),
             sid: "s1".into(),
             caps: Vec::new(),
+            up: BTreeMap::new(),
         }
     }
 

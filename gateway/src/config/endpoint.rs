@@ -24,6 +24,10 @@ pub struct EndpointConfig {
     /// How long a session id stays valid.
     #[serde(with = "humantime_serde")]
     pub session_ttl: Duration,
+    /// Whose sessions a 2025-era session's requests use at 2025-era Streamable HTTP
+    /// servers: its own (`per_client`), opened at `initialize` and carried in its id, or the
+    /// gateway's shared pool (`pooled`).
+    pub upstream_sessions: UpstreamSessions,
     /// How long a merged listing waits for a slow server before answering without it.
     #[serde(with = "humantime_serde")]
     pub list_timeout: Duration,
@@ -47,6 +51,7 @@ impl Default for EndpointConfig {
             prefix: true,
             session_keys: Vec::new(),
             session_ttl: Duration::from_secs(24 * 3600),
+            upstream_sessions: UpstreamSessions::PerClient,
             list_timeout: Duration::from_secs(2),
             page_size: 500,
             allowed_origins: Vec::new(),
@@ -54,6 +59,18 @@ impl Default for EndpointConfig {
             advertise_url: None,
         }
     }
+}
+
+/// Which upstream sessions carry the requests of a client's session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamSessions {
+    /// Each client session has its own session at each 2025-era Streamable HTTP server, so
+    /// what a server keeps per session stays with that client, on every replica.
+    PerClient,
+    /// Every client shares the gateway's pooled sessions (fewer upstream sessions; what a
+    /// server keeps per session is then shared).
+    Pooled,
 }
 
 /// A virtual server: some of the servers, and of their tools, as one MCP server at

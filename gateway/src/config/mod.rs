@@ -16,7 +16,7 @@ use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration}
 use bytesize::ByteSize;
 use serde::{Deserialize, Serialize};
 
-pub use endpoint::{EndpointConfig, VirtualServerConfig};
+pub use endpoint::{EndpointConfig, UpstreamSessions, VirtualServerConfig};
 pub use env::{ENV_ALIASES, env_overrides};
 pub use llamagate_mcp::{ProtocolMode, REDACTED, Secret, Transport, redact_url};
 pub use load::{ConfigError, load, load_from_str};

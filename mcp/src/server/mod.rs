@@ -26,6 +26,7 @@ mod lifecycle;
 mod lists;
 mod observe;
 pub mod operations;
+mod owned;
 mod subscriptions;
 
 pub use subscriptions::ResourceSubscription;
@@ -44,6 +45,8 @@ pub struct ServerClient {
     pub(crate) subscribed: Arc<Mutex<subscriptions::Subscribed>>,
     /// The session the subscriptions were made on.
     pub(crate) subscribed_on: Mutex<Option<std::sync::Weak<Session>>>,
+    /// Sessions that belong to one client each (`owned.rs`).
+    pub(crate) owned: owned::OwnedSessions,
     pub(crate) cache: Arc<ListCache<Listing>>,
     pub(crate) health: Mutex<Health>,
     pub(crate) info: Mutex<Option<SessionInfo>>,
@@ -108,6 +111,7 @@ impl ServerClient {
             resource_updates: tokio::sync::broadcast::channel(subscriptions::UPDATES_BUFFERED).0,
             subscribed: Arc::default(),
             subscribed_on: Mutex::default(),
+            owned: owned::OwnedSessions::default(),
         });
         client.publish_health();
         client
@@ -288,26 +292,67 @@ impl ServerClient {
         F: FnOnce(SharedSession) -> Fut,
         Fut: Future<Output = Result<T, rmcp::ServiceError>>,
     {
-        self.request_pausable(method, timeout, None, send).await
+        self.request_pausable(method, timeout, None, None, send)
+            .await
     }
 
     /// [`Self::request`], with the time `clock` counts as waiting for the client added to
-    /// `timeout`.
+    /// `timeout`; on the `owned` session of one client when there is one, else on a pooled
+    /// one.
     pub(crate) async fn request_pausable<T, F, Fut>(
         &self,
         method: &str,
         timeout: Duration,
         clock: Option<&AskClock>,
+        owned: Option<SharedSession>,
         send: F,
     ) -> Result<T, McpError>
     where
         F: FnOnce(SharedSession) -> Fut,
         Fut: Future<Output = Result<T, rmcp::ServiceError>>,
     {
+        self.check_accepts_calls(timeout).await?;
+        let (session, lease) = match owned {
+            Some(owned) => (owned, None),
+            None => {
+                let lease = self.lend().await?;
+                (lease.session().clone(), Some(lease))
+            }
+        };
+        let started = Instant::now();
+        let outcome = match questions::within(timeout, clock, send(session.clone())).await {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(e)) => Err(self.service_error(method, e)),
+            None => Err(McpError::Timeout {
+                server: self.name().to_owned(),
+                method: method.to_owned(),
+                timeout,
+            }),
+        };
+        self.count_request(method, started, &outcome);
+        // Over Streamable HTTP each request is a POST of its own: one that failed (a lost
+        // connection, a garbled answer) leaves the session as it was, unless rmcp closed it.
+        let broken = |e: &McpError| match self.description.transport() {
+            Transport::StreamableHttp => session.is_closed(),
+            _ => e.breaks_session() || session.is_closed(),
+        };
+        if let (Err(e), Some(lease)) = (&outcome, &lease)
+            && broken(e)
+            && let Some(old) = self.pool.evict(lease.index(), &session)
+        {
+            tracing::warn!(server = %self.name(), "session broke during `{method}`: {e}; it will be replaced");
+            close_when_unused(old);
+        }
+        drop(lease);
+        self.publish_pool();
+        outcome
+    }
+
+    /// Fail fast unless the server takes calls; a restart under way is waited for (within
+    /// the call's time) rather than failing a call that would work a moment later.
+    async fn check_accepts_calls(&self, timeout: Duration) -> Result<(), McpError> {
         let mut health = self.health();
         if health.state == HealthState::Restarting {
-            // The sessions are being re-opened: wait for that (within the call's time)
-            // rather than fail a call that would work a moment later.
             let _ = tokio::time::timeout(timeout, self.restart_finished()).await;
             health = self.health();
         }
@@ -318,30 +363,24 @@ impl ServerClient {
                 detail: health.last_error,
             });
         }
-        let lease = match self.pool.acquire().await {
-            Ok(lease) => lease,
+        Ok(())
+    }
+
+    /// A pooled session for one request.
+    async fn lend(&self) -> Result<crate::pool::Lease<'_>, McpError> {
+        match self.pool.acquire().await {
+            Ok(lease) => Ok(lease),
             Err(AcquireError::NoSession) => {
                 // Starting, or every session just broke: try once, bounded by the connect timeout.
                 self.connect_vacant().await?;
-                self.pool
-                    .acquire()
-                    .await
-                    .map_err(|e| self.acquire_error(e))?
+                self.pool.acquire().await.map_err(|e| self.acquire_error(e))
             }
-            Err(e) => return Err(self.acquire_error(e)),
-        };
-        let started = Instant::now();
-        let session = lease.session().clone();
-        let outcome = match questions::within(timeout, clock, send(session)).await {
-            Some(Ok(value)) => Ok(value),
-            Some(Err(e)) => Err(self.service_error(method, e)),
-            None => Err(McpError::Timeout {
-                server: self.name().to_owned(),
-                method: method.to_owned(),
-                timeout,
-            }),
-        };
-        let label = match &outcome {
+            Err(e) => Err(self.acquire_error(e)),
+        }
+    }
+
+    fn count_request<T>(&self, method: &str, started: Instant, outcome: &Result<T, McpError>) {
+        let label = match outcome {
             Ok(_) => {
                 self.last_answer.record();
                 "ok"
@@ -356,24 +395,6 @@ impl ServerClient {
             .duration
             .with_label_values(&[self.name(), method])
             .observe(started.elapsed().as_secs_f64());
-        // Over Streamable HTTP each request is a POST of its own: one that failed (a lost
-        // connection, a garbled answer) leaves the session as it was, unless rmcp closed it.
-        let broken = |e: &McpError| match self.description.transport() {
-            Transport::StreamableHttp => lease.session().is_closed(),
-            _ => e.breaks_session() || lease.session().is_closed(),
-        };
-        if let Err(e) = &outcome
-            && broken(e)
-        {
-            let broken = lease.session().clone();
-            if let Some(old) = self.pool.evict(lease.index(), &broken) {
-                tracing::warn!(server = %self.name(), "session broke during `{method}`: {e}; it will be replaced");
-                close_when_unused(old);
-            }
-        }
-        drop(lease);
-        self.publish_pool();
-        outcome
     }
 
     fn acquire_error(&self, error: AcquireError) -> McpError {

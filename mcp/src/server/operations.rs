@@ -74,6 +74,9 @@ pub struct ToolCall {
     /// Answers the requests the server sends back during the call (sampling, elicitation,
     /// roots); without one the gateway answers them itself (`client_handler.rs`).
     pub asker: Option<Asker>,
+    /// The session of one client to call on ([`ServerClient::open_owned_session`]); a
+    /// pooled one without it, or once the server has forgotten it.
+    pub session: Option<Arc<str>>,
 }
 
 /// What a prompt or read carries beyond its params: the answers to a previous
@@ -86,18 +89,20 @@ pub struct Interaction {
     pub request_state: Option<String>,
     /// Answers the requests the server sends back meanwhile.
     pub asker: Option<Asker>,
+    /// The session of one client to send it on, as [`ToolCall::session`].
+    pub session: Option<Arc<str>>,
 }
 
 impl Interaction {
-    /// Put the answers in the request's `body`; the asker is what is left.
-    fn into_body(self, body: &mut Value) -> Option<Asker> {
+    /// Put the answers in the request's `body`; the asker and session are what is left.
+    fn into_body(self, body: &mut Value) -> (Option<Asker>, Option<Arc<str>>) {
         if let Some(responses) = self.input_responses {
             body["inputResponses"] = responses;
         }
         if let Some(state) = self.request_state {
             body["requestState"] = Value::String(state);
         }
-        self.asker
+        (self.asker, self.session)
     }
 }
 
@@ -136,29 +141,36 @@ impl ServerClient {
         }
     }
 
-    /// Send `request` on a pooled session: what kind of result came back, and the result as
-    /// the server sent it.
-    async fn send(
-        &self,
-        method: &str,
-        timeout: Duration,
-        request: ClientRequest,
-    ) -> Result<(ServerResult, Value), McpError> {
-        self.send_asking(method, timeout, request, None).await
-    }
-
-    /// [`Self::send`], the server's questions during the request given to `asker`; the time
-    /// spent waiting for its answers does not count against `timeout`.
+    /// Send `request`: what kind of result came back, and the result as the server sent
+    /// it. The server's questions during the request are given to `asker`; the time
+    /// spent waiting for its answers does not count against `timeout`. On the client's own
+    /// session `owned` when the server still knows it, else on a pooled one.
     async fn send_asking(
         &self,
         method: &str,
         timeout: Duration,
         request: ClientRequest,
         asker: Option<Asker>,
+        owned: Option<&str>,
     ) -> Result<(ServerResult, Value), McpError> {
         let asking = asker.map(|asker| (asker, Arc::new(AskClock::default())));
         let clock = asking.as_ref().map(|(_, clock)| clock.clone());
-        self.request_pausable(method, timeout, clock.as_deref(), |session| {
+        if let Some(id) = owned
+            && let Some(session) = self.owned_session(id).await
+        {
+            let (sent, asked) = (request.clone(), asking.clone());
+            let outcome = self
+                .request_pausable(method, timeout, clock.as_deref(), Some(session), |s| {
+                    send_recorded(s, sent, asked)
+                })
+                .await;
+            // A 404 for the session: the request never ran, and goes to a pooled session.
+            if outcome.is_ok() || !self.owned_expired(id) {
+                return outcome;
+            }
+            tracing::info!(server = %self.name(), "the server no longer knows a client's session; its requests go to pooled sessions");
+        }
+        self.request_pausable(method, timeout, clock.as_deref(), None, |session| {
             send_recorded(session, request, asking)
         })
         .await
@@ -196,7 +208,13 @@ impl ServerClient {
         self.learn_param_headers(&call.name).await;
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(request));
         let (typed, mut result) = self
-            .send_asking(method, timeout, request, call.asker)
+            .send_asking(
+                method,
+                timeout,
+                request,
+                call.asker,
+                call.session.as_deref(),
+            )
             .await?;
         let outcome = match typed {
             ServerResult::CallToolResult(_) => ToolOutcome::Complete { result },
@@ -265,11 +283,13 @@ impl ServerClient {
         if !meta.is_empty() {
             body["_meta"] = Value::Object(meta);
         }
-        let asker = interaction.into_body(&mut body);
+        let (asker, owned) = interaction.into_body(&mut body);
         let request: ReadResourceRequestParams = params(self.name(), method, body)?;
         let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(request));
         let timeout = self.description.timeouts.call;
-        let (typed, result) = self.send_asking(method, timeout, request, asker).await?;
+        let (typed, result) = self
+            .send_asking(method, timeout, request, asker, owned.as_deref())
+            .await?;
         let outcome = match typed {
             ServerResult::ReadResourceResult(_) => ToolOutcome::Complete { result },
             ServerResult::InputRequiredResult(_) => ToolOutcome::InputRequired { result },
@@ -300,11 +320,13 @@ impl ServerClient {
     ) -> Result<ToolOutcome, McpError> {
         let method = "prompts/get";
         let mut body = serde_json::json!({ "name": name, "arguments": arguments });
-        let asker = interaction.into_body(&mut body);
+        let (asker, owned) = interaction.into_body(&mut body);
         let request: GetPromptRequestParams = params(self.name(), method, body)?;
         let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(request));
         let timeout = self.description.timeouts.call;
-        let (typed, result) = self.send_asking(method, timeout, request, asker).await?;
+        let (typed, result) = self
+            .send_asking(method, timeout, request, asker, owned.as_deref())
+            .await?;
         let outcome = match typed {
             ServerResult::GetPromptResult(_) => ToolOutcome::Complete { result },
             ServerResult::InputRequiredResult(_) => ToolOutcome::InputRequired { result },
@@ -317,11 +339,22 @@ impl ServerClient {
 
     /// `completion/complete`; `request` is the params object (`ref`, `argument`, `context`).
     pub async fn complete(&self, request: Value) -> Result<Value, McpError> {
+        self.complete_on(request, None).await
+    }
+
+    /// [`Self::complete`] on the client's own session `owned` when it has one.
+    pub async fn complete_on(
+        &self,
+        request: Value,
+        owned: Option<&str>,
+    ) -> Result<Value, McpError> {
         let method = "completion/complete";
         let request: CompleteRequestParams = params(self.name(), method, request)?;
         let request = ClientRequest::CompleteRequest(CompleteRequest::new(request));
         let timeout = self.description.timeouts.call;
-        let (typed, result) = self.send(method, timeout, request).await?;
+        let (typed, result) = self
+            .send_asking(method, timeout, request, None, owned)
+            .await?;
         match typed {
             ServerResult::CompleteResult(_) => Ok(result),
             _ => Err(self.unknown_result(method)),

@@ -6,7 +6,6 @@
 
 use std::{borrow::Cow, collections::HashMap, sync::Arc};
 
-use bytes::Bytes;
 use futures::{StreamExt, stream::BoxStream};
 use reqwest::{
     StatusCode,
@@ -21,8 +20,11 @@ use rmcp::{
 };
 use sse_stream::{Sse, SseStream};
 
+use super::owned::Ownership;
 use super::param_headers::{self, ToolSchemas};
 use super::recorded::RawResults;
+pub(crate) use super::sse_events::EventLimiter;
+use super::sse_events::limit_events;
 use super::{BodyError, read_bounded};
 use crate::questions::mark_related;
 
@@ -65,6 +67,7 @@ pub struct RecordingClient {
     raw: RawResults,
     session_id: SessionIdSeen,
     tool_schemas: ToolSchemas,
+    owned: Option<Ownership>,
 }
 
 impl RecordingClient {
@@ -79,7 +82,14 @@ impl RecordingClient {
             raw,
             session_id,
             tool_schemas,
+            owned: None,
         }
+    }
+
+    /// The client of a session owned by one client of the gateway (`owned.rs`).
+    pub fn owned(mut self, ownership: Ownership) -> Self {
+        self.owned = Some(ownership);
+        self
     }
 
     /// The POST of a recorded request; the same exchange as rmcp's, answers recorded.
@@ -142,6 +152,9 @@ impl RecordingClient {
             return Ok(StreamableHttpPostResponse::Accepted);
         }
         if status == StatusCode::NOT_FOUND && session_was_attached {
+            if let Some(owned) = &self.owned {
+                owned.saw_expiry();
+            }
             return Err(Error::SessionExpired);
         }
         let session = response
@@ -273,91 +286,6 @@ fn http_error(status: StatusCode) -> Error {
     Error::UnexpectedServerResponse(Cow::Owned(format!("HTTP {status}")))
 }
 
-/// Pass on the SSE stream event by event (each at most `limit` bytes). When an event would
-/// pass the limit, it is dropped and the stream ends with an error answer to request `id`
-/// in its place: the call fails as too large, and the session lives on.
-fn limit_events(
-    bytes: impl futures::Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
-    limit: usize,
-    id: serde_json::Value,
-) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
-    let mut events = EventLimiter::default();
-    let mut over = false;
-    bytes
-        .map(Some)
-        .chain(futures::stream::once(async { None }))
-        .filter_map(move |chunk| {
-            let item = if over {
-                None
-            } else {
-                match chunk {
-                    Some(Ok(chunk)) => match events.feed(&chunk, limit) {
-                        Ok(complete) if complete.is_empty() => None,
-                        Ok(complete) => Some(Ok(complete)),
-                        Err(complete) => {
-                            // The events completed before the oversized one still count
-                            // (one may be the answer itself), then the error answer.
-                            over = true;
-                            let answer = super::too_large_response(id.clone(), limit);
-                            let mut last = complete.to_vec();
-                            last.extend_from_slice(
-                                format!("event: message\ndata: {answer}\n\n").as_bytes(),
-                            );
-                            Some(Ok(Bytes::from(last)))
-                        }
-                    },
-                    Some(Err(e)) => Some(Err(std::io::Error::other(e))),
-                    // The end: whatever is left is an event without its blank line.
-                    None => Some(Ok(events.rest()))
-                        .filter(|rest| rest.as_ref().is_ok_and(|r| !r.is_empty())),
-                }
-            };
-            std::future::ready(item)
-        })
-        .boxed()
-}
-
-/// Holds the SSE event under way until its blank line, so that only whole events pass.
-#[derive(Default)]
-pub(crate) struct EventLimiter {
-    pending: Vec<u8>,
-    newlines: u8,
-}
-
-impl EventLimiter {
-    /// Take `chunk`; the events it completed, or (as an error) those completed before the
-    /// event under way passed `limit` bytes.
-    pub(crate) fn feed(&mut self, chunk: &[u8], limit: usize) -> Result<Bytes, Bytes> {
-        let mut complete = 0;
-        for byte in chunk {
-            self.pending.push(*byte);
-            match byte {
-                b'\r' => {}
-                b'\n' => {
-                    self.newlines += 1;
-                    if self.newlines >= 2 {
-                        self.newlines = 0;
-                        complete = self.pending.len();
-                    }
-                }
-                _ => self.newlines = 0,
-            }
-            if self.pending.len() - complete > limit {
-                return Err(self.take(complete));
-            }
-        }
-        Ok(self.take(complete))
-    }
-
-    fn take(&mut self, end: usize) -> Bytes {
-        Bytes::from(self.pending.drain(..end).collect::<Vec<u8>>())
-    }
-
-    pub(crate) fn rest(&mut self) -> Bytes {
-        Bytes::from(std::mem::take(&mut self.pending))
-    }
-}
-
 fn is_recorded(message: &ClientJsonRpcMessage) -> bool {
     match message {
         ClientJsonRpcMessage::Request(request) => RECORDED.contains(&request.request.method()),
@@ -421,6 +349,9 @@ impl StreamableHttpClient for RecordingClient {
         if let Some(id) = &session_id {
             self.session_id.see(id);
         }
+        if let Some(answer) = self.owned.as_ref().and_then(|o| o.answer_locally(&message)) {
+            return Ok(answer);
+        }
         if !is_recorded(&message) {
             return self
                 .http
@@ -452,6 +383,9 @@ impl StreamableHttpClient for RecordingClient {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<(), Error> {
+        if self.owned.as_ref().is_some_and(|o| !o.may_delete()) {
+            return Ok(());
+        }
         self.http
             .delete_session(uri, session_id, auth_header, custom_headers)
             .await

@@ -1,6 +1,7 @@
 //! Tests of `http.rs`: the recording POST against a local server, and SSE event limits.
 
 use super::*;
+use bytes::Bytes;
 
 /// A server whose answer to a POST is chosen by its `x-answer` header: a bare HTTP/1.1
 /// responder on a loopback socket, one request per connection.

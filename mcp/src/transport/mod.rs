@@ -4,9 +4,11 @@
 //! rmcp uses as its transport.
 
 pub(crate) mod http;
+pub mod owned;
 pub mod param_headers;
 pub(crate) mod recorded;
 pub(crate) mod sse;
+mod sse_events;
 pub(crate) mod stdio;
 pub(crate) mod ws;
 

@@ -1,0 +1,102 @@
+//! A 2025-era session's own sessions at the upstream servers (`mcp.endpoint.
+//! upstream_sessions: per_client`): opened at its `initialize`, carried in its sealed id,
+//! resumed by any replica (`llamagate_mcp`'s `server/owned.rs`), ended by its DELETE. What an
+//! upstream keeps per session stays with the client that made it, with no store and no
+//! stickiness.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use llamagate_mcp::{Asker, ServerClient};
+
+use super::{catalog::View, seal::Claims};
+use crate::{config::UpstreamSessions, state::AppState};
+
+/// Upstream sessions one client session owns at most (each adds about 60 bytes to its id).
+pub const MAX_OWNED: usize = 16;
+
+/// Who a request comes from, as the upstream sees it: who answers its questions, and the
+/// sessions it owns there.
+#[derive(Clone, Default)]
+pub struct Caller {
+    /// Answers the upstream's questions during the request.
+    pub asker: Option<Asker>,
+    /// The client's own upstream sessions, by server name.
+    pub owned: Arc<BTreeMap<String, String>>,
+}
+
+impl Caller {
+    /// A request of the session `claims`, its questions to `asker`.
+    pub fn of(claims: &Claims, asker: Option<Asker>) -> Self {
+        Self {
+            asker,
+            owned: Arc::new(claims.up.clone()),
+        }
+    }
+
+    /// A stateless request (it owns nothing), its questions to `asker`.
+    pub fn stateless(asker: Option<Asker>) -> Self {
+        Self {
+            asker,
+            owned: Arc::default(),
+        }
+    }
+
+    /// The client's own session at `server`, when it has one.
+    pub fn session_at(&self, server: &ServerClient) -> Option<Arc<str>> {
+        self.owned
+            .get(server.name())
+            .map(|id| Arc::from(id.as_str()))
+    }
+}
+
+/// Open a session at every 2025-era Streamable HTTP server of `view` (at most
+/// [`MAX_OWNED`]), all at once and within `bound`. A server that fails or is slow is served
+/// from the pool for this client, and `initialize` is not held up by it.
+pub async fn open(state: &AppState, view: &View, bound: Duration) -> BTreeMap<String, String> {
+    if state.config().mcp.endpoint.upstream_sessions != UpstreamSessions::PerClient {
+        return BTreeMap::new();
+    }
+    let servers = view
+        .servers
+        .iter()
+        .filter(|server| server.keeps_sessions() && server.health().accepts_calls())
+        .take(MAX_OWNED);
+    let opening = servers.map(|server| async move {
+        match tokio::time::timeout(bound, server.open_owned_session()).await {
+            Ok(Ok(id)) => Some((server.name().to_owned(), id.to_string())),
+            Ok(Err(e)) => {
+                tracing::info!(server = %server.name(), "no session of its own for a client (it uses pooled ones): {e}");
+                None
+            }
+            Err(_) => {
+                tracing::info!(server = %server.name(), "no session of its own for a client within {bound:?} (it uses pooled ones)");
+                None
+            }
+        }
+    });
+    futures::future::join_all(opening)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// End the upstream sessions of the session `claims` (its DELETE), in the background.
+pub fn end(view: &View, claims: &Claims) {
+    let owned: Vec<(Arc<ServerClient>, String)> = claims
+        .up
+        .iter()
+        .filter_map(|(name, id)| {
+            let server = view.servers.iter().find(|s| s.name() == name)?;
+            Some((server.clone(), id.clone()))
+        })
+        .collect();
+    if owned.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        for (server, id) in owned {
+            server.end_owned_session(&id).await;
+        }
+    });
+}

@@ -1,0 +1,184 @@
+//! What a 2025-era upstream keeps per session stays with the `/mcp` session that made it:
+//! each client session has its own session at the mcp 1.30 peer over Streamable HTTP, on
+//! every replica (the official Python SDK client's requests round-robin across two
+//! replicas) and after a replica restart, and its DELETE ends it at the upstream.
+
+mod support;
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Command, Stdio},
+};
+
+const SCRIPT: &str = r#"
+import asyncio, json, sys, httpx
+from contextlib import AsyncExitStack
+from mcp import ClientSession
+from mcp.client.streamable_http import streamablehttp_client
+
+ports = [int(p) for p in sys.argv[2:4]]
+turn = [0]
+
+class RoundRobin(httpx.AsyncBaseTransport):
+    def __init__(self):
+        self.inner = httpx.AsyncHTTPTransport()
+    async def handle_async_request(self, request):
+        port = ports[turn[0] % 2]
+        turn[0] += 1
+        request.url = request.url.copy_with(port=port)
+        return await self.inner.handle_async_request(request)
+
+def factory(headers=None, timeout=None, auth=None):
+    return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=RoundRobin())
+
+def text(result):
+    return result.content[0].text
+
+async def open_session(stack, url):
+    read, write, _ = await stack.enter_async_context(streamablehttp_client(url, httpx_client_factory=factory))
+    session = await stack.enter_async_context(ClientSession(read, write))
+    await session.initialize()
+    return session
+
+async def main(url):
+    async with AsyncExitStack() as watcher_stack:
+        watcher = await open_session(watcher_stack, url)
+        before = int(text(await watcher.call_tool("py__open_sessions", {})))
+        async with AsyncExitStack() as stack:
+            a = await open_session(stack, url)
+            b = await open_session(stack, url)
+            kept = [text(await a.call_tool("py__remember", {"note": "alpha"})),
+                    text(await b.call_tool("py__remember", {"note": "beta"}))]
+            recalled = [text(await s.call_tool("py__recall", {})) for s in (a, b, a, b)]
+            during = int(text(await watcher.call_tool("py__open_sessions", {})))
+            print(json.dumps({"kept": kept, "recalled": recalled, "added": during - before}), flush=True)
+            # The test restarts one replica and names its new port.
+            ports[0] = int(sys.stdin.readline())
+            after = [text(await s.call_tool("py__recall", {})) for s in (b, a, b, a)]
+            print(json.dumps({"after_restart": after}), flush=True)
+            # The restarted replica opened pooled sessions of its own: counted from here.
+            held = int(text(await watcher.call_tool("py__open_sessions", {})))
+        # Both sessions ended (the SDK sends DELETE): so did theirs at the upstream.
+        for _ in range(50):
+            ended = int(text(await watcher.call_tool("py__open_sessions", {})))
+            if ended == held - 2:
+                break
+            await asyncio.sleep(0.1)
+        print(json.dumps({"ended_by_delete": held - ended}), flush=True)
+
+asyncio.run(main(sys.argv[1]))
+"#;
+
+fn replica(config: &std::path::Path) -> support::ServeProcess {
+    support::serve_process(&["--config", config.to_str().unwrap()])
+}
+
+fn port(replica: &support::ServeProcess) -> String {
+    replica.addr.rsplit(':').next().unwrap().to_owned()
+}
+
+fn next_json(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> serde_json::Value {
+    let line = lines.next().and_then(Result::ok).unwrap_or_default();
+    serde_json::from_str(&line).unwrap_or_else(|_| serde_json::json!({ "unreadable": line }))
+}
+
+#[tokio::test]
+async fn each_client_session_keeps_its_own_upstream_session_across_replicas_and_a_restart() {
+    let py = llamagate_test_peers::mcp1_peer("streamable-http");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("llamagate.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\nmcp:\n  endpoint: {{ session_keys: [\"{}\"] }}\n  servers:\n    - {{ name: py, transport: streamable-http, url: \"{}\" }}\n",
+            "cd".repeat(32),
+            py.url
+        ),
+    )
+    .unwrap();
+    let first = replica(&config);
+    let second = replica(&config);
+    for replica in [&first, &second] {
+        support::wait_healthy_at(&replica.addr, "py").await;
+    }
+    let mut client = Command::new(support::python("mcp1"))
+        .args([
+            "-c",
+            SCRIPT,
+            &format!("http://{}/mcp", first.addr),
+            &port(&first),
+            &port(&second),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(client.stdout.take().unwrap()).lines();
+    let during = next_json(&mut lines);
+    assert_eq!(
+        during["kept"],
+        serde_json::json!(["kept", "kept"]),
+        "{during}"
+    );
+    // Each session reads its own note, whichever replica each request reached.
+    assert_eq!(
+        during["recalled"],
+        serde_json::json!(["alpha", "beta", "alpha", "beta"]),
+        "{during}"
+    );
+    // One upstream session per client session (not one per replica, not per request).
+    assert_eq!(during["added"], 2, "{during}");
+
+    drop(first);
+    let restarted = replica(&config);
+    support::wait_healthy_at(&restarted.addr, "py").await;
+    writeln!(client.stdin.as_mut().unwrap(), "{}", port(&restarted)).unwrap();
+    let after = next_json(&mut lines);
+    assert_eq!(
+        after["after_restart"],
+        serde_json::json!(["beta", "alpha", "beta", "alpha"]),
+        "{after}"
+    );
+    let ended = next_json(&mut lines);
+    let output = client.wait_with_output().unwrap();
+    assert!(
+        output.status.success() && ended["ended_by_delete"] == 2,
+        "{ended}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn with_pooled_upstream_sessions_no_session_is_opened_per_client() {
+    let py = llamagate_test_peers::mcp1_peer("streamable-http");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("llamagate.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\nmcp:\n  endpoint: {{ upstream_sessions: pooled }}\n  servers:\n    - {{ name: py, transport: streamable-http, url: \"{}\" }}\n",
+            py.url
+        ),
+    )
+    .unwrap();
+    let gateway = replica(&config);
+    support::wait_healthy_at(&gateway.addr, "py").await;
+    let mut client = Command::new(support::python("mcp1"))
+        .args([
+            "-c",
+            SCRIPT,
+            &format!("http://{}/mcp", gateway.addr),
+            &port(&gateway),
+            &port(&gateway),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(client.stdout.take().unwrap()).lines();
+    let during = next_json(&mut lines);
+    writeln!(client.stdin.as_mut().unwrap(), "{}", port(&gateway)).unwrap();
+    assert_eq!(during["added"], 0, "{during}");
+    assert!(client.wait().unwrap().success());
+}

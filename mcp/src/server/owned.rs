@@ -1,0 +1,245 @@
+//! Sessions of a 2025-era Streamable HTTP server that each belong to one client of the
+//! gateway, so that what the server keeps per session (state its tools build up, its
+//! logging level, session-scoped resources) stays with that client instead of being shared
+//! by everyone a pooled session serves.
+//!
+//! The gateway opens one at the client's `initialize` and carries its id in the client's
+//! sealed session id; any replica then resumes it by that id (`transport/owned.rs`), with
+//! no store. Each replica holds the sessions it resumed while they are in use and lets them
+//! go when idle, without ending them; only the owner's DELETE ends one at the server.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use super::{ServerClient, close_when_unused};
+use crate::{
+    description::Transport,
+    error::McpError,
+    session::{Session, SharedSession},
+    transport::owned::Ownership,
+};
+
+/// A session unused this long is let go on this replica (it lives on at the server).
+const IDLE: Duration = Duration::from_secs(600);
+
+/// Owned sessions held per server on one replica; the least recently used goes first.
+const MAX_HELD: usize = 4096;
+
+/// How often idle sessions are looked for (at most).
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// The owned sessions of one server held on this replica, by id.
+pub(crate) struct OwnedSessions {
+    held: Mutex<HashMap<Arc<str>, Arc<Held>>>,
+    swept: Mutex<Instant>,
+}
+
+impl Default for OwnedSessions {
+    fn default() -> Self {
+        Self {
+            held: Mutex::default(),
+            swept: Mutex::new(Instant::now()),
+        }
+    }
+}
+
+/// One owned session on this replica: resumed once, by whichever request needs it first.
+struct Held {
+    ownership: Ownership,
+    session: tokio::sync::OnceCell<SharedSession>,
+    used: Mutex<Instant>,
+}
+
+impl Held {
+    fn new(ownership: Ownership) -> Arc<Self> {
+        Arc::new(Self {
+            ownership,
+            session: tokio::sync::OnceCell::new(),
+            used: Mutex::new(Instant::now()),
+        })
+    }
+
+    fn touch(&self) {
+        *lock(&self.used) = Instant::now();
+    }
+
+    fn idle_for(&self) -> Duration {
+        lock(&self.used).elapsed()
+    }
+}
+
+impl OwnedSessions {
+    fn get(&self, id: &str) -> Option<Arc<Held>> {
+        lock(&self.held).get(id).cloned()
+    }
+
+    /// Hold `held` under `id`, letting idle sessions (and, past [`MAX_HELD`], the least
+    /// recently used) go; the one already held under `id` when another request was first.
+    fn hold(&self, id: Arc<str>, held: Arc<Held>) -> Arc<Held> {
+        let mut released = Vec::new();
+        let kept = {
+            let mut map = lock(&self.held);
+            let mut swept = lock(&self.swept);
+            if swept.elapsed() >= SWEEP_EVERY || map.len() >= MAX_HELD {
+                *swept = Instant::now();
+                map.retain(|_, held| {
+                    let keep = held.idle_for() < IDLE;
+                    if !keep {
+                        released.push(held.clone());
+                    }
+                    keep
+                });
+            }
+            if map.len() >= MAX_HELD
+                && let Some(oldest) = map
+                    .iter()
+                    .max_by_key(|(_, held)| held.idle_for())
+                    .map(|(id, _)| id.clone())
+            {
+                released.extend(map.remove(&oldest));
+            }
+            map.entry(id).or_insert(held).clone()
+        };
+        for held in released {
+            if let Some(session) = held.session.get() {
+                close_when_unused(session.clone());
+            }
+        }
+        kept
+    }
+
+    fn release(&self, id: &str) -> Option<Arc<Held>> {
+        lock(&self.held).remove(id)
+    }
+}
+
+impl ServerClient {
+    /// True when a client of the gateway may own a session here: a 2025-era server over
+    /// Streamable HTTP, whose sessions any replica can resume by id. A stdio, WebSocket or
+    /// legacy SSE session lives in one connection of one replica, and a 2026-07-28 server
+    /// keeps no sessions.
+    pub fn keeps_sessions(&self) -> bool {
+        self.description.transport() == Transport::StreamableHttp
+            && self.info().is_some_and(|info| !info.stateless)
+    }
+
+    /// Open a session that belongs to one client; its `Mcp-Session-Id`, for the client to
+    /// carry (sealed) and name in [`ToolCall::session`](super::operations::ToolCall).
+    pub async fn open_owned_session(&self) -> Result<Arc<str>, McpError> {
+        let ownership = Ownership::opened();
+        let session = self.open_owned(ownership.clone()).await?;
+        let Some(id) = session
+            .http_session_id()
+            .filter(|_| !session.info().stateless)
+        else {
+            session.close().await;
+            return Err(McpError::Connect {
+                server: self.name().to_owned(),
+                detail: "the server gave the session no id (`Mcp-Session-Id`)".to_owned(),
+            });
+        };
+        let held = Held::new(ownership);
+        let _ = held.session.set(Arc::new(session));
+        self.owned.hold(id.clone(), held);
+        Ok(id)
+    }
+
+    /// End the owned session `id` at the server (DELETE), resuming it here first when
+    /// another replica opened it.
+    pub async fn end_owned_session(&self, id: &str) {
+        let held = match self.owned.release(id) {
+            Some(held) => held,
+            None => Held::new(Ownership::resumed(Arc::from(id), &self.known_info())),
+        };
+        held.ownership.end();
+        let session = match held.session.get() {
+            Some(session) => session.clone(),
+            None => match self.open_owned(held.ownership.clone()).await {
+                Ok(session) => Arc::new(session),
+                Err(e) => {
+                    tracing::debug!(server = %self.name(), "could not end a client's session: {e}");
+                    return;
+                }
+            },
+        };
+        drop(held);
+        close_when_unused(session);
+    }
+
+    /// The owned session `id`, resumed on this replica when it is not held here yet; `None`
+    /// when the server has forgotten it (restarted, or expired it), and the request goes to a
+    /// pooled session instead.
+    pub(crate) async fn owned_session(&self, id: &str) -> Option<SharedSession> {
+        let held = match self.owned.get(id) {
+            Some(held) => held,
+            None => {
+                if self.info().is_none() {
+                    // The handshake replayed is the one of a pooled session.
+                    let _ = self.connect_vacant().await;
+                }
+                let ownership = Ownership::resumed(Arc::from(id), &self.known_info());
+                self.owned.hold(Arc::from(id), Held::new(ownership))
+            }
+        };
+        if held.ownership.is_expired() {
+            return None;
+        }
+        held.touch();
+        let session = held
+            .session
+            .get_or_try_init(|| async {
+                self.open_owned(held.ownership.clone()).await.map(Arc::new)
+            })
+            .await;
+        match session {
+            Ok(session) if !session.is_closed() => Some(session.clone()),
+            Ok(_) => {
+                // Its transport is gone: resume it afresh next time.
+                self.owned.release(id);
+                None
+            }
+            Err(e) => {
+                tracing::debug!(server = %self.name(), "a client's session could not be resumed: {e}");
+                self.owned.release(id);
+                None
+            }
+        }
+    }
+
+    /// True when the server said it no longer knows the owned session `id`.
+    pub(crate) fn owned_expired(&self, id: &str) -> bool {
+        self.owned
+            .get(id)
+            .is_some_and(|held| held.ownership.is_expired())
+    }
+
+    async fn open_owned(&self, ownership: Ownership) -> Result<Session, McpError> {
+        Session::open_owned(
+            &self.description,
+            self.events(),
+            &self.http,
+            &self.session_options(),
+            ownership,
+        )
+        .await
+    }
+
+    /// What the server said about itself on a pooled session, for replaying the handshake of
+    /// a session this replica did not open.
+    fn known_info(&self) -> crate::session::SessionInfo {
+        self.info().unwrap_or_else(|| crate::session::SessionInfo {
+            protocol_version: rmcp::model::ProtocolVersion::V_2025_06_18.to_string(),
+            stateless: false,
+            server_name: None,
+            server_version: None,
+            capabilities: serde_json::json!({}),
+        })
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}

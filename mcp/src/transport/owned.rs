@@ -1,0 +1,175 @@
+//! A Streamable HTTP session that belongs to one client of the gateway (`server/owned.rs`)
+//! rather than to the pool. It is opened once, with a real handshake; any replica resumes it
+//! later by its `Mcp-Session-Id` alone. Resuming replays the handshake locally (the server
+//! already had it), so rmcp's client runs unchanged. Only its owner ends it: closing a local
+//! handle (idle, replica shutdown) sends no DELETE, which would end the session for every
+//! other replica too.
+
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicBool, Ordering},
+};
+
+use rmcp::{
+    model::{ClientJsonRpcMessage, ClientNotification, ClientRequest, ServerJsonRpcMessage},
+    transport::streamable_http_client::StreamableHttpPostResponse,
+};
+use serde_json::{Value, json};
+
+use crate::session::SessionInfo;
+
+/// How a session is owned; shared by its transport and the registry that holds it.
+#[derive(Clone, Default)]
+pub struct Ownership(Arc<Inner>);
+
+#[derive(Default)]
+struct Inner {
+    /// The session to resume, and what its `initialize` answered, until the handshake is
+    /// replayed.
+    resume: Mutex<Option<(Arc<str>, Value)>>,
+    /// The replayed handshake's `notifications/initialized` is not sent again.
+    swallow_initialized: AtomicBool,
+    /// The owner ended the session: closing it sends DELETE.
+    ended: AtomicBool,
+    /// The server answered 404 to this session: it has forgotten it.
+    expired: AtomicBool,
+}
+
+impl Ownership {
+    /// A session opened now, by a real handshake.
+    pub fn opened() -> Self {
+        Self::default()
+    }
+
+    /// The session `id` of a server that answered `initialize` as `info` says.
+    pub fn resumed(id: Arc<str>, info: &SessionInfo) -> Self {
+        let ownership = Self::default();
+        let result = json!({
+            "protocolVersion": info.protocol_version,
+            "capabilities": info.capabilities,
+            "serverInfo": {
+                "name": info.server_name.as_deref().unwrap_or("unnamed"),
+                "version": info.server_version.as_deref().unwrap_or("unknown"),
+            },
+        });
+        *lock(&ownership.0.resume) = Some((id, result));
+        ownership
+    }
+
+    /// The owner ends the session: the next close sends DELETE.
+    pub fn end(&self) {
+        self.0.ended.store(true, Ordering::Release);
+    }
+
+    /// True once the server said it no longer knows the session.
+    pub fn is_expired(&self) -> bool {
+        self.0.expired.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn saw_expiry(&self) {
+        self.0.expired.store(true, Ordering::Release);
+    }
+
+    /// May closing the session send DELETE?
+    pub(crate) fn may_delete(&self) -> bool {
+        self.0.ended.load(Ordering::Acquire)
+    }
+
+    /// The answer to `message` when it is a step of the replayed handshake; `None` for
+    /// everything that goes to the server.
+    pub(crate) fn answer_locally(
+        &self,
+        message: &ClientJsonRpcMessage,
+    ) -> Option<StreamableHttpPostResponse> {
+        match message {
+            ClientJsonRpcMessage::Request(request)
+                if matches!(request.request, ClientRequest::InitializeRequest(_)) =>
+            {
+                let (id, result) = lock(&self.0.resume).take()?;
+                let answer = json!({"jsonrpc": "2.0", "id": request.id, "result": result});
+                let answer = serde_json::from_value::<ServerJsonRpcMessage>(answer).ok()?;
+                self.0.swallow_initialized.store(true, Ordering::Release);
+                Some(StreamableHttpPostResponse::Json(
+                    answer,
+                    Some(id.to_string()),
+                ))
+            }
+            ClientJsonRpcMessage::Notification(notification)
+                if matches!(
+                    notification.notification,
+                    ClientNotification::InitializedNotification(_)
+                ) && self.0.swallow_initialized.swap(false, Ordering::AcqRel) =>
+            {
+                Some(StreamableHttpPostResponse::Accepted)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> SessionInfo {
+        SessionInfo {
+            protocol_version: "2025-06-18".to_owned(),
+            stateless: false,
+            server_name: Some("peer".to_owned()),
+            server_version: None,
+            capabilities: json!({"tools": {}}),
+        }
+    }
+
+    fn message(value: Value) -> ClientJsonRpcMessage {
+        serde_json::from_value(value).expect("a client message")
+    }
+
+    fn initialize() -> ClientJsonRpcMessage {
+        message(
+            json!({"jsonrpc": "2.0", "id": 7, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"}}}),
+        )
+    }
+
+    fn initialized() -> ClientJsonRpcMessage {
+        message(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+    }
+
+    #[test]
+    fn a_resumed_session_replays_its_handshake_once() {
+        let ownership = Ownership::resumed(Arc::from("abc"), &info());
+        let Some(StreamableHttpPostResponse::Json(answer, Some(id))) =
+            ownership.answer_locally(&initialize())
+        else {
+            panic!("the handshake is answered locally");
+        };
+        assert_eq!(id, "abc");
+        let answer = serde_json::to_value(&answer).unwrap();
+        assert_eq!(answer["id"], 7);
+        assert_eq!(answer["result"]["protocolVersion"], "2025-06-18");
+        assert_eq!(answer["result"]["serverInfo"]["name"], "peer");
+        assert!(matches!(
+            ownership.answer_locally(&initialized()),
+            Some(StreamableHttpPostResponse::Accepted)
+        ));
+        // A second handshake (rmcp re-initializing) and everything else go to the server.
+        assert!(ownership.answer_locally(&initialize()).is_none());
+        assert!(ownership.answer_locally(&initialized()).is_none());
+    }
+
+    #[test]
+    fn an_opened_session_sends_everything_and_deletes_only_when_ended() {
+        let ownership = Ownership::opened();
+        assert!(ownership.answer_locally(&initialize()).is_none());
+        assert!(ownership.answer_locally(&initialized()).is_none());
+        assert!(!ownership.may_delete());
+        ownership.end();
+        assert!(ownership.may_delete());
+    }
+}

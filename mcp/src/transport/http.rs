@@ -86,6 +86,16 @@ impl RecordingClient {
         }
     }
 
+    /// The session's own GET stream is not opened (a resumed owned session: `owned.rs`); a
+    /// request's stream resumed after a break (`last_event_id`) still is.
+    fn skips_get_stream(&self, last_event_id: &Option<String>) -> bool {
+        last_event_id.is_none()
+            && self
+                .owned
+                .as_ref()
+                .is_some_and(Ownership::opens_no_get_stream)
+    }
+
     /// The client of a session owned by one client of the gateway (`owned.rs`).
     pub fn owned(mut self, ownership: Ownership) -> Self {
         self.owned = Some(ownership);
@@ -399,6 +409,9 @@ impl StreamableHttpClient for RecordingClient {
         auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, Error> {
+        if self.skips_get_stream(&last_event_id) {
+            return Err(Error::ServerDoesNotSupportSse);
+        }
         self.http
             .get_stream(uri, session_id, last_event_id, auth_header, custom_headers)
             .await
@@ -413,6 +426,9 @@ impl StreamableHttpClient for RecordingClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, Error> {
+        if self.skips_get_stream(&last_event_id) {
+            return Err(Error::ServerDoesNotSupportSse);
+        }
         self.http
             .get_stream_with_max_sse_event_size(
                 uri,

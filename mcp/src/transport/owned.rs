@@ -33,6 +33,9 @@ struct Inner {
     ended: AtomicBool,
     /// The server answered 404 to this session: it has forgotten it.
     expired: AtomicBool,
+    /// Resumed here, not opened: the server's one GET stream of the session belongs to the
+    /// replica that opened it (a second one gets 409).
+    resumed: AtomicBool,
 }
 
 impl Ownership {
@@ -53,6 +56,7 @@ impl Ownership {
             },
         });
         *lock(&ownership.0.resume) = Some((id, result));
+        ownership.0.resumed.store(true, Ordering::Release);
         ownership
     }
 
@@ -68,6 +72,12 @@ impl Ownership {
 
     pub(crate) fn saw_expiry(&self) {
         self.0.expired.store(true, Ordering::Release);
+    }
+
+    /// Does the session open no GET stream of its own (a request's stream, resumed after a
+    /// break, still is)?
+    pub(crate) fn opens_no_get_stream(&self) -> bool {
+        self.0.resumed.load(Ordering::Acquire)
     }
 
     /// May closing the session send DELETE?
@@ -161,6 +171,7 @@ mod tests {
         // A second handshake (rmcp re-initializing) and everything else go to the server.
         assert!(ownership.answer_locally(&initialize()).is_none());
         assert!(ownership.answer_locally(&initialized()).is_none());
+        assert!(ownership.opens_no_get_stream());
     }
 
     #[test]
@@ -168,7 +179,7 @@ mod tests {
         let ownership = Ownership::opened();
         assert!(ownership.answer_locally(&initialize()).is_none());
         assert!(ownership.answer_locally(&initialized()).is_none());
-        assert!(!ownership.may_delete());
+        assert!(!ownership.may_delete() && !ownership.opens_no_get_stream());
         ownership.end();
         assert!(ownership.may_delete());
     }

@@ -214,6 +214,8 @@ asked = []
 
 async def elicit(context, params):
     asked.append(params.message)
+    if params.message.startswith("Who approves"):
+        return types.ElicitResult(action="accept", content={"approver": "Grace"})
     return types.ElicitResult(action="accept", content={"sure": True})
 
 async def main(url):
@@ -225,13 +227,15 @@ async def main(url):
                 # Bounded: an answer that never reaches its call fails the test, not hangs it.
                 done = await asyncio.wait_for(session.call_tool("forms__confirm", {"action": action}), 60)
                 texts.append(done.content[0].text)
-            print(json.dumps({"asked": asked, "texts": texts}), flush=True)
+            # The same for a prompt: its `input_required` becomes an elicitation request.
+            prompt = await asyncio.wait_for(session.get_prompt("forms__approval", {"change": "schema-v2"}), 60)
+            print(json.dumps({"asked": asked, "texts": texts, "prompt": prompt.messages[0].content.text}), flush=True)
 
 asyncio.run(main(sys.argv[1]))
 "#;
 
-/// An upstream's question (2026-07-28 `input_required`) reaches a 2025-era session as an
-/// elicitation request, and the answer, POSTed to whichever replica the round-robin picks,
+/// An upstream's question (2026-07-28 `input_required`, in a tool call and in a prompt)
+/// reaches a 2025-era session as an elicitation request, and the answer, POSTed to whichever replica the round-robin picks,
 /// reaches the call waiting for it.
 #[tokio::test]
 async fn the_python_sdk_answers_an_upstream_question_through_either_replica() {
@@ -271,7 +275,15 @@ async fn the_python_sdk_answers_an_upstream_question_through_either_replica() {
     let answer: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(
         answer["asked"],
-        serde_json::json!(["Really deploy?", "Really rollback?"])
+        serde_json::json!([
+            "Really deploy?",
+            "Really rollback?",
+            "Who approves schema-v2?"
+        ])
+    );
+    assert_eq!(
+        answer["prompt"], "Change schema-v2, approved by Grace (state approval:schema-v2).",
+        "the prompt's upstream got the answer and its own state"
     );
     for (text, action) in answer["texts"]
         .as_array()

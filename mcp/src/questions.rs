@@ -152,18 +152,18 @@ impl CallsInFlight {
     ) -> Option<(Asker, Arc<AskClock>)> {
         let deadline = Instant::now() + REGISTRATION_GRACE;
         loop {
-            let found = {
+            let (found, registering) = {
                 let askers = self.lock();
+                let sole = self.in_flight.load(Ordering::Acquire) == 1;
                 match related {
-                    Some(id) => askers.get(&key(id)).cloned(),
-                    None if self.in_flight.load(Ordering::Acquire) == 1 && askers.len() == 1 => {
-                        askers.values().next().cloned()
-                    }
-                    None => None,
+                    Some(id) => (askers.get(&key(id)).cloned(), true),
+                    None if sole && askers.len() == 1 => (askers.values().next().cloned(), false),
+                    // The one call in flight was sent and may not have registered its asker.
+                    None => (None, sole && askers.is_empty()),
                 }
             };
             // A question naming a call not registered yet: that call's id is being recorded.
-            if found.is_some() || related.is_none() || Instant::now() >= deadline {
+            if found.is_some() || !registering || Instant::now() >= deadline {
                 return found;
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -309,6 +309,29 @@ mod tests {
         drop(first);
         assert!(calls.asker_for(Some(&Value::from(1))).await.is_none());
         assert_eq!(calls.in_flight.load(Ordering::Acquire), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_question_that_comes_before_the_only_call_registered_its_asker_waits_for_it() {
+        let calls = Arc::new(CallsInFlight::default());
+        // The call is on the wire; its asker is registered a moment later.
+        let mut call = calls.enter();
+        let asking = tokio::spawn({
+            let calls = calls.clone();
+            async move { calls.asker_for(None).await.map(|(asker, _)| asker) }
+        });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        calls.ask_with(
+            &mut call,
+            &RequestId::Number(1),
+            asker("late"),
+            Arc::default(),
+        );
+        let asker = asking
+            .await
+            .unwrap()
+            .expect("the sole call's asker, once registered");
+        assert_eq!(asker.ask(question()).await.unwrap(), "late");
     }
 
     #[test]

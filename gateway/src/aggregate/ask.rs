@@ -253,18 +253,17 @@ async fn converse(
 ) -> Result<Value, RpcError> {
     let Ask {
         server,
-        mut call,
+        mut retry,
         first,
     } = ask;
     let mut result = first;
     for _ in 0..MAX_ROUNDS {
         let answers = ask_client(sessions, claims, tx, server.name(), &result).await?;
-        call.input_responses = Some(Value::Object(answers));
-        call.request_state = result
+        let state = result
             .get("requestState")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        match server.call_tool(call.clone()).await? {
+        match retry.again(&server, Value::Object(answers), state).await? {
             ToolOutcome::Complete { result } => return Ok(result),
             ToolOutcome::InputRequired { result: again } => result = again,
         }

@@ -222,12 +222,15 @@ pub async fn request(
         }
         "tools/call" => return call_tool(state, principal, view, declared, caller, params).await,
         "prompts/get" => {
-            reads::get_prompt(state, principal, view, declared, params, caller).await?
+            return reads::get_prompt(state, principal, view, declared, params, caller).await;
         }
         "resources/read" => {
-            let result =
+            let answer =
                 reads::read_resource(state, principal, view, declared, params, caller).await?;
-            return Ok(Answer::hinted(result, CacheHint::NONE));
+            return Ok(Answer {
+                hint: Some(CacheHint::NONE),
+                ..answer
+            });
         }
         "resources/subscribe" | "resources/unsubscribe" if declared.is_none() => {
             require(principal, Scope::McpRead)?;
@@ -394,7 +397,7 @@ async fn call_tool(
             hint: None,
             ask: Some(relay::Ask {
                 server: server.clone(),
-                call,
+                retry: relay::Retry::Tool(call),
                 first: result,
             }),
         }),

@@ -3,6 +3,8 @@
 //! `input_required` reaches a stateless client with a sealed `requestState`, bound to the
 //! prompt or resource, and the retry's answers go back to the upstream.
 
+use std::sync::Arc;
+
 use llamagate_mcp::{
     ServerClient,
     cache::ListKind,
@@ -12,10 +14,11 @@ use serde_json::{Map, Value, json};
 
 use super::{
     catalog::{self, View},
-    dispatch::{arguments_param, meta, require, resolve, string_param, unknown, usable},
+    dispatch::{Answer, arguments_param, meta, require, resolve, string_param, unknown, usable},
     input,
     owned::Caller,
-    rpc::{INTERNAL_ERROR, RpcError},
+    relay::{Ask, Retry},
+    rpc::RpcError,
     stateless::Declared,
 };
 use crate::{auth::Principal, config::Scope, state::AppState};
@@ -56,25 +59,41 @@ fn interaction(
     })
 }
 
-/// The upstream's outcome for the client: an `input_required` sealed for a stateless one.
+/// The upstream's outcome for the client: an `input_required` sealed for a stateless one;
+/// for a session, the questions to ask it and what to send again with its answers.
 fn outcome(
     state: &AppState,
     declared: Option<&Declared>,
-    site: &input::CallSite<'_>,
+    (site, server): (&input::CallSite<'_>, &Arc<ServerClient>),
     outcome: ToolOutcome,
-) -> Result<Value, RpcError> {
+    retry: impl FnOnce() -> Retry,
+) -> Result<Answer, RpcError> {
     match (outcome, declared) {
-        (ToolOutcome::Complete { result }, _) => Ok(result),
+        (ToolOutcome::Complete { result }, _) => Ok(result.into()),
         (ToolOutcome::InputRequired { result }, Some(declared)) => {
-            input::for_client(state.sessions(), result, declared, site)
+            Ok(input::for_client(state.sessions(), result, declared, site)?.into())
         }
-        (ToolOutcome::InputRequired { .. }, None) => Err(RpcError::protocol(
-            INTERNAL_ERROR,
-            format!(
-                "MCP server `{}` needs the user's input first (2026-07-28 `input_required`), which reaches only 2026-07-28 clients for prompts and reads: send this request without a session",
-                site.server
-            ),
-        )),
+        (ToolOutcome::InputRequired { result }, None) => Ok(Answer {
+            result: Value::Null,
+            hint: None,
+            ask: Some(Ask {
+                server: server.clone(),
+                retry: retry(),
+                first: result,
+            }),
+        }),
+    }
+}
+
+/// Contents of a read under the URIs the client sees: `<prefix>+<uri>`.
+pub(super) fn name_contents(result: &mut Value, prefix: Option<&str>) {
+    let Some(prefix) = prefix else { return };
+    if let Some(contents) = result.get_mut("contents").and_then(Value::as_array_mut) {
+        for content in contents {
+            if let Some(inner) = content.get("uri").and_then(Value::as_str) {
+                content["uri"] = json!(format!("{prefix}+{inner}"));
+            }
+        }
     }
 }
 
@@ -86,7 +105,7 @@ pub async fn get_prompt(
     declared: Option<&Declared>,
     params: &Map<String, Value>,
     caller: Caller,
-) -> Result<Value, RpcError> {
+) -> Result<Answer, RpcError> {
     require(principal, Scope::McpCall)?;
     let name = string_param(params, "name")?;
     let arguments = arguments_param(params)?;
@@ -97,9 +116,13 @@ pub async fn get_prompt(
     let site = site(principal, view, &server, &subject);
     let interaction = interaction(state, declared, params, &site, &server, caller)?;
     let got = server
-        .get_prompt_with(&prompt, arguments, interaction)
+        .get_prompt_with(&prompt, arguments.clone(), interaction.clone())
         .await?;
-    outcome(state, declared, &site, got)
+    outcome(state, declared, (&site, &server), got, || Retry::Prompt {
+        name: prompt.clone(),
+        arguments,
+        interaction,
+    })
 }
 
 /// `resources/read`: the contents name the URI the client asked for.
@@ -110,7 +133,7 @@ pub async fn read_resource(
     declared: Option<&Declared>,
     params: &Map<String, Value>,
     caller: Caller,
-) -> Result<Value, RpcError> {
+) -> Result<Answer, RpcError> {
     require(principal, Scope::McpRead)?;
     let uri = string_param(params, "uri")?;
     let (server, original) =
@@ -120,7 +143,7 @@ pub async fn read_resource(
     let site = site(principal, view, server, &subject);
     let interaction = interaction(state, declared, params, &site, server, caller)?;
     let got = server
-        .read_resource_with(&original, meta(params), interaction)
+        .read_resource_with(&original, meta(params), interaction.clone())
         .await
         .map_err(|e| {
             // The URI asked for, as SEP-2164 wants it in a not-found error's data.
@@ -130,15 +153,14 @@ pub async fn read_resource(
             }
             error
         })?;
-    let mut result = outcome(state, declared, &site, got)?;
-    if !view.single
-        && let Some(contents) = result.get_mut("contents").and_then(Value::as_array_mut)
-    {
-        for content in contents {
-            if let Some(inner) = content.get("uri").and_then(Value::as_str) {
-                content["uri"] = json!(format!("{}+{inner}", server.name()));
-            }
-        }
-    }
-    Ok(result)
+    let prefix = (!view.single).then(|| server.name().to_owned());
+    let retry = || Retry::Read {
+        uri: original.clone(),
+        meta: meta(params),
+        interaction,
+        prefix: prefix.clone(),
+    };
+    let mut answer = outcome(state, declared, (&site, server), got, retry)?;
+    name_contents(&mut answer.result, prefix.as_deref());
+    Ok(answer)
 }

@@ -17,9 +17,12 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use llamagate_mcp::{ServerClient, server::operations::ToolCall};
+use llamagate_mcp::{
+    McpError, ServerClient,
+    server::operations::{Interaction, ToolCall, ToolOutcome},
+};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
 use super::{
@@ -91,14 +94,83 @@ impl Relays {
     }
 }
 
-/// A session's call that met `input_required`: what is needed to ask and retry.
+/// A session's call, prompt or read that met `input_required`: what is needed to ask and
+/// retry.
 pub struct Ask {
     /// The upstream.
     pub server: Arc<ServerClient>,
-    /// The call as first made.
-    pub call: ToolCall,
+    /// The request as first made.
+    pub retry: Retry,
     /// The upstream's `input_required` result.
     pub first: Value,
+}
+
+/// What a session's request sends again with the client's answers.
+pub enum Retry {
+    /// A `tools/call`.
+    Tool(ToolCall),
+    /// A `prompts/get`.
+    Prompt {
+        name: String,
+        arguments: Map<String, Value>,
+        interaction: Interaction,
+    },
+    /// A `resources/read` of the upstream's `uri`; its contents are shown under
+    /// `<prefix>+<uri>` when there is a prefix.
+    Read {
+        uri: String,
+        meta: Map<String, Value>,
+        interaction: Interaction,
+        prefix: Option<String>,
+    },
+}
+
+impl Retry {
+    /// Send the request again with the client's `answers` and the upstream's `state`.
+    pub async fn again(
+        &mut self,
+        server: &ServerClient,
+        answers: Value,
+        state: Option<String>,
+    ) -> Result<ToolOutcome, McpError> {
+        match self {
+            Retry::Tool(call) => {
+                call.input_responses = Some(answers);
+                call.request_state = state;
+                server.call_tool(call.clone()).await
+            }
+            Retry::Prompt {
+                name,
+                arguments,
+                interaction,
+            } => {
+                interaction.input_responses = Some(answers);
+                interaction.request_state = state;
+                let interaction = interaction.clone();
+                server
+                    .get_prompt_with(name, arguments.clone(), interaction)
+                    .await
+            }
+            Retry::Read {
+                uri,
+                meta,
+                interaction,
+                prefix,
+            } => {
+                interaction.input_responses = Some(answers);
+                interaction.request_state = state;
+                let interaction = interaction.clone();
+                let outcome = server.read_resource_with(uri, meta.clone(), interaction);
+                Ok(match outcome.await? {
+                    ToolOutcome::Complete { mut result } => {
+                        super::reads::name_contents(&mut result, prefix.as_deref());
+                        ToolOutcome::Complete { result }
+                    }
+                    asks_again => asks_again,
+                })
+            }
+        }
+    }
 }
 
 /// A question put to the client, waiting for its answer.

@@ -182,3 +182,69 @@ async fn with_pooled_upstream_sessions_no_session_is_opened_per_client() {
     assert_eq!(during["added"], 0, "{during}");
     assert!(client.wait().unwrap().success());
 }
+
+const RESTART_SCRIPT: &str = r#"
+import json, sys, anyio
+from mcp import ClientSession
+from mcp.client.streamable_http import streamablehttp_client
+
+async def main(url):
+    async with streamablehttp_client(url) as (read, write, _):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            await session.call_tool("py__remember", {"note": "alpha"})
+            before = (await session.call_tool("py__recall", {})).content[0].text
+            print(json.dumps({"before": before}), flush=True)
+            # The test restarts the upstream, which forgets every session.
+            sys.stdin.readline()
+            after = [await session.call_tool("py__recall", {}) for _ in range(2)]
+            print(json.dumps({"after": [[r.isError, r.content[0].text] for r in after]}), flush=True)
+
+anyio.run(main, sys.argv[1])
+"#;
+
+/// An upstream that restarted has forgotten the session: the client's calls go on, on
+/// pooled sessions (its state there is gone with the upstream's), with no error.
+#[tokio::test]
+async fn calls_go_on_when_the_upstream_forgot_the_session() {
+    let port = llamagate_test_peers::free_port();
+    let mut py = llamagate_test_peers::mcp1_peer_on_port("streamable-http", port);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("llamagate.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\nmcp:\n  servers:\n    - {{ name: py, transport: streamable-http, url: \"{}\" }}\n",
+            py.url
+        ),
+    )
+    .unwrap();
+    let gateway = replica(&config);
+    support::wait_healthy_at(&gateway.addr, "py").await;
+    let mut client = Command::new(support::python("mcp1"))
+        .args([
+            "-c",
+            RESTART_SCRIPT,
+            &format!("http://{}/mcp", gateway.addr),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(client.stdout.take().unwrap()).lines();
+    let before = next_json(&mut lines);
+    assert_eq!(before["before"], "alpha", "{before}");
+    py.kill();
+    let _py = llamagate_test_peers::mcp1_peer_on_port("streamable-http", port);
+    support::wait_healthy_at(&gateway.addr, "py").await;
+    writeln!(client.stdin.as_mut().unwrap(), "go").unwrap();
+    let after = next_json(&mut lines);
+    let output = client.wait_with_output().unwrap();
+    assert_eq!(
+        after["after"],
+        serde_json::json!([[false, "nothing"], [false, "nothing"]]),
+        "{after}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -100,6 +100,13 @@ impl McpError {
         matches!(self, McpError::Transport { .. } | McpError::Protocol { .. })
     }
 
+    /// True when the request was refused because the server no longer knows its session
+    /// (HTTP 404 to a Streamable HTTP session): it never ran.
+    pub(crate) fn is_expired_session(&self) -> bool {
+        // rmcp's `StreamableHttpError::SessionExpired`, as its error chain words it.
+        matches!(self, McpError::Transport { detail, .. } if detail.contains("Session expired"))
+    }
+
     pub(crate) fn from_service(
         server: &str,
         method: &str,

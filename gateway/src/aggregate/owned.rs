@@ -14,6 +14,9 @@ use crate::{config::UpstreamSessions, state::AppState};
 /// Upstream sessions one client session owns at most (each adds about 60 bytes to its id).
 pub const MAX_OWNED: usize = 16;
 
+/// Longest upstream session id carried (16 of them keep the client's id within a few KiB).
+const MAX_ID: usize = 128;
+
 /// Who a request comes from, as the upstream sees it: who answers its questions, and the
 /// sessions it owns there.
 #[derive(Clone, Default)]
@@ -61,16 +64,37 @@ pub async fn open(state: &AppState, view: &View, bound: Duration) -> BTreeMap<St
         .iter()
         .filter(|server| server.keeps_sessions() && server.health().accepts_calls())
         .take(MAX_OWNED);
-    let opening = servers.map(|server| async move {
-        match tokio::time::timeout(bound, server.open_owned_session()).await {
-            Ok(Ok(id)) => Some((server.name().to_owned(), id.to_string())),
-            Ok(Err(e)) => {
-                tracing::info!(server = %server.name(), "no session of its own for a client (it uses pooled ones): {e}");
-                None
-            }
-            Err(_) => {
-                tracing::info!(server = %server.name(), "no session of its own for a client within {bound:?} (it uses pooled ones)");
-                None
+    let opening = servers.map(|server| {
+        // In a task of its own: a session the server opens after `bound` is ended, not lost.
+        let mut task = tokio::spawn({
+            let server = server.clone();
+            async move { server.open_owned_session().await }
+        });
+        async move {
+            match tokio::time::timeout(bound, &mut task).await {
+                Ok(Ok(Ok(id))) if id.len() <= MAX_ID => {
+                    Some((server.name().to_owned(), id.to_string()))
+                }
+                Ok(Ok(Ok(id))) => {
+                    tracing::info!(server = %server.name(), "its session id is over {MAX_ID} bytes: a client's calls use pooled sessions");
+                    server.end_owned_session(&id).await;
+                    None
+                }
+                Ok(Ok(Err(e))) => {
+                    tracing::info!(server = %server.name(), "no session of its own for a client (it uses pooled ones): {e}");
+                    None
+                }
+                Ok(Err(_)) => None,
+                Err(_) => {
+                    tracing::info!(server = %server.name(), "no session of its own for a client within {bound:?} (it uses pooled ones)");
+                    let server = server.clone();
+                    tokio::spawn(async move {
+                        if let Ok(Ok(id)) = task.await {
+                            server.end_owned_session(&id).await;
+                        }
+                    });
+                    None
+                }
             }
         }
     });

@@ -278,6 +278,8 @@ impl ServerClient {
                 owned.close().await;
             }
         }
+        // Clients' own sessions are theirs: let go here, not ended.
+        self.owned.let_go_all();
         self.cache.clear();
         self.publish_pool();
     }

@@ -164,9 +164,11 @@ impl ServerClient {
                     send_recorded(s, sent, asked)
                 })
                 .await;
-            // A 404 for the session: the request never ran, and goes to a pooled session.
-            if outcome.is_ok() || !self.owned_expired(id) {
-                return outcome;
+            // A 404 to this very request: it never ran, and goes to a pooled session. Any
+            // other failure stands (a call that may have run is never sent twice).
+            match &outcome {
+                Err(e) if e.is_expired_session() && self.owned_expired(id) => {}
+                _ => return outcome,
             }
             tracing::info!(server = %self.name(), "the server no longer knows a client's session; its requests go to pooled sessions");
         }

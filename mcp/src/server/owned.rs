@@ -1,7 +1,7 @@
 //! Sessions of a 2025-era Streamable HTTP server that each belong to one client of the
-//! gateway, so that what the server keeps per session (state its tools build up, its
-//! logging level, session-scoped resources) stays with that client instead of being shared
-//! by everyone a pooled session serves.
+//! gateway, so that what the server keeps per session (state its tools build up,
+//! session-scoped resources) stays with that client instead of being shared by everyone a
+//! pooled session serves.
 //!
 //! The gateway opens one at the client's `initialize` and carries its id in the client's
 //! sealed session id; any replica then resumes it by that id (`transport/owned.rs`), with
@@ -73,7 +73,28 @@ impl Held {
 
 impl OwnedSessions {
     fn get(&self, id: &str) -> Option<Arc<Held>> {
+        self.sweep_if_due();
         lock(&self.held).get(id).cloned()
+    }
+
+    /// Let go of the sessions idle past [`IDLE`], at most every [`SWEEP_EVERY`].
+    fn sweep_if_due(&self) {
+        let released = {
+            let mut map = lock(&self.held);
+            let mut swept = lock(&self.swept);
+            if swept.elapsed() < SWEEP_EVERY {
+                return;
+            }
+            *swept = Instant::now();
+            idle_out(&mut map)
+        };
+        let_go(released);
+    }
+
+    /// Let go of every session held here (the server is stopped); none is ended.
+    pub(crate) fn let_go_all(&self) {
+        let released: Vec<_> = lock(&self.held).drain().map(|(_, held)| held).collect();
+        let_go(released);
     }
 
     /// Hold `held` under `id`, letting idle sessions (and, past [`MAX_HELD`], the least
@@ -85,13 +106,7 @@ impl OwnedSessions {
             let mut swept = lock(&self.swept);
             if swept.elapsed() >= SWEEP_EVERY || map.len() >= MAX_HELD {
                 *swept = Instant::now();
-                map.retain(|_, held| {
-                    let keep = held.idle_for() < IDLE;
-                    if !keep {
-                        released.push(held.clone());
-                    }
-                    keep
-                });
+                released = idle_out(&mut map);
             }
             if map.len() >= MAX_HELD
                 && let Some(oldest) = map
@@ -103,16 +118,20 @@ impl OwnedSessions {
             }
             map.entry(id).or_insert(held).clone()
         };
-        for held in released {
-            if let Some(session) = held.session.get() {
-                close_when_unused(session.clone());
-            }
-        }
+        let_go(released);
         kept
     }
 
     fn release(&self, id: &str) -> Option<Arc<Held>> {
         lock(&self.held).remove(id)
+    }
+
+    /// Release `held` under `id`, and not a newer one another request put there since.
+    fn release_this(&self, id: &str, held: &Arc<Held>) {
+        let mut map = lock(&self.held);
+        if map.get(id).is_some_and(|now| Arc::ptr_eq(now, held)) {
+            map.remove(id);
+        }
     }
 }
 
@@ -143,6 +162,7 @@ impl ServerClient {
         };
         let held = Held::new(ownership);
         let _ = held.session.set(Arc::new(session));
+        // A fresh id: nothing else can hold it yet.
         self.owned.hold(id.clone(), held);
         Ok(id)
     }
@@ -150,13 +170,18 @@ impl ServerClient {
     /// End the owned session `id` at the server (DELETE), resuming it here first when
     /// another replica opened it.
     pub async fn end_owned_session(&self, id: &str) {
+        if !self.keeps_sessions() {
+            return;
+        }
         let held = match self.owned.release(id) {
             Some(held) => held,
             None => Held::new(Ownership::resumed(Arc::from(id), &self.known_info())),
         };
         held.ownership.end();
-        let session = match held.session.get() {
-            Some(session) => session.clone(),
+        // A transport that is gone cleaned up before the session was ended: resume it anew.
+        let live = held.session.get().filter(|s| !s.is_closed()).cloned();
+        let session = match live {
+            Some(session) => session,
             None => match self.open_owned(held.ownership.clone()).await {
                 Ok(session) => Arc::new(session),
                 Err(e) => {
@@ -180,6 +205,10 @@ impl ServerClient {
                     // The handshake replayed is the one of a pooled session.
                     let _ = self.connect_vacant().await;
                 }
+                // Not (or no longer, after a reload) a server whose sessions can be resumed.
+                if !self.keeps_sessions() {
+                    return None;
+                }
                 let ownership = Ownership::resumed(Arc::from(id), &self.known_info());
                 self.owned.hold(Arc::from(id), Held::new(ownership))
             }
@@ -190,23 +219,34 @@ impl ServerClient {
         held.touch();
         let session = held
             .session
-            .get_or_try_init(|| async {
-                self.open_owned(held.ownership.clone()).await.map(Arc::new)
-            })
+            .get_or_try_init(|| self.resume(&held.ownership))
             .await;
         match session {
             Ok(session) if !session.is_closed() => Some(session.clone()),
             Ok(_) => {
                 // Its transport is gone: resume it afresh next time.
-                self.owned.release(id);
+                self.owned.release_this(id, &held);
                 None
             }
             Err(e) => {
                 tracing::debug!(server = %self.name(), "a client's session could not be resumed: {e}");
-                self.owned.release(id);
+                self.owned.release_this(id, &held);
                 None
             }
         }
+    }
+
+    /// Open the transport of an owned session; a resumed one must go on under its own id.
+    async fn resume(&self, ownership: &Ownership) -> Result<SharedSession, McpError> {
+        let session = self.open_owned(ownership.clone()).await?;
+        if ownership.resumed_id().is_some() && session.http_session_id() != ownership.resumed_id() {
+            session.close().await;
+            return Err(McpError::Connect {
+                server: self.name().to_owned(),
+                detail: "a resumed session came back under another id".to_owned(),
+            });
+        }
+        Ok(Arc::new(session))
     }
 
     /// True when the server said it no longer knows the owned session `id`.
@@ -237,6 +277,25 @@ impl ServerClient {
             server_version: None,
             capabilities: serde_json::json!({}),
         })
+    }
+}
+
+/// Take the sessions idle past [`IDLE`] out of `map`.
+fn idle_out(map: &mut HashMap<Arc<str>, Arc<Held>>) -> Vec<Arc<Held>> {
+    let idle: Vec<Arc<str>> = map
+        .iter()
+        .filter(|(_, held)| held.idle_for() >= IDLE)
+        .map(|(id, _)| id.clone())
+        .collect();
+    idle.iter().filter_map(|id| map.remove(id)).collect()
+}
+
+/// Close the local handles of `released` once unused; the sessions live on at the server.
+fn let_go(released: Vec<Arc<Held>>) {
+    for held in released {
+        if let Some(session) = held.session.get() {
+            close_when_unused(session.clone());
+        }
     }
 }
 

@@ -24,8 +24,9 @@ pub struct Ownership(Arc<Inner>);
 
 #[derive(Default)]
 struct Inner {
-    /// The session to resume, and what its `initialize` answered, until the handshake is
-    /// replayed.
+    /// The session to resume, and what its `initialize` answered: replayed by every
+    /// transport opened for it (each attempt to resume; rmcp's own re-initialization is off
+    /// for owned sessions).
     resume: Mutex<Option<(Arc<str>, Value)>>,
     /// The replayed handshake's `notifications/initialized` is not sent again.
     swallow_initialized: AtomicBool,
@@ -74,6 +75,11 @@ impl Ownership {
         self.0.expired.store(true, Ordering::Release);
     }
 
+    /// The id of the session resumed, if it is one.
+    pub fn resumed_id(&self) -> Option<Arc<str>> {
+        lock(&self.0.resume).as_ref().map(|(id, _)| id.clone())
+    }
+
     /// Does the session open no GET stream of its own (a request's stream, resumed after a
     /// break, still is)?
     pub(crate) fn opens_no_get_stream(&self) -> bool {
@@ -95,7 +101,7 @@ impl Ownership {
             ClientJsonRpcMessage::Request(request)
                 if matches!(request.request, ClientRequest::InitializeRequest(_)) =>
             {
-                let (id, result) = lock(&self.0.resume).take()?;
+                let (id, result) = lock(&self.0.resume).clone()?;
                 let answer = json!({"jsonrpc": "2.0", "id": request.id, "result": result});
                 let answer = serde_json::from_value::<ServerJsonRpcMessage>(answer).ok()?;
                 self.0.swallow_initialized.store(true, Ordering::Release);
@@ -152,7 +158,7 @@ mod tests {
     }
 
     #[test]
-    fn a_resumed_session_replays_its_handshake_once() {
+    fn a_resumed_session_replays_its_handshake_for_every_attempt() {
         let ownership = Ownership::resumed(Arc::from("abc"), &info());
         let Some(StreamableHttpPostResponse::Json(answer, Some(id))) =
             ownership.answer_locally(&initialize())
@@ -168,9 +174,10 @@ mod tests {
             ownership.answer_locally(&initialized()),
             Some(StreamableHttpPostResponse::Accepted)
         ));
-        // A second handshake (rmcp re-initializing) and everything else go to the server.
-        assert!(ownership.answer_locally(&initialize()).is_none());
+        // Its `initialized` once; the next attempt to resume replays the handshake again.
         assert!(ownership.answer_locally(&initialized()).is_none());
+        assert!(ownership.answer_locally(&initialize()).is_some());
+        assert_eq!(ownership.resumed_id().as_deref(), Some("abc"));
         assert!(ownership.opens_no_get_stream());
     }
 

@@ -14,21 +14,6 @@ import asyncio, json, sys, httpx
 from mcp import ClientSession, types
 from mcp.client.streamable_http import streamablehttp_client
 
-ports = [int(p) for p in sys.argv[2:4]]
-turn = [0]
-
-class RoundRobin(httpx.AsyncBaseTransport):
-    def __init__(self):
-        self.inner = httpx.AsyncHTTPTransport()
-    async def handle_async_request(self, request):
-        port = ports[turn[0] % 2]
-        turn[0] += 1
-        request.url = request.url.copy_with(port=port)
-        return await self.inner.handle_async_request(request)
-
-def factory(headers=None, timeout=None, auth=None):
-    return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=RoundRobin())
-
 asked = []
 
 async def sampling(context, params):
@@ -121,7 +106,12 @@ async fn sampling_and_elicitation_of_a_2025_upstream_reach_the_client_through_ei
     let (_peers, first, second) = two_replicas().await;
     let port = |addr: &str| addr.rsplit(':').next().unwrap().to_owned();
     let output = Command::new("timeout")
-        .args(["120", &support::python("mcp1"), "-c", SCRIPT])
+        .args([
+            "120",
+            &support::python("mcp1"),
+            "-c",
+            &support::with_round_robin(SCRIPT),
+        ])
         .arg(format!("http://{}/mcp", first.addr))
         .args([port(&first.addr), port(&second.addr)])
         .output()

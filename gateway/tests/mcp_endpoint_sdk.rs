@@ -16,21 +16,6 @@ import asyncio, sys, httpx
 from mcp import ClientSession
 from mcp.client.streamable_http import streamablehttp_client
 
-ports = [int(p) for p in sys.argv[2:4]]
-turn = [0]
-
-class RoundRobin(httpx.AsyncBaseTransport):
-    def __init__(self):
-        self.inner = httpx.AsyncHTTPTransport()
-    async def handle_async_request(self, request):
-        port = ports[turn[0] % 2]
-        turn[0] += 1
-        request.url = request.url.copy_with(port=port)
-        return await self.inner.handle_async_request(request)
-
-def factory(headers=None, timeout=None, auth=None):
-    return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=RoundRobin())
-
 async def main(url):
     async with streamablehttp_client(url, httpx_client_factory=factory) as (read, write, _):
         async with ClientSession(read, write) as session:
@@ -51,14 +36,6 @@ async def main(url):
 asyncio.run(main(sys.argv[1]))
 "#;
 
-fn replica(config: &std::path::Path) -> support::ServeProcess {
-    support::serve_process(&["--config", config.to_str().unwrap()])
-}
-
-fn port(replica: &support::ServeProcess) -> String {
-    replica.addr.rsplit(':').next().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn the_python_sdk_keeps_its_session_across_two_replicas_and_a_restart() {
     let everything = support::everything("streamableHttp");
@@ -75,8 +52,8 @@ async fn the_python_sdk_keeps_its_session_across_two_replicas_and_a_restart() {
         ),
     )
     .unwrap();
-    let first = replica(&config);
-    let second = replica(&config);
+    let first = support::serve_config(&config);
+    let second = support::serve_config(&config);
     // Both replicas have opened their servers before the client starts.
     for replica in [&first, &second] {
         for server in ["everything", "peer"] {
@@ -86,10 +63,10 @@ async fn the_python_sdk_keeps_its_session_across_two_replicas_and_a_restart() {
     let mut client = Command::new(support::python("mcp1"))
         .args([
             "-c",
-            SCRIPT,
+            &support::with_round_robin(SCRIPT),
             &format!("http://{}/mcp", first.addr),
-            &port(&first),
-            &port(&second),
+            &first.port(),
+            &second.port(),
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -104,11 +81,11 @@ async fn the_python_sdk_keeps_its_session_across_two_replicas_and_a_restart() {
     );
 
     drop(first);
-    let restarted = replica(&config);
+    let restarted = support::serve_config(&config);
     for server in ["everything", "peer"] {
         support::wait_healthy_at(&restarted.addr, server).await;
     }
-    writeln!(client.stdin.as_mut().unwrap(), "{}", port(&restarted)).unwrap();
+    writeln!(client.stdin.as_mut().unwrap(), "{}", restarted.port()).unwrap();
     let after = lines.next().and_then(Result::ok).unwrap_or_default();
     let output = client.wait_with_output().unwrap();
     assert!(
@@ -157,7 +134,7 @@ async fn the_typescript_sdk_lists_calls_reads_prompts_and_hears_list_changes() {
         ),
     )
     .unwrap();
-    let gateway = replica(&config);
+    let gateway = support::serve_config(&config);
     for server in ["everything", "peer", "forms"] {
         support::wait_healthy_at(&gateway.addr, server).await;
     }
@@ -194,21 +171,6 @@ const ELICIT_SCRIPT: &str = r#"
 import asyncio, json, sys, httpx
 from mcp import ClientSession, types
 from mcp.client.streamable_http import streamablehttp_client
-
-ports = [int(p) for p in sys.argv[2:4]]
-turn = [0]
-
-class RoundRobin(httpx.AsyncBaseTransport):
-    def __init__(self):
-        self.inner = httpx.AsyncHTTPTransport()
-    async def handle_async_request(self, request):
-        port = ports[turn[0] % 2]
-        turn[0] += 1
-        request.url = request.url.copy_with(port=port)
-        return await self.inner.handle_async_request(request)
-
-def factory(headers=None, timeout=None, auth=None):
-    return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=RoundRobin())
 
 asked = []
 
@@ -251,18 +213,18 @@ async fn the_python_sdk_answers_an_upstream_question_through_either_replica() {
         ),
     )
     .unwrap();
-    let first = replica(&config);
-    let second = replica(&config);
+    let first = support::serve_config(&config);
+    let second = support::serve_config(&config);
     for replica in [&first, &second] {
         support::wait_healthy_at(&replica.addr, "forms").await;
     }
     let output = Command::new(support::python("mcp1"))
         .args([
             "-c",
-            ELICIT_SCRIPT,
+            &support::with_round_robin(ELICIT_SCRIPT),
             &format!("http://{}/mcp", first.addr),
-            &port(&first),
-            &port(&second),
+            &first.port(),
+            &second.port(),
         ])
         .output()
         .unwrap();

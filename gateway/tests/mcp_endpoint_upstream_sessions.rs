@@ -16,21 +16,6 @@ from contextlib import AsyncExitStack
 from mcp import ClientSession
 from mcp.client.streamable_http import streamablehttp_client
 
-ports = [int(p) for p in sys.argv[2:4]]
-turn = [0]
-
-class RoundRobin(httpx.AsyncBaseTransport):
-    def __init__(self):
-        self.inner = httpx.AsyncHTTPTransport()
-    async def handle_async_request(self, request):
-        port = ports[turn[0] % 2]
-        turn[0] += 1
-        request.url = request.url.copy_with(port=port)
-        return await self.inner.handle_async_request(request)
-
-def factory(headers=None, timeout=None, auth=None):
-    return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=RoundRobin())
-
 def text(result):
     return result.content[0].text
 
@@ -69,14 +54,6 @@ async def main(url):
 asyncio.run(main(sys.argv[1]))
 "#;
 
-fn replica(config: &std::path::Path) -> support::ServeProcess {
-    support::serve_process(&["--config", config.to_str().unwrap()])
-}
-
-fn port(replica: &support::ServeProcess) -> String {
-    replica.addr.rsplit(':').next().unwrap().to_owned()
-}
-
 fn next_json(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> serde_json::Value {
     let line = lines.next().and_then(Result::ok).unwrap_or_default();
     serde_json::from_str(&line).unwrap_or_else(|_| serde_json::json!({ "unreadable": line }))
@@ -96,18 +73,18 @@ async fn each_client_session_keeps_its_own_upstream_session_across_replicas_and_
         ),
     )
     .unwrap();
-    let first = replica(&config);
-    let second = replica(&config);
+    let first = support::serve_config(&config);
+    let second = support::serve_config(&config);
     for replica in [&first, &second] {
         support::wait_healthy_at(&replica.addr, "py").await;
     }
     let mut client = Command::new(support::python("mcp1"))
         .args([
             "-c",
-            SCRIPT,
+            &support::with_round_robin(SCRIPT),
             &format!("http://{}/mcp", first.addr),
-            &port(&first),
-            &port(&second),
+            &first.port(),
+            &second.port(),
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -131,9 +108,9 @@ async fn each_client_session_keeps_its_own_upstream_session_across_replicas_and_
     assert_eq!(during["added"], 2, "{during}");
 
     drop(first);
-    let restarted = replica(&config);
+    let restarted = support::serve_config(&config);
     support::wait_healthy_at(&restarted.addr, "py").await;
-    writeln!(client.stdin.as_mut().unwrap(), "{}", port(&restarted)).unwrap();
+    writeln!(client.stdin.as_mut().unwrap(), "{}", restarted.port()).unwrap();
     let after = next_json(&mut lines);
     assert_eq!(
         after["after_restart"],
@@ -162,15 +139,15 @@ async fn with_pooled_upstream_sessions_no_session_is_opened_per_client() {
         ),
     )
     .unwrap();
-    let gateway = replica(&config);
+    let gateway = support::serve_config(&config);
     support::wait_healthy_at(&gateway.addr, "py").await;
     let mut client = Command::new(support::python("mcp1"))
         .args([
             "-c",
-            SCRIPT,
+            &support::with_round_robin(SCRIPT),
             &format!("http://{}/mcp", gateway.addr),
-            &port(&gateway),
-            &port(&gateway),
+            &gateway.port(),
+            &gateway.port(),
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -178,7 +155,7 @@ async fn with_pooled_upstream_sessions_no_session_is_opened_per_client() {
         .unwrap();
     let mut lines = BufReader::new(client.stdout.take().unwrap()).lines();
     let during = next_json(&mut lines);
-    writeln!(client.stdin.as_mut().unwrap(), "{}", port(&gateway)).unwrap();
+    writeln!(client.stdin.as_mut().unwrap(), "{}", gateway.port()).unwrap();
     assert_eq!(during["added"], 0, "{during}");
     assert!(client.wait().unwrap().success());
 }
@@ -219,7 +196,7 @@ async fn calls_go_on_when_the_upstream_forgot_the_session() {
         ),
     )
     .unwrap();
-    let gateway = replica(&config);
+    let gateway = support::serve_config(&config);
     support::wait_healthy_at(&gateway.addr, "py").await;
     let mut client = Command::new(support::python("mcp1"))
         .args([

@@ -140,3 +140,42 @@ pub async fn wait_healthy_at(addr: &str, name: &str) {
     }
     panic!("MCP server `{name}` did not become healthy on {addr}");
 }
+
+/// The Python SDK clients' round-robin: each HTTP request to the other of the two gateway
+/// ports given as the script's 2nd and 3rd arguments (`ports[0]` may be changed, for a
+/// restarted replica). Use the `factory` as `httpx_client_factory`.
+const ROUND_ROBIN: &str = r#"
+import sys, httpx
+
+ports = [int(p) for p in sys.argv[2:4]]
+turn = [0]
+
+class RoundRobin(httpx.AsyncBaseTransport):
+    def __init__(self):
+        self.inner = httpx.AsyncHTTPTransport()
+    async def handle_async_request(self, request):
+        port = ports[turn[0] % 2]
+        turn[0] += 1
+        request.url = request.url.copy_with(port=port)
+        return await self.inner.handle_async_request(request)
+
+def factory(headers=None, timeout=None, auth=None):
+    return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=RoundRobin())
+"#;
+
+/// `script` with [`ROUND_ROBIN`] before it.
+pub fn with_round_robin(script: &str) -> String {
+    format!("{ROUND_ROBIN}\n{script}")
+}
+
+/// A gateway process on `config`.
+pub fn serve_config(config: &std::path::Path) -> ServeProcess {
+    serve_process(&["--config", config.to_str().unwrap()])
+}
+
+impl ServeProcess {
+    /// The port it listens on.
+    pub fn port(&self) -> String {
+        self.addr.rsplit(':').next().unwrap().to_owned()
+    }
+}

@@ -3,7 +3,9 @@
 //! requests go to the caller whose call they belong to when it can answer them
 //! (`questions.rs`), or else get a correct answer (empty roots, "not supported" for
 //! sampling, a decline for elicitation unless the client was told to accept forms with
-//! their defaults) — never silence.
+//! their defaults) — never silence. A session that belongs to one client of the gateway
+//! (`server/owned.rs`) also relays roots, and the handle that follows that client's GET
+//! stream gives it the requests that belong to no call.
 
 // Roots, sampling and logging are deprecated by the 2026 revision (SEP-2577), but servers of
 // the 2025 revisions still use them, so the gateway keeps answering and logging them.
@@ -18,7 +20,7 @@ use rmcp::{
         ElicitRequestParams, ElicitResult, ElicitationAction, ElicitationCapability, ErrorData,
         FormElicitationCapability, Implementation, ListRootsResult, LoggingLevel,
         LoggingMessageNotificationParam, ProgressNotificationParam,
-        ResourceUpdatedNotificationParam, SamplingCapability,
+        ResourceUpdatedNotificationParam, RootsCapabilities, SamplingCapability,
     },
     service::{NotificationContext, RequestContext, RoleClient},
 };
@@ -28,7 +30,7 @@ use serde_json::Value;
 
 use crate::{
     cache::ListKind,
-    questions::{CallsInFlight, Question, RELATED},
+    questions::{Asker, CallsInFlight, Question, RELATED},
 };
 
 /// How the client answers a server's request for user input (elicitation).
@@ -67,6 +69,17 @@ pub struct ClientEvents {
     relayed: bool,
     calls: Arc<CallsInFlight>,
     resource_updates: Option<tokio::sync::broadcast::Sender<Arc<str>>>,
+    owner: Option<Owner>,
+}
+
+/// What a session that belongs to one client relays besides sampling and elicitation.
+#[derive(Clone, Default)]
+struct Owner {
+    /// The client declared roots: so does the session's handshake.
+    declares_roots: bool,
+    /// Answers the requests that belong to no call (the handle following the client's GET
+    /// stream).
+    unsolicited: Option<Asker>,
 }
 
 impl ClientEvents {
@@ -79,7 +92,21 @@ impl ClientEvents {
             relayed: false,
             calls: Arc::default(),
             resource_updates: None,
+            owner: None,
         }
+    }
+
+    /// A session that belongs to one client: its roots requests go to that client too, and
+    /// its handshake declares roots when the client did.
+    pub(crate) fn owned_by_client(mut self, declares_roots: bool) -> Self {
+        self.owner.get_or_insert_with(Owner::default).declares_roots = declares_roots;
+        self
+    }
+
+    /// Requests that belong to no call go to `asker` (the owner's GET stream).
+    pub(crate) fn with_unsolicited(mut self, asker: Asker) -> Self {
+        self.owner.get_or_insert_with(Owner::default).unsolicited = Some(asker);
+        self
     }
 
     /// Tell `updates` of every resource the server says was updated.
@@ -109,7 +136,10 @@ impl ClientEvents {
         params: &P,
         context: &RequestContext<RoleClient>,
     ) -> Option<Result<R, ErrorData>> {
-        let (asker, clock) = self.calls.asker_for(context.meta.get(RELATED)).await?;
+        let (asker, clock) = match self.calls.asker_for(context.meta.get(RELATED)).await {
+            Some((asker, clock)) => (asker, Some(clock)),
+            None => (self.owner.as_ref()?.unsolicited.clone()?, None),
+        };
         let mut params =
             serde_json::to_value(params).unwrap_or_else(|_| Value::Object(Default::default()));
         let mut meta = context.meta.0.0.clone();
@@ -124,7 +154,11 @@ impl ClientEvents {
             method: method.to_owned(),
             params,
         };
-        Some(clock.ask(&asker, question).await.and_then(|answer| {
+        let answer = match clock {
+            Some(clock) => clock.ask(&asker, question).await,
+            None => asker.ask(question).await,
+        };
+        Some(answer.and_then(|answer| {
             serde_json::from_value(answer).map_err(|e| {
                 ErrorData::internal_error(
                     format!("the client's answer to `{method}` is not a valid result: {e}"),
@@ -151,9 +185,19 @@ impl ClientHandler for ClientEvents {
             // default); URL mode would need every client to have declared it too.
             capabilities.elicitation = Some(elicitation);
             capabilities.sampling = Some(SamplingCapability::default());
-            // Not roots: a server keeps the roots it was given per session (server-everything
-            // does), and pooled sessions are shared by many clients' calls, so one client's
-            // roots would be shown to the next. Roots stay the gateway's own (none).
+            // Roots only for a session of one client that declared them: a server keeps the
+            // roots it was given per session (server-everything does), and pooled sessions
+            // are shared by many clients' calls, so one client's roots would be shown to the
+            // next. A pooled session's roots stay the gateway's own (none).
+            if self
+                .owner
+                .as_ref()
+                .is_some_and(|owner| owner.declares_roots)
+            {
+                let mut roots = RootsCapabilities::default();
+                roots.list_changed = Some(true);
+                capabilities.roots = Some(roots);
+            }
         } else if self.elicitation == Elicitation::AcceptDefaults {
             let mut elicitation = ElicitationCapability::default();
             elicitation.form = Some(FormElicitationCapability::default());
@@ -167,10 +211,17 @@ impl ClientHandler for ClientEvents {
 
     async fn list_roots(
         &self,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<ListRootsResult, ErrorData> {
-        // The gateway exposes no local files to servers, and relays no client's roots (see
-        // `get_info`).
+        if self.owner.is_some()
+            && let Some(answer) = self
+                .relayed("roots/list", &serde_json::json!({}), &context)
+                .await
+        {
+            return answer;
+        }
+        // The gateway exposes no local files to servers, and relays no client's roots over a
+        // pooled session (see `get_info`).
         Ok(ListRootsResult::default())
     }
 

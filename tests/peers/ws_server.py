@@ -8,6 +8,7 @@ default, or stdio, Streamable HTTP and legacy HTTP+SSE.
 """
 
 import argparse
+import anyio
 import json
 import os
 import warnings
@@ -65,6 +66,15 @@ def open_sessions() -> int:
     """How many Streamable HTTP sessions the server holds (ended ones are gone)."""
     manager = getattr(server, "_session_manager", None)
     return len(manager._server_instances) if manager is not None else 0
+
+
+@server.tool()
+async def workspace(ctx: Context) -> str:
+    """The URIs of the roots the client of this MCP session gives, one per line (asked now:
+    the Python SDK sends the request on the session's GET stream)."""
+    with anyio.fail_after(20):
+        result = await ctx.session.list_roots()
+    return "\n".join(str(root.uri) for root in result.roots) or "no roots"
 
 
 class Audience(BaseModel):

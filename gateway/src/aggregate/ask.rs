@@ -184,8 +184,9 @@ fn stream(id: Value, first: Value, rx: mpsc::Receiver<Out>) -> Response {
         .into_response()
 }
 
-/// Answers a 2025-era upstream's mid-call requests by asking the session's client.
-fn asker(state: AppState, claims: Claims, tx: Outbox) -> Asker {
+/// Answers a 2025-era upstream's requests by asking the session's client, on `tx` (a call's
+/// stream, or the session's GET stream).
+pub(super) fn asker(state: AppState, claims: Claims, tx: Outbox) -> Asker {
     Asker::new(move |question: Question| {
         let declared = input::capability(&question.method)
             .is_some_and(|needed| claims.caps.iter().any(|c| c == needed));

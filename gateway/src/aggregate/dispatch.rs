@@ -47,6 +47,8 @@ pub async fn initialize(
         .copied()
         .unwrap_or(VERSIONS[0]);
     let config = state.config();
+    let declares_roots = params["capabilities"].get("roots").is_some();
+    let bound = config.mcp.endpoint.list_timeout;
     let claims = Claims {
         pv: version.to_owned(),
         exp: super::now() + config.mcp.endpoint.session_ttl.as_secs(),
@@ -58,7 +60,7 @@ pub async fn initialize(
             .filter(|c| params["capabilities"].get(*c).is_some())
             .map(str::to_owned)
             .collect(),
-        up: owned::open(state, view, config.mcp.endpoint.list_timeout).await,
+        up: owned::open(state, view, bound, declares_roots).await,
     };
     let sealed = state.sessions().sealer.seal(&claims);
     let mut capabilities = stateless::capabilities();

@@ -22,6 +22,7 @@ use tokio::sync::{
 };
 
 use super::{
+    ask::Out,
     catalog,
     rpc::RpcError,
     views::{self, Target},
@@ -395,9 +396,19 @@ async fn resource_updates(
     (stream::select_all(streams), subscriptions)
 }
 
-/// `GET /mcp` of a session: every list change of its view, until the client leaves.
-pub fn session_stream(follower: Follower) -> Response {
-    Sse::new(notifications(follower, Filter::ALL, None, None))
+/// `GET /mcp` of a session: every list change of its view, and the `questions` its own
+/// upstream sessions ask, until the client leaves.
+pub fn session_stream(follower: Follower, questions: Option<mpsc::Receiver<Out>>) -> Response {
+    let asked = stream::unfold(questions, |questions| async move {
+        let mut rx = questions?;
+        loop {
+            if let Out::Question(question) = rx.recv().await? {
+                return Some((message(&question), Some(rx)));
+            }
+        }
+    });
+    let notifications = notifications(follower, Filter::ALL, None, None);
+    Sse::new(stream::select(notifications, asked))
         .keep_alive(KeepAlive::default())
         .into_response()
 }

@@ -255,6 +255,12 @@ async fn handle(
             )
             .await;
         }
+        // The client's roots changed: its own upstream sessions are told.
+        if message.get("method").and_then(Value::as_str) == Some("notifications/roots/list_changed")
+        {
+            let claims = session(state, headers, principal, &view)?;
+            owned::roots_changed(&view, &claims);
+        }
         // A notification or another response: accepted, nothing to answer.
         return Ok(StatusCode::ACCEPTED.into_response());
     };
@@ -340,7 +346,7 @@ pub async fn get_all(
     principal: Principal,
     headers: HeaderMap,
 ) -> Response {
-    get_stream(state, principal, Target::All, headers)
+    get_stream(state, principal, Target::All, headers).await
 }
 
 /// `GET /mcp/{server}`.
@@ -350,7 +356,7 @@ pub async fn get_one(
     ApiPath(server): ApiPath<String>,
     headers: HeaderMap,
 ) -> Response {
-    get_stream(state, principal, Target::One(server), headers)
+    get_stream(state, principal, Target::One(server), headers).await
 }
 
 /// `GET /mcp/v/{name}`.
@@ -360,10 +366,10 @@ pub async fn get_virtual(
     ApiPath(name): ApiPath<String>,
     headers: HeaderMap,
 ) -> Response {
-    get_stream(state, principal, Target::Virtual(name), headers)
+    get_stream(state, principal, Target::Virtual(name), headers).await
 }
 
-fn get_stream(
+async fn get_stream(
     state: AppState,
     principal: Principal,
     target: Target,
@@ -377,12 +383,14 @@ fn get_stream(
     match opened {
         Ok((view, claims)) => {
             let uris = state.sessions().subscribed.watch(&claims);
-            listen::session_stream(listen::Follower {
+            let questions = owned::questions(&state, &view, &claims).await;
+            let follower = listen::Follower {
                 state,
                 principal,
                 target: view.target,
                 uris,
-            })
+            };
+            listen::session_stream(follower, questions)
         }
         Err(error) => error.into_response_for(None),
     }

@@ -2,13 +2,20 @@
 //! upstream_sessions: per_client`): opened at its `initialize`, carried in its sealed id,
 //! resumed by any replica (`llamagate_mcp`'s `server/owned.rs`), ended by its DELETE. What an
 //! upstream keeps per session stays with the client that made it, with no store and no
-//! stickiness.
+//! stickiness. The replica that serves the client's GET stream follows them there: what the
+//! upstreams send on their own (roots requests, above all) reaches that stream.
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use llamagate_mcp::{Asker, ServerClient};
+use llamagate_mcp::{Asker, ServerClient, server::FollowedSession};
 
-use super::{catalog::View, seal::Claims};
+use tokio::sync::mpsc;
+
+use super::{
+    ask::{self, Out},
+    catalog::View,
+    seal::Claims,
+};
 use crate::{config::UpstreamSessions, state::AppState};
 
 /// Upstream sessions one client session owns at most (each adds about 60 bytes to its id).
@@ -53,9 +60,15 @@ impl Caller {
 }
 
 /// Open a session at every 2025-era Streamable HTTP server of `view` (at most
-/// [`MAX_OWNED`]), all at once and within `bound`. A server that fails or is slow is served
-/// from the pool for this client, and `initialize` is not held up by it.
-pub async fn open(state: &AppState, view: &View, bound: Duration) -> BTreeMap<String, String> {
+/// [`MAX_OWNED`]), all at once and within `bound`, declaring roots when the client did. A
+/// server that fails or is slow is served from the pool for this client, and `initialize`
+/// is not held up by it.
+pub async fn open(
+    state: &AppState,
+    view: &View,
+    bound: Duration,
+    declares_roots: bool,
+) -> BTreeMap<String, String> {
     if state.config().mcp.endpoint.upstream_sessions != UpstreamSessions::PerClient {
         return BTreeMap::new();
     }
@@ -68,7 +81,7 @@ pub async fn open(state: &AppState, view: &View, bound: Duration) -> BTreeMap<St
         // In a task of its own: a session the server opens after `bound` is ended, not lost.
         let mut task = tokio::spawn({
             let server = server.clone();
-            async move { server.open_owned_session().await }
+            async move { server.open_owned_session(declares_roots).await }
         });
         async move {
             match tokio::time::timeout(bound, &mut task).await {
@@ -107,14 +120,7 @@ pub async fn open(state: &AppState, view: &View, bound: Duration) -> BTreeMap<St
 
 /// End the upstream sessions of the session `claims` (its DELETE), in the background.
 pub fn end(view: &View, claims: &Claims) {
-    let owned: Vec<(Arc<ServerClient>, String)> = claims
-        .up
-        .iter()
-        .filter_map(|(name, id)| {
-            let server = view.servers.iter().find(|s| s.name() == name)?;
-            Some((server.clone(), id.clone()))
-        })
-        .collect();
+    let owned = owned_at(view, claims);
     if owned.is_empty() {
         return;
     }
@@ -123,4 +129,89 @@ pub fn end(view: &View, claims: &Claims) {
             server.end_owned_session(&id).await;
         }
     });
+}
+
+/// The client's upstream sessions of `claims` at the servers of `view`.
+fn owned_at(view: &View, claims: &Claims) -> Vec<(Arc<ServerClient>, String)> {
+    claims
+        .up
+        .iter()
+        .filter_map(|(name, id)| {
+            let server = view.servers.iter().find(|s| s.name() == name)?;
+            Some((server.clone(), id.clone()))
+        })
+        .collect()
+}
+
+/// Follow the upstream sessions of `claims` on this replica, their requests to `asker` (the
+/// client's GET stream), all at once and within `bound`, for as long as the result is held.
+/// A session that cannot be followed (the upstream forgot it, or another replica's GET
+/// stream holds it) is left out: its own requests are not heard.
+pub async fn follow(
+    view: &View,
+    claims: &Claims,
+    asker: &Asker,
+    bound: Duration,
+) -> Vec<FollowedSession> {
+    let following = owned_at(view, claims).into_iter().map(|(server, id)| {
+        let asker = asker.clone();
+        async move {
+            let followed = server.follow_owned_session(&id, asker);
+            match tokio::time::timeout(bound, followed).await {
+                Ok(Ok(followed)) => Some(followed),
+                Ok(Err(e)) => {
+                    tracing::info!(server = %server.name(), "a client's session is not followed: {e}");
+                    None
+                }
+                Err(_) => {
+                    tracing::info!(server = %server.name(), "a client's session is not followed within {bound:?}");
+                    None
+                }
+            }
+        }
+    });
+    futures::future::join_all(following)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The client of `claims` changed its roots: tell its upstream sessions, in the background
+/// (each asks for them again on its GET stream).
+pub fn roots_changed(view: &View, claims: &Claims) {
+    let owned = owned_at(view, claims);
+    if owned.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        for (server, id) in owned {
+            if let Err(e) = server.roots_changed(&id).await {
+                tracing::debug!(server = %server.name(), "{e}");
+            }
+        }
+    });
+}
+
+/// The questions for the GET stream of the session `claims` opening on this replica: its
+/// upstream sessions are followed here (from before the stream opens) until the client
+/// leaves it. `None` when it owns none. A client that declared nothing is followed too: the
+/// upstream's requests are refused at once (saying why), not left unanswered.
+pub async fn questions(
+    state: &AppState,
+    view: &View,
+    claims: &Claims,
+) -> Option<mpsc::Receiver<Out>> {
+    if claims.up.is_empty() {
+        return None;
+    }
+    let (tx, rx) = mpsc::channel(16);
+    let asker = ask::asker(state.clone(), claims.clone(), tx.clone());
+    let bound = state.config().mcp.endpoint.list_timeout;
+    let followed = follow(view, claims, &asker, bound).await;
+    tokio::spawn(async move {
+        tx.closed().await;
+        drop(followed);
+    });
+    Some(rx)
 }

@@ -29,6 +29,7 @@ pub mod operations;
 mod owned;
 mod subscriptions;
 
+pub use owned::FollowedSession;
 pub use subscriptions::ResourceSubscription;
 
 use lists::{list_all, list_method};

@@ -7,6 +7,12 @@
 //! sealed session id; any replica then resumes it by that id (`transport/owned.rs`), with
 //! no store. Each replica holds the sessions it resumed while they are in use and lets them
 //! go when idle, without ending them; only the owner's DELETE ends one at the server.
+//!
+//! What the server sends such a session on its own (a roots request after the handshake, or
+//! one made mid-call but not on the call's stream, as the Python SDK does) comes on the
+//! session's GET stream. That stream follows the client's: the replica that holds the
+//! client's GET stream opens the session's ([`ServerClient::follow_owned_session`]) and
+//! hands its requests to the client there. The client's answers come back to any replica.
 
 use std::{
     collections::HashMap,
@@ -16,8 +22,10 @@ use std::{
 
 use super::{ServerClient, close_when_unused};
 use crate::{
+    client_handler::ClientEvents,
     description::Transport,
     error::McpError,
+    questions::Asker,
     session::{Session, SharedSession},
     transport::owned::Ownership,
 };
@@ -145,11 +153,13 @@ impl ServerClient {
             && self.info().is_some_and(|info| !info.stateless)
     }
 
-    /// Open a session that belongs to one client; its `Mcp-Session-Id`, for the client to
-    /// carry (sealed) and name in [`ToolCall::session`](super::operations::ToolCall).
-    pub async fn open_owned_session(&self) -> Result<Arc<str>, McpError> {
+    /// Open a session that belongs to one client (that declared roots, or not); its
+    /// `Mcp-Session-Id`, for the client to carry (sealed) and name in
+    /// [`ToolCall::session`](super::operations::ToolCall).
+    pub async fn open_owned_session(&self, declares_roots: bool) -> Result<Arc<str>, McpError> {
         let ownership = Ownership::opened();
-        let session = self.open_owned(ownership.clone()).await?;
+        let events = self.events().owned_by_client(declares_roots);
+        let session = self.open_owned(ownership.clone(), events).await?;
         let Some(id) = session
             .http_session_id()
             .filter(|_| !session.info().stateless)
@@ -182,7 +192,7 @@ impl ServerClient {
         let live = held.session.get().filter(|s| !s.is_closed()).cloned();
         let session = match live {
             Some(session) => session,
-            None => match self.open_owned(held.ownership.clone()).await {
+            None => match self.open_owned(held.ownership.clone(), self.events()).await {
                 Ok(session) => Arc::new(session),
                 Err(e) => {
                     tracing::debug!(server = %self.name(), "could not end a client's session: {e}");
@@ -238,7 +248,19 @@ impl ServerClient {
 
     /// Open the transport of an owned session; a resumed one must go on under its own id.
     async fn resume(&self, ownership: &Ownership) -> Result<SharedSession, McpError> {
-        let session = self.open_owned(ownership.clone()).await?;
+        let events = self.events().owned_by_client(false);
+        let session = self.resumed(ownership, events).await?;
+        Ok(Arc::new(session))
+    }
+
+    /// The owned session `ownership` names, opened here with `events`; it must go on under
+    /// its own id.
+    async fn resumed(
+        &self,
+        ownership: &Ownership,
+        events: ClientEvents,
+    ) -> Result<Session, McpError> {
+        let session = self.open_owned(ownership.clone(), events).await?;
         if ownership.resumed_id().is_some() && session.http_session_id() != ownership.resumed_id() {
             session.close().await;
             return Err(McpError::Connect {
@@ -246,7 +268,46 @@ impl ServerClient {
                 detail: "a resumed session came back under another id".to_owned(),
             });
         }
-        Ok(Arc::new(session))
+        Ok(session)
+    }
+
+    /// Follow the owned session `id` on this replica while the result is held: open its GET
+    /// stream and give `asker` the requests that come on it (they belong to no call of the
+    /// client's). Its notifications are heard as on any session.
+    pub async fn follow_owned_session(
+        &self,
+        id: &str,
+        asker: Asker,
+    ) -> Result<FollowedSession, McpError> {
+        if self.info().is_none() {
+            let _ = self.connect_vacant().await;
+        }
+        if !self.keeps_sessions() || self.owned_expired(id) {
+            return Err(McpError::Connect {
+                server: self.name().to_owned(),
+                detail: "the server keeps no session to follow".to_owned(),
+            });
+        }
+        let ownership = Ownership::followed(Arc::from(id), &self.known_info());
+        let events = self.events().owned_by_client(false).with_unsolicited(asker);
+        let session = self.resumed(&ownership, events).await?;
+        Ok(FollowedSession(Some(Arc::new(session))))
+    }
+
+    /// Tell the server the owner of session `id` changed its roots (the server asks for them
+    /// again, on the session's GET stream).
+    pub async fn roots_changed(&self, id: &str) -> Result<(), McpError> {
+        let Some(session) = self.owned_session(id).await else {
+            return Ok(());
+        };
+        session
+            .peer()
+            .notify_roots_list_changed()
+            .await
+            .map_err(|e| McpError::Connect {
+                server: self.name().to_owned(),
+                detail: format!("could not pass on `notifications/roots/list_changed`: {e}"),
+            })
     }
 
     /// True when the server said it no longer knows the owned session `id`.
@@ -256,10 +317,14 @@ impl ServerClient {
             .is_some_and(|held| held.ownership.is_expired())
     }
 
-    async fn open_owned(&self, ownership: Ownership) -> Result<Session, McpError> {
+    async fn open_owned(
+        &self,
+        ownership: Ownership,
+        events: ClientEvents,
+    ) -> Result<Session, McpError> {
         Session::open_owned(
             &self.description,
-            self.events(),
+            events,
             &self.http,
             &self.session_options(),
             ownership,
@@ -277,6 +342,18 @@ impl ServerClient {
             server_version: None,
             capabilities: serde_json::json!({}),
         })
+    }
+}
+
+/// An owned session followed on this replica (its GET stream open); let go when dropped,
+/// and not ended.
+pub struct FollowedSession(Option<SharedSession>);
+
+impl Drop for FollowedSession {
+    fn drop(&mut self) {
+        if let Some(session) = self.0.take() {
+            close_when_unused(session);
+        }
     }
 }
 

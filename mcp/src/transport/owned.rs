@@ -4,6 +4,10 @@
 //! already had it), so rmcp's client runs unchanged. Only its owner ends it: closing a local
 //! handle (idle, replica shutdown) sends no DELETE, which would end the session for every
 //! other replica too.
+//!
+//! The server allows one GET stream per session (a second gets 409), so only the handle that
+//! follows the client's own GET stream opens it, on whichever replica that stream is
+//! (`Ownership::followed`); the handles that carry requests open none.
 
 use std::sync::{
     Arc, Mutex,
@@ -34,9 +38,8 @@ struct Inner {
     ended: AtomicBool,
     /// The server answered 404 to this session: it has forgotten it.
     expired: AtomicBool,
-    /// Resumed here, not opened: the server's one GET stream of the session belongs to the
-    /// replica that opened it (a second one gets 409).
-    resumed: AtomicBool,
+    /// This handle opens the session's GET stream (it follows the client's).
+    get_stream: AtomicBool,
 }
 
 impl Ownership {
@@ -57,7 +60,14 @@ impl Ownership {
             },
         });
         *lock(&ownership.0.resume) = Some((id, result));
-        ownership.0.resumed.store(true, Ordering::Release);
+        ownership
+    }
+
+    /// The session `id` resumed to open its GET stream, whose server requests and
+    /// notifications go to the client's own GET stream on this replica.
+    pub fn followed(id: Arc<str>, info: &SessionInfo) -> Self {
+        let ownership = Self::resumed(id, info);
+        ownership.0.get_stream.store(true, Ordering::Release);
         ownership
     }
 
@@ -80,10 +90,10 @@ impl Ownership {
         lock(&self.0.resume).as_ref().map(|(id, _)| id.clone())
     }
 
-    /// Does the session open no GET stream of its own (a request's stream, resumed after a
-    /// break, still is)?
+    /// Does the handle open no GET stream of the session (a request's stream, resumed after
+    /// a break, still is)?
     pub(crate) fn opens_no_get_stream(&self) -> bool {
-        self.0.resumed.load(Ordering::Acquire)
+        !self.0.get_stream.load(Ordering::Acquire)
     }
 
     /// May closing the session send DELETE?
@@ -186,8 +196,20 @@ mod tests {
         let ownership = Ownership::opened();
         assert!(ownership.answer_locally(&initialize()).is_none());
         assert!(ownership.answer_locally(&initialized()).is_none());
-        assert!(!ownership.may_delete() && !ownership.opens_no_get_stream());
+        // Its GET stream is opened by the handle that follows the client's (`followed`).
+        assert!(!ownership.may_delete() && ownership.opens_no_get_stream());
         ownership.end();
         assert!(ownership.may_delete());
+    }
+
+    #[test]
+    fn only_a_followed_session_opens_its_get_stream() {
+        let followed = Ownership::followed(Arc::from("abc"), &info());
+        assert!(!followed.opens_no_get_stream());
+        assert!(
+            followed.answer_locally(&initialize()).is_some(),
+            "its handshake is replayed"
+        );
+        assert!(!followed.may_delete(), "following ends nothing");
     }
 }

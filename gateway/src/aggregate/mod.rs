@@ -55,6 +55,7 @@ pub struct Sessions {
     relays: relay::Relays,
     parked: parked::Parked,
     subscribed: subscribed::Subscribed,
+    followers: owned::Followers,
 }
 
 impl Sessions {
@@ -86,6 +87,7 @@ impl Sessions {
             relays: relay::Relays::default(),
             parked: parked::Parked::default(),
             subscribed: subscribed::Subscribed::default(),
+            followers: owned::Followers::default(),
         }
     }
 

@@ -9,7 +9,8 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use llamagate_mcp::{Asker, ServerClient, server::FollowedSession};
 
-use tokio::sync::mpsc;
+use futures::future::join_all;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{
     ask::{self, Out},
@@ -111,11 +112,7 @@ pub async fn open(
             }
         }
     });
-    futures::future::join_all(opening)
-        .await
-        .into_iter()
-        .flatten()
-        .collect()
+    join_all(opening).await.into_iter().flatten().collect()
 }
 
 /// End the upstream sessions of the session `claims` (its DELETE), in the background.
@@ -170,11 +167,7 @@ pub async fn follow(
             }
         }
     });
-    futures::future::join_all(following)
-        .await
-        .into_iter()
-        .flatten()
-        .collect()
+    join_all(following).await.into_iter().flatten().collect()
 }
 
 /// The client of `claims` changed its roots: tell its upstream sessions, in the background
@@ -193,10 +186,55 @@ pub fn roots_changed(view: &View, claims: &Claims) {
     });
 }
 
+/// Asks a stream that follows to stop; it says when it has (the upstream's one GET stream
+/// of each session is free again).
+type Stop = oneshot::Sender<oneshot::Sender<()>>;
+
+/// The sessions whose upstream sessions a GET stream follows on this replica: one stream
+/// per session, the newest (a client that reconnects, or opens streams again and again,
+/// holds one follower at each upstream here, not one per stream).
+#[derive(Default)]
+pub struct Followers {
+    by_session: std::sync::Mutex<std::collections::HashMap<String, (u64, Stop)>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+/// How long a new stream waits for the one it replaces to let go of the upstreams.
+const HANDOVER: Duration = Duration::from_secs(2);
+
+impl Followers {
+    /// The newest stream of `sid` follows: the one before it here stops, and is waited for.
+    async fn enter(&self, sid: &str) -> (u64, oneshot::Receiver<oneshot::Sender<()>>) {
+        let turn = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (stop, stopped) = oneshot::channel();
+        let before = self.lock().insert(sid.to_owned(), (turn, stop));
+        if let Some((_, stop_before)) = before {
+            let (done, finished) = oneshot::channel();
+            if stop_before.send(done).is_ok() {
+                let _ = tokio::time::timeout(HANDOVER, finished).await;
+            }
+        }
+        (turn, stopped)
+    }
+
+    /// The stream `turn` of `sid` stopped following.
+    fn leave(&self, sid: &str, turn: u64) {
+        let mut map = self.lock();
+        if map.get(sid).is_some_and(|(now, _)| *now == turn) {
+            map.remove(sid);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (u64, Stop)>> {
+        self.by_session.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// The questions for the GET stream of the session `claims` opening on this replica: its
 /// upstream sessions are followed here (from before the stream opens) until the client
-/// leaves it. `None` when it owns none. A client that declared nothing is followed too: the
-/// upstream's requests are refused at once (saying why), not left unanswered.
+/// leaves it, or opens another here. `None` when it owns none. A client that declared
+/// nothing is followed too: the upstream's requests are refused at once (saying why), not
+/// left unanswered.
 pub async fn questions(
     state: &AppState,
     view: &View,
@@ -208,10 +246,52 @@ pub async fn questions(
     let (tx, rx) = mpsc::channel(16);
     let asker = ask::asker(state.clone(), claims.clone(), tx.clone());
     let bound = state.config().mcp.endpoint.list_timeout;
+    let (turn, stop) = state.sessions().followers.enter(&claims.sid).await;
     let followed = follow(view, claims, &asker, bound).await;
+    let (state, sid) = (state.clone(), claims.sid.clone());
     tokio::spawn(async move {
-        tx.closed().await;
-        drop(followed);
+        let done = tokio::select! {
+            () = tx.closed() => None,
+            done = stop => done.ok(),
+        };
+        join_all(followed.into_iter().map(FollowedSession::close)).await;
+        state.sessions().followers.leave(&sid, turn);
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
     });
     Some(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_new_stream_of_a_session_waits_for_the_one_it_replaces_to_let_go() {
+        let followers = Arc::new(Followers::default());
+        let (first, stop_first) = followers.enter("s1").await;
+        let (_other, mut stop_other) = followers.enter("s2").await;
+        // The first stream stops when asked, then says it has.
+        let letting_go = tokio::spawn({
+            let followers = followers.clone();
+            async move {
+                let done = stop_first.await.expect("asked to stop");
+                followers.leave("s1", first);
+                done.send(()).unwrap();
+            }
+        });
+        let (second, _stop_second) = followers.enter("s1").await;
+        letting_go.await.unwrap();
+        assert_ne!(first, second);
+        // The first one's leaving did not drop the second's place; another session's stream
+        // was not asked to stop.
+        assert!(
+            followers
+                .lock()
+                .get("s1")
+                .is_some_and(|(turn, _)| *turn == second)
+        );
+        assert!(stop_other.try_recv().is_err());
+    }
 }

@@ -349,6 +349,19 @@ impl ServerClient {
 /// and not ended.
 pub struct FollowedSession(Option<SharedSession>);
 
+impl FollowedSession {
+    /// Let go of it now: its GET stream is closed when this returns.
+    pub async fn close(mut self) {
+        let Some(session) = self.0.take() else {
+            return;
+        };
+        match Arc::try_unwrap(session) {
+            Ok(session) => session.close().await,
+            Err(shared) => close_when_unused(shared),
+        }
+    }
+}
+
 impl Drop for FollowedSession {
     fn drop(&mut self) {
         if let Some(session) = self.0.take() {

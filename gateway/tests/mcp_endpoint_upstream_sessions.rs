@@ -225,3 +225,85 @@ async fn calls_go_on_when_the_upstream_forgot_the_session() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+const SUBSCRIBE_SCRIPT: &str = r#"
+import asyncio, json, sys
+from mcp import ClientSession, types
+from mcp.client.streamable_http import streamablehttp_client
+
+URI = "everything+demo://resource/dynamic/text/1"
+updates = []
+
+async def on_message(message):
+    if isinstance(message, types.ServerNotification) and isinstance(message.root, types.ResourceUpdatedNotification):
+        updates.append(str(message.root.params.uri))
+
+async def main(url):
+    async with streamablehttp_client(url, httpx_client_factory=factory) as (read, write, _):
+        async with ClientSession(read, write, message_handler=on_message) as session:
+            await session.initialize()
+            # The SDK opens the session's GET stream in the background after `initialize`.
+            await asyncio.sleep(0.5)
+            await session.subscribe_resource(URI)
+            # server-everything sends the session's subscribed resources' updates from now on
+            # (one at once, then every 5 s), on the session's own GET stream.
+            await session.call_tool("everything__toggle-subscriber-updates", {})
+            for _ in range(100):
+                if updates:
+                    break
+                await asyncio.sleep(0.05)
+            heard = list(updates)
+            await session.unsubscribe_resource(URI)
+            await session.call_tool("everything__toggle-subscriber-updates", {})
+            print(json.dumps({"heard": heard}), flush=True)
+
+asyncio.run(main(sys.argv[1]))
+"#;
+
+/// A session's `resources/subscribe` goes to its own upstream session: the updates come on
+/// that session's GET stream, which follows the client's, so they reach the client on
+/// whichever replica its GET stream is, whichever one the subscribe reached.
+#[tokio::test]
+async fn a_subscription_through_one_replica_is_heard_on_the_other() {
+    let everything = llamagate_test_peers::everything("streamableHttp");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("llamagate.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\nmcp:\n  endpoint: {{ session_keys: [\"{}\"] }}\n  servers:\n    - {{ name: everything, transport: streamable-http, url: \"{}\" }}\n",
+            "cd".repeat(32),
+            everything.url
+        ),
+    )
+    .unwrap();
+    let first = support::serve_config(&config);
+    let second = support::serve_config(&config);
+    for replica in [&first, &second] {
+        support::wait_healthy_at(&replica.addr, "everything").await;
+    }
+    let output = Command::new(support::python("mcp1"))
+        .args([
+            "-c",
+            &support::with_round_robin(SUBSCRIBE_SCRIPT),
+            &format!("http://{}/mcp", first.addr),
+            &first.port(),
+            &second.port(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        got["heard"].as_array().and_then(|heard| heard.first()),
+        Some(&serde_json::json!(
+            "everything+demo://resource/dynamic/text/1"
+        )),
+        "{got}"
+    );
+}

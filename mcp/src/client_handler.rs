@@ -80,7 +80,14 @@ struct Owner {
     /// Answers the requests that belong to no call (the handle following the client's GET
     /// stream).
     unsolicited: Option<Asker>,
+    /// Told of the resources the server says were updated (the handle following the
+    /// client's GET stream: the session's own subscriptions).
+    updated: Option<OnUpdated>,
 }
+
+/// Called with the URI (as the server names it) of a resource a followed session's server
+/// says was updated.
+pub type OnUpdated = Arc<dyn Fn(Arc<str>) + Send + Sync>;
 
 impl ClientEvents {
     /// Events of a session to `server`.
@@ -103,9 +110,12 @@ impl ClientEvents {
         self
     }
 
-    /// Requests that belong to no call go to `asker` (the owner's GET stream).
-    pub(crate) fn with_unsolicited(mut self, asker: Asker) -> Self {
-        self.owner.get_or_insert_with(Owner::default).unsolicited = Some(asker);
+    /// Requests that belong to no call go to `asker`, and resource updates to `updated`
+    /// (the owner's GET stream), not to everyone following the server's resources.
+    pub(crate) fn followed_by(mut self, asker: Asker, updated: OnUpdated) -> Self {
+        let owner = self.owner.get_or_insert_with(Owner::default);
+        owner.unsolicited = Some(asker);
+        owner.updated = Some(updated);
         self
     }
 
@@ -286,6 +296,10 @@ impl ClientHandler for ClientEvents {
         _context: NotificationContext<RoleClient>,
     ) {
         tracing::debug!(server = %self.server, uri = %params.uri, "resources/updated");
+        if let Some(updated) = self.owner.as_ref().and_then(|owner| owner.updated.as_ref()) {
+            updated(Arc::from(params.uri));
+            return;
+        }
         if let Some(updates) = &self.resource_updates {
             // Nobody following is no error.
             let _ = updates.send(Arc::from(params.uri));

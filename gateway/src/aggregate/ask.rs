@@ -41,9 +41,10 @@ use crate::{auth::Principal, state::AppState};
 /// Rounds of `input_required` one call may ask before it is given up.
 const MAX_ROUNDS: usize = 8;
 
-/// What the call's task sends its response: questions, then the outcome.
+/// What the call's task sends its response: messages for the client (its questions; on a
+/// session's GET stream, notifications too), then the outcome.
 pub(super) enum Out {
-    Question(Value),
+    Message(Value),
     Done(Result<Value, RpcError>),
 }
 
@@ -90,7 +91,7 @@ pub async fn request(
     match rx.recv().await {
         Some(Out::Done(Ok(result))) => Ok(rpc::result(id, result, headers, HeaderMap::new())),
         Some(Out::Done(Err(error))) => Err(error),
-        Some(Out::Question(question)) => Ok(stream(id.clone(), question, rx)),
+        Some(Out::Message(question)) => Ok(stream(id.clone(), question, rx)),
         None => Err(RpcError::protocol(
             INTERNAL_ERROR,
             "the call ended without an outcome",
@@ -171,7 +172,7 @@ fn stream(id: Value, first: Value, rx: mpsc::Receiver<Out>) -> Response {
             }
             let mut rx = rx?;
             let message = match rx.recv().await? {
-                Out::Question(question) => return Some((event(&question), (None, Some(rx)))),
+                Out::Message(question) => return Some((event(&question), (None, Some(rx)))),
                 Out::Done(Ok(result)) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
                 Out::Done(Err(error)) => json!({"jsonrpc": "2.0", "id": id, "error": {
                         "code": error.code, "message": error.message, "data": error.data}}),

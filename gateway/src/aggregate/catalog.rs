@@ -118,6 +118,16 @@ fn exposed(kind: ListKind, server: &str, original: &str) -> String {
     }
 }
 
+/// The URI the client of `view` sees for `server`'s resource `uri` (the inverse of
+/// [`split_uri`]).
+pub fn client_uri(view: &View, server: &str, uri: &str) -> String {
+    if view.single {
+        uri.to_owned()
+    } else {
+        exposed(ListKind::Resources, server, uri)
+    }
+}
+
 /// Split a prefixed resource URI into server and original URI.
 pub fn split_uri<'a>(view: &'a View, uri: &str) -> Option<(&'a Arc<ServerClient>, String)> {
     if view.single {

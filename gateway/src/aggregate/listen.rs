@@ -402,7 +402,7 @@ pub fn session_stream(follower: Follower, questions: Option<mpsc::Receiver<Out>>
     let asked = stream::unfold(questions, |questions| async move {
         let mut rx = questions?;
         loop {
-            if let Out::Question(question) = rx.recv().await? {
+            if let Out::Message(question) = rx.recv().await? {
                 return Some((message(&question), Some(rx)));
             }
         }

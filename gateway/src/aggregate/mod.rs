@@ -282,8 +282,12 @@ async fn handle(
     if let ("resources/subscribe" | "resources/unsubscribe", Some(uri)) =
         (method, message["params"]["uri"].as_str())
     {
+        // On the client's own upstream session when it has one there: its updates reach the
+        // client's GET stream on any replica. Else followed on this replica's streams.
         let on = method == "resources/subscribe";
-        state.sessions().subscribed.set(&claims, uri, on)?;
+        if !owned::subscribe(&view, &claims, uri, on).await? || !on {
+            state.sessions().subscribed.set(&claims, uri, on)?;
+        }
     }
     Ok(rpc::result(id, answer.result, headers, HeaderMap::new()))
 }

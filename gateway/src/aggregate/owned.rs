@@ -7,14 +7,16 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use llamagate_mcp::{Asker, ServerClient, server::FollowedSession};
+use llamagate_mcp::{Asker, ServerClient, client_handler::OnUpdated, server::FollowedSession};
+use serde_json::json;
 
 use futures::future::join_all;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
     ask::{self, Out},
-    catalog::View,
+    catalog::{self, View},
+    rpc::RpcError,
     seal::Claims,
 };
 use crate::{config::UpstreamSessions, state::AppState};
@@ -140,20 +142,23 @@ fn owned_at(view: &View, claims: &Claims) -> Vec<(Arc<ServerClient>, String)> {
         .collect()
 }
 
-/// Follow the upstream sessions of `claims` on this replica, their requests to `asker` (the
-/// client's GET stream), all at once and within `bound`, for as long as the result is held.
+/// Follow the upstream sessions of `claims` on this replica, their requests to `asker` and
+/// their resource updates to `tx` (the client's GET stream), all at once and within
+/// `bound`, for as long as the result is held.
 /// A session that cannot be followed (the upstream forgot it, or another replica's GET
 /// stream holds it) is left out: its own requests are not heard.
 pub async fn follow(
     view: &View,
     claims: &Claims,
     asker: &Asker,
+    tx: &mpsc::Sender<Out>,
     bound: Duration,
 ) -> Vec<FollowedSession> {
     let following = owned_at(view, claims).into_iter().map(|(server, id)| {
         let asker = asker.clone();
+        let updated = updates_to(view, server.name(), tx.clone());
         async move {
-            let followed = server.follow_owned_session(&id, asker);
+            let followed = server.follow_owned_session(&id, asker, updated);
             match tokio::time::timeout(bound, followed).await {
                 Ok(Ok(followed)) => Some(followed),
                 Ok(Err(e)) => {
@@ -168,6 +173,40 @@ pub async fn follow(
         }
     });
     join_all(following).await.into_iter().flatten().collect()
+}
+
+/// `notifications/resources/updated` on `tx`, under the URI the client of `view` sees for
+/// `server`'s. An update that finds the stream full is dropped (the client is not reading;
+/// the next one still says the resource changed).
+fn updates_to(view: &View, server: &str, tx: mpsc::Sender<Out>) -> OnUpdated {
+    let (view, server) = (view.clone(), server.to_owned());
+    Arc::new(move |uri: Arc<str>| {
+        let uri = catalog::client_uri(&view, &server, &uri);
+        let notice = json!({"jsonrpc": "2.0", "method": "notifications/resources/updated",
+            "params": {"uri": uri}});
+        if tx.try_send(Out::Message(notice)).is_err() {
+            tracing::debug!(server, "a resource update found the client's stream full");
+        }
+    })
+}
+
+/// Subscribe the client of `claims` to the resource `uri` (as it names it) on its own
+/// session at the resource's server, or unsubscribe it (`on` false): the updates then reach
+/// its GET stream wherever it is. False when it owns no usable session there (the caller
+/// follows the resource on this replica's GET streams instead).
+pub async fn subscribe(
+    view: &View,
+    claims: &Claims,
+    uri: &str,
+    on: bool,
+) -> Result<bool, RpcError> {
+    let Some((server, original)) = catalog::split_uri(view, uri) else {
+        return Ok(false);
+    };
+    let Some(id) = claims.up.get(server.name()) else {
+        return Ok(false);
+    };
+    Ok(server.subscribe_owned(id, &original, on).await?)
 }
 
 /// The client of `claims` changed its roots: tell its upstream sessions, in the background
@@ -247,7 +286,7 @@ pub async fn questions(
     let asker = ask::asker(state.clone(), claims.clone(), tx.clone());
     let bound = state.config().mcp.endpoint.list_timeout;
     let (turn, stop) = state.sessions().followers.enter(&claims.sid).await;
-    let followed = follow(view, claims, &asker, bound).await;
+    let followed = follow(view, claims, &asker, &tx, bound).await;
     let (state, sid) = (state.clone(), claims.sid.clone());
     tokio::spawn(async move {
         let done = tokio::select! {

@@ -209,7 +209,7 @@ async fn next_step(
     let step = tokio::time::timeout(NEXT_STEP, rx.recv()).await;
     let question = match step {
         Ok(Some(Out::Done(done))) => return done,
-        Ok(Some(Out::Question(question))) => question,
+        Ok(Some(Out::Message(question))) => question,
         Ok(None) | Err(_) => {
             return Err(RpcError::protocol(
                 INTERNAL_ERROR,

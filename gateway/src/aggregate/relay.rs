@@ -200,7 +200,7 @@ pub(super) async fn put(
     );
     let answer = sessions.relays.wait(&slot);
     let question = json!({"jsonrpc": "2.0", "id": token, "method": method, "params": params});
-    if tx.send(Out::Question(question)).await.is_err() {
+    if tx.send(Out::Message(question)).await.is_err() {
         sessions.relays.forget(&slot);
         return Err(RpcError::protocol(INTERNAL_ERROR, "the client went away"));
     }

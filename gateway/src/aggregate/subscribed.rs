@@ -1,7 +1,9 @@
-//! What the 2025-era sessions subscribed to (`resources/subscribe`) through this replica,
-//! for their `GET` streams on this replica, which follow the set as it changes. With no
-//! store, a subscription made through another replica is known there only: a client behind
-//! a round-robin follows resources with `subscriptions/listen` (docs/mcp-endpoint.md).
+//! What the 2025-era sessions subscribed to (`resources/subscribe`) through this replica at
+//! servers where they have no upstream session of their own (those get the subscribe
+//! itself: `owned.rs`), for their `GET` streams on this replica, which follow the set as it
+//! changes. With no store, a subscription made through another replica is known there only:
+//! a client behind a round-robin follows those resources with `subscriptions/listen`
+//! (docs/mcp-endpoint.md).
 
 use std::{collections::HashMap, sync::Mutex};
 

@@ -21,8 +21,10 @@ use std::{
 };
 
 use super::{ServerClient, close_when_unused};
+use rmcp::model::{SubscribeRequestParams, UnsubscribeRequestParams};
+
 use crate::{
-    client_handler::ClientEvents,
+    client_handler::{ClientEvents, OnUpdated},
     description::Transport,
     error::McpError,
     questions::Asker,
@@ -272,12 +274,14 @@ impl ServerClient {
     }
 
     /// Follow the owned session `id` on this replica while the result is held: open its GET
-    /// stream and give `asker` the requests that come on it (they belong to no call of the
-    /// client's). Its notifications are heard as on any session.
+    /// stream, give `asker` the requests that come on it (they belong to no call of the
+    /// client's) and `updated` the resources it says were updated (the session's own
+    /// subscriptions). Its list changes are heard as on any session.
     pub async fn follow_owned_session(
         &self,
         id: &str,
         asker: Asker,
+        updated: OnUpdated,
     ) -> Result<FollowedSession, McpError> {
         if self.info().is_none() {
             let _ = self.connect_vacant().await;
@@ -289,9 +293,60 @@ impl ServerClient {
             });
         }
         let ownership = Ownership::followed(Arc::from(id), &self.known_info());
-        let events = self.events().owned_by_client(false).with_unsolicited(asker);
+        let events = self
+            .events()
+            .owned_by_client(false)
+            .followed_by(asker, updated);
         let session = self.resumed(&ownership, events).await?;
         Ok(FollowedSession(Some(Arc::new(session))))
+    }
+
+    /// Subscribe the owned session `id` to the resource `uri` (as the server names it), or
+    /// unsubscribe it (`on` false): its updates come on the session's GET stream, to the
+    /// replica that follows it. False when the session cannot be used (the server forgot
+    /// it), or the server offers no subscriptions: the caller follows the resource on a
+    /// pooled session instead.
+    // Deprecated by the 2026 revision; an owned session is a 2025-era server's.
+    #[allow(deprecated)]
+    pub async fn subscribe_owned(&self, id: &str, uri: &str, on: bool) -> Result<bool, McpError> {
+        let offered = self
+            .info()
+            .is_some_and(|info| info.capabilities["resources"]["subscribe"] == true);
+        if !offered {
+            return Ok(false);
+        }
+        let Some(session) = self.owned_session(id).await else {
+            return Ok(false);
+        };
+        let method = if on {
+            "resources/subscribe"
+        } else {
+            "resources/unsubscribe"
+        };
+        let timeout = self.description.timeouts.call;
+        let peer = session.peer();
+        let sent = async {
+            if on {
+                peer.subscribe(SubscribeRequestParams::new(uri)).await
+            } else {
+                peer.unsubscribe(UnsubscribeRequestParams::new(uri)).await
+            }
+        };
+        match tokio::time::timeout(timeout, sent).await {
+            Ok(Ok(())) => Ok(true),
+            Ok(Err(e)) => {
+                let error = McpError::from_service(self.name(), method, e, 0);
+                if error.is_expired_session() {
+                    return Ok(false);
+                }
+                Err(error)
+            }
+            Err(_) => Err(McpError::Timeout {
+                server: self.name().to_owned(),
+                method: method.to_owned(),
+                timeout,
+            }),
+        }
     }
 
     /// Tell the server the owner of session `id` changed its roots (the server asks for them

@@ -128,7 +128,8 @@ pub fn client_uri(view: &View, server: &str, uri: &str) -> String {
     }
 }
 
-/// Split a prefixed resource URI into server and original URI.
+/// Split a resource URI of a prefixed (or single-server) view into server and original URI;
+/// an unprefixed view's URIs need its lists (`uris::resolve`).
 pub fn split_uri<'a>(view: &'a View, uri: &str) -> Option<(&'a Arc<ServerClient>, String)> {
     if view.single {
         return Some((&view.servers[0], uri.to_owned()));
@@ -136,6 +137,11 @@ pub fn split_uri<'a>(view: &'a View, uri: &str) -> Option<(&'a Arc<ServerClient>
     if !view.prefix {
         return None;
     }
+    split_prefixed(view, uri)
+}
+
+/// `<server>+<uri>` split into a server of `view` and its URI.
+pub fn split_prefixed<'a>(view: &'a View, uri: &str) -> Option<(&'a Arc<ServerClient>, String)> {
     let (server, original) = uri.split_once('+')?;
     let server = view.servers.iter().find(|s| s.name() == server)?;
     Some((server, original.to_owned()))

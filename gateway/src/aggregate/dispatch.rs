@@ -24,6 +24,7 @@ use super::{
     rpc::{self, INTERNAL_ERROR, METHOD_NOT_FOUND, RpcError},
     seal::Claims,
     stateless::{self, CacheHint, Declared},
+    uris,
 };
 use crate::{auth::Principal, config::Scope, state::AppState};
 
@@ -237,7 +238,7 @@ pub async fn request(
         "resources/subscribe" | "resources/unsubscribe" if declared.is_none() => {
             require(principal, Scope::McpRead)?;
             let uri = string_param(params, "uri")?;
-            catalog::split_uri(view, uri).ok_or_else(|| unknown("resource", uri))?;
+            uris::resolve(state, principal, view, uri).await?;
             json!({})
         }
         "completion/complete" => complete(state, principal, view, params, &caller).await?,
@@ -258,7 +259,7 @@ pub(super) fn unknown(what: &str, name: &str) -> RpcError {
     ))
 }
 
-async fn catalog_of(
+pub(super) async fn catalog_of(
     state: &AppState,
     principal: &Principal,
     view: &View,
@@ -390,7 +391,10 @@ async fn call_tool(
     };
     let outcome = server.call_tool(call.clone()).await?;
     match (outcome, declared) {
-        (ToolOutcome::Complete { result }, _) => Ok(result.into()),
+        (ToolOutcome::Complete { mut result }, _) => {
+            uris::name_links(&mut result, uris::prefix_of(view, &server).as_deref());
+            Ok(result.into())
+        }
         (ToolOutcome::InputRequired { result }, Some(declared)) => {
             Ok(input::for_client(sessions, result, declared, &site)?.into())
         }
@@ -399,7 +403,10 @@ async fn call_tool(
             hint: None,
             ask: Some(relay::Ask {
                 server: server.clone(),
-                retry: relay::Retry::Tool(call),
+                retry: relay::Retry::Tool {
+                    call,
+                    prefix: uris::prefix_of(view, &server),
+                },
                 first: result,
             }),
         }),
@@ -429,10 +436,9 @@ async fn complete(
         }
         Some("ref/resource") => {
             let uri = string_param(reference, "uri")?;
-            let (server, original) =
-                catalog::split_uri(view, uri).ok_or_else(|| unknown("resource", uri))?;
+            let (server, original) = uris::resolve(state, principal, view, uri).await?;
             forwarded["ref"]["uri"] = json!(original);
-            server.clone()
+            server
         }
         _ => {
             return Err(RpcError::params(

@@ -257,7 +257,8 @@ fn notifications(
                 return;
             };
             let followed = uris.borrow_and_update().clone();
-            let (updates, _subscriptions) = resource_updates(&view, &followed).await;
+            let (updates, _subscriptions) =
+                resource_updates((&state, &principal), &view, &followed).await;
             // The acknowledgement once the resources are subscribed: what follows it is heard.
             if let Some(ack) = first.take()
                 && tx.send(ack).await.is_err()
@@ -351,17 +352,19 @@ fn updated(uri: &str, tag: Option<&Value>) -> Value {
 /// server does not offer subscriptions, is followed in vain, as a subscription to a
 /// resource that never changes.
 async fn resource_updates(
+    (state, principal): (&AppState, &Principal),
     view: &catalog::View,
     uris: &[String],
 ) -> (
     stream::SelectAll<stream::BoxStream<'static, String>>,
     Vec<ResourceSubscription>,
 ) {
-    let mut by_server: HashMap<&str, (Arc<ServerClient>, HashMap<String, String>)> = HashMap::new();
+    let mut by_server: HashMap<String, (Arc<ServerClient>, HashMap<String, String>)> =
+        HashMap::new();
     for uri in uris {
-        if let Some((server, original)) = catalog::split_uri(view, uri) {
+        if let Ok((server, original)) = super::uris::resolve(state, principal, view, uri).await {
             by_server
-                .entry(server.name())
+                .entry(server.name().to_owned())
                 .or_insert_with(|| (server.clone(), HashMap::new()))
                 .1
                 .insert(original, uri.clone());

@@ -18,6 +18,7 @@ pub mod rpc;
 pub mod seal;
 pub mod stateless;
 mod subscribed;
+mod uris;
 mod views;
 
 use std::{
@@ -285,7 +286,7 @@ async fn handle(
         // On the client's own upstream session when it has one there: its updates reach the
         // client's GET stream on any replica. Else followed on this replica's streams.
         let on = method == "resources/subscribe";
-        if !owned::subscribe(&view, &claims, uri, on).await? || !on {
+        if !owned::subscribe(state, principal, &view, &claims, uri, on).await? || !on {
             state.sessions().subscribed.set(&claims, uri, on)?;
         }
     }

@@ -18,8 +18,9 @@ use super::{
     catalog::{self, View},
     rpc::RpcError,
     seal::Claims,
+    uris,
 };
-use crate::{config::UpstreamSessions, state::AppState};
+use crate::{auth::Principal, config::UpstreamSessions, state::AppState};
 
 /// Upstream sessions one client session owns at most (each adds about 60 bytes to its id).
 pub const MAX_OWNED: usize = 16;
@@ -195,14 +196,17 @@ fn updates_to(view: &View, server: &str, tx: mpsc::Sender<Out>) -> OnUpdated {
 /// its GET stream wherever it is. False when it owns no usable session there (the caller
 /// follows the resource on this replica's GET streams instead).
 pub async fn subscribe(
+    state: &AppState,
+    principal: &Principal,
     view: &View,
     claims: &Claims,
     uri: &str,
     on: bool,
 ) -> Result<bool, RpcError> {
-    let Some((server, original)) = catalog::split_uri(view, uri) else {
+    if claims.up.is_empty() {
         return Ok(false);
-    };
+    }
+    let (server, original) = uris::resolve(state, principal, view, uri).await?;
     let Some(id) = claims.up.get(server.name()) else {
         return Ok(false);
     };

@@ -13,13 +13,14 @@ use llamagate_mcp::{
 use serde_json::{Map, Value, json};
 
 use super::{
-    catalog::{self, View},
-    dispatch::{Answer, arguments_param, meta, require, resolve, string_param, unknown, usable},
+    catalog::View,
+    dispatch::{Answer, arguments_param, meta, require, resolve, string_param, usable},
     input,
     owned::Caller,
     relay::{Ask, Retry},
     rpc::RpcError,
     stateless::Declared,
+    uris,
 };
 use crate::{auth::Principal, config::Scope, state::AppState};
 
@@ -85,18 +86,6 @@ fn outcome(
     }
 }
 
-/// Contents of a read under the URIs the client sees: `<prefix>+<uri>`.
-pub(super) fn name_contents(result: &mut Value, prefix: Option<&str>) {
-    let Some(prefix) = prefix else { return };
-    if let Some(contents) = result.get_mut("contents").and_then(Value::as_array_mut) {
-        for content in contents {
-            if let Some(inner) = content.get("uri").and_then(Value::as_str) {
-                content["uri"] = json!(format!("{prefix}+{inner}"));
-            }
-        }
-    }
-}
-
 /// `prompts/get`.
 pub async fn get_prompt(
     state: &AppState,
@@ -118,11 +107,15 @@ pub async fn get_prompt(
     let got = server
         .get_prompt_with(&prompt, arguments.clone(), interaction.clone())
         .await?;
-    outcome(state, declared, (&site, &server), got, || Retry::Prompt {
+    let prefix = uris::prefix_of(view, &server);
+    let mut answer = outcome(state, declared, (&site, &server), got, || Retry::Prompt {
         name: prompt.clone(),
         arguments,
         interaction,
-    })
+        prefix: prefix.clone(),
+    })?;
+    uris::name_links(&mut answer.result, prefix.as_deref());
+    Ok(answer)
 }
 
 /// `resources/read`: the contents name the URI the client asked for.
@@ -136,8 +129,8 @@ pub async fn read_resource(
 ) -> Result<Answer, RpcError> {
     require(principal, Scope::McpRead)?;
     let uri = string_param(params, "uri")?;
-    let (server, original) =
-        catalog::split_uri(view, uri).ok_or_else(|| unknown("resource", uri))?;
+    let (server, original) = uris::resolve(state, principal, view, uri).await?;
+    let server = &server;
     usable(server)?;
     let subject = format!("resources/read {original}");
     let site = site(principal, view, server, &subject);
@@ -153,7 +146,8 @@ pub async fn read_resource(
             }
             error
         })?;
-    let prefix = (!view.single).then(|| server.name().to_owned());
+    // The contents name the URI as the client asked for it.
+    let prefix = (uri != original).then(|| server.name().to_owned());
     let retry = || Retry::Read {
         uri: original.clone(),
         meta: meta(params),
@@ -161,6 +155,6 @@ pub async fn read_resource(
         prefix: prefix.clone(),
     };
     let mut answer = outcome(state, declared, (&site, server), got, retry)?;
-    name_contents(&mut answer.result, prefix.as_deref());
+    uris::name_contents(&mut answer.result, prefix.as_deref());
     Ok(answer)
 }

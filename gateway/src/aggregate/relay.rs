@@ -31,6 +31,7 @@ use super::{
     now,
     rpc::{INTERNAL_ERROR, INVALID_REQUEST, RpcError},
     seal::Claims,
+    uris,
 };
 
 const PURPOSE: &[u8] = b"llamagate-relay-v1";
@@ -105,18 +106,22 @@ pub struct Ask {
     pub first: Value,
 }
 
-/// What a session's request sends again with the client's answers.
+/// What a session's request sends again with the client's answers. The URIs of its
+/// result are shown under `<prefix>+<uri>` when there is a prefix (`uris.rs`).
 pub enum Retry {
     /// A `tools/call`.
-    Tool(ToolCall),
+    Tool {
+        call: ToolCall,
+        prefix: Option<String>,
+    },
     /// A `prompts/get`.
     Prompt {
         name: String,
         arguments: Map<String, Value>,
         interaction: Interaction,
+        prefix: Option<String>,
     },
-    /// A `resources/read` of the upstream's `uri`; its contents are shown under
-    /// `<prefix>+<uri>` when there is a prefix.
+    /// A `resources/read` of the upstream's `uri`.
     Read {
         uri: String,
         meta: Map<String, Value>,
@@ -133,23 +138,27 @@ impl Retry {
         answers: Value,
         state: Option<String>,
     ) -> Result<ToolOutcome, McpError> {
-        match self {
-            Retry::Tool(call) => {
+        let (outcome, prefix, name): (_, _, fn(&mut Value, Option<&str>)) = match self {
+            Retry::Tool { call, prefix } => {
                 call.input_responses = Some(answers);
                 call.request_state = state;
-                server.call_tool(call.clone()).await
+                (
+                    server.call_tool(call.clone()).await?,
+                    prefix,
+                    uris::name_links,
+                )
             }
             Retry::Prompt {
                 name,
                 arguments,
                 interaction,
+                prefix,
             } => {
                 interaction.input_responses = Some(answers);
                 interaction.request_state = state;
                 let interaction = interaction.clone();
-                server
-                    .get_prompt_with(name, arguments.clone(), interaction)
-                    .await
+                let outcome = server.get_prompt_with(name, arguments.clone(), interaction);
+                (outcome.await?, prefix, uris::name_links)
             }
             Retry::Read {
                 uri,
@@ -161,15 +170,16 @@ impl Retry {
                 interaction.request_state = state;
                 let interaction = interaction.clone();
                 let outcome = server.read_resource_with(uri, meta.clone(), interaction);
-                Ok(match outcome.await? {
-                    ToolOutcome::Complete { mut result } => {
-                        super::reads::name_contents(&mut result, prefix.as_deref());
-                        ToolOutcome::Complete { result }
-                    }
-                    asks_again => asks_again,
-                })
+                (outcome.await?, prefix, uris::name_contents)
             }
-        }
+        };
+        Ok(match outcome {
+            ToolOutcome::Complete { mut result } => {
+                name(&mut result, prefix.as_deref());
+                ToolOutcome::Complete { result }
+            }
+            asks_again => asks_again,
+        })
     }
 }
 

@@ -6,9 +6,7 @@
 
 mod support;
 
-use std::process::Command;
-
-use serde_json::{Value, json};
+use serde_json::json;
 
 const SESSION_RESOURCE_SCRIPT: &str = r#"
 import asyncio, json, sys
@@ -67,21 +65,6 @@ async def main(url):
 asyncio.run(main(sys.argv[1]))
 "#;
 
-fn run(script: &str, url: &str, ports: [String; 2]) -> Value {
-    let script = support::with_round_robin(script);
-    let output = Command::new(support::python("mcp1"))
-        .args(["-c", &script, url, &ports[0], &ports[1]])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|_| json!({ "unreadable": stdout }))
-}
-
 fn config(dir: &tempfile::TempDir, yaml: &str) -> std::path::PathBuf {
     let path = dir.path().join("llamagate.yaml");
     std::fs::write(&path, yaml).unwrap();
@@ -91,22 +74,9 @@ fn config(dir: &tempfile::TempDir, yaml: &str) -> std::path::PathBuf {
 #[tokio::test]
 async fn a_resource_a_tool_made_for_a_session_is_read_by_that_session_alone() {
     let everything = support::everything("streamableHttp");
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(
-        &dir,
-        &format!(
-            "listen: 127.0.0.1:0\nmcp:\n  endpoint: {{ session_keys: [\"{}\"] }}\n  servers:\n    - {{ name: everything, transport: streamable-http, url: \"{}\" }}\n",
-            "ab".repeat(32),
-            everything.url
-        ),
-    );
-    let first = support::serve_config(&config);
-    let second = support::serve_config(&config);
-    for replica in [&first, &second] {
-        support::wait_healthy_at(&replica.addr, "everything").await;
-    }
-    let url = format!("http://{}/mcp", first.addr);
-    let got = run(SESSION_RESOURCE_SCRIPT, &url, [first.port(), second.port()]);
+    let replicas = support::Replicas::of("everything", &everything.url).await;
+    let got =
+        support::python_round_robin(SESSION_RESOURCE_SCRIPT, &replicas.url(), replicas.ports());
     let uri = "everything+demo://resource/session/notes.txt.gz";
     // The link is named as the client reads it, and reads from either replica.
     assert_eq!(got["links"], json!([uri]), "{got}");
@@ -132,7 +102,8 @@ async fn without_prefixes_every_server_s_resources_are_read_by_their_listed_uris
         support::wait_healthy_at(&gateway.addr, server).await;
     }
     let url = format!("http://{}/mcp", gateway.addr);
-    let got = run(UNPREFIXED_SCRIPT, &url, [gateway.port(), gateway.port()]);
+    let got =
+        support::python_round_robin(UNPREFIXED_SCRIPT, &url, [gateway.port(), gateway.port()]);
     let read = got["read"].as_array().expect("both read");
     assert_eq!(read.len(), 2, "{got}");
     for pair in read {

@@ -7,9 +7,7 @@
 
 mod support;
 
-use std::process::Command;
-
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Three clients: two with roots of their own, one that declared none.
 const WORKSPACE_SCRIPT: &str = r#"
@@ -78,53 +76,11 @@ async def main(url):
 asyncio.run(main(sys.argv[1]))
 "#;
 
-fn run(script: &str, first: &support::ServeProcess, second: &support::ServeProcess) -> Value {
-    let output = Command::new(support::python("mcp1"))
-        .args([
-            "-c",
-            &support::with_round_robin(script),
-            &format!("http://{}/mcp", first.addr),
-            &first.port(),
-            &second.port(),
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|_| json!({ "unreadable": stdout }))
-}
-
-fn two_replicas(name: &str, url: &str) -> (tempfile::TempDir, [support::ServeProcess; 2]) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("llamagate.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:0\nmcp:\n  endpoint: {{ session_keys: [\"{}\"] }}\n  servers:\n    - {{ name: {name}, transport: streamable-http, url: \"{url}\" }}\n",
-            "ef".repeat(32),
-        ),
-    )
-    .unwrap();
-    let replicas = [
-        support::serve_config(&config),
-        support::serve_config(&config),
-    ];
-    (dir, replicas)
-}
-
 #[tokio::test]
 async fn a_mid_call_roots_request_reaches_the_client_of_the_call_and_no_other() {
     let py = llamagate_test_peers::mcp1_peer("streamable-http");
-    let (_dir, [first, second]) = two_replicas("py", &py.url);
-    for replica in [&first, &second] {
-        support::wait_healthy_at(&replica.addr, "py").await;
-    }
-    let got = run(WORKSPACE_SCRIPT, &first, &second);
+    let replicas = support::Replicas::of("py", &py.url).await;
+    let got = support::python_round_robin(WORKSPACE_SCRIPT, &replicas.url(), replicas.ports());
     assert_eq!(
         got["seen"],
         json!([
@@ -148,11 +104,8 @@ async fn a_mid_call_roots_request_reaches_the_client_of_the_call_and_no_other() 
 #[tokio::test]
 async fn a_roots_request_of_the_server_on_its_own_reaches_the_client() {
     let everything = llamagate_test_peers::everything("streamableHttp");
-    let (_dir, [first, second]) = two_replicas("everything", &everything.url);
-    for replica in [&first, &second] {
-        support::wait_healthy_at(&replica.addr, "everything").await;
-    }
-    let got = run(ON_ITS_OWN_SCRIPT, &first, &second);
+    let replicas = support::Replicas::of("everything", &everything.url).await;
+    let got = support::python_round_robin(ON_ITS_OWN_SCRIPT, &replicas.url(), replicas.ports());
     // Asked once after the handshake (server-everything waits 350 ms), once after the
     // client said its roots changed.
     assert_eq!(got, json!({"after_handshake": 1, "after_change": 2}));

@@ -71,22 +71,12 @@ fn next_json(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> Value
 #[tokio::test]
 async fn the_typescript_sdk_answers_roots_sampling_and_elicitation_through_either_replica() {
     let everything = support::everything("streamableHttp");
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("llamagate.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:0\nmcp:\n  endpoint: {{ session_keys: [\"{}\"] }}\n  servers:\n    - {{ name: everything, transport: streamable-http, url: \"{}\" }}\n",
-            "ab".repeat(32),
-            everything.url
-        ),
-    )
-    .unwrap();
-    let first = support::serve_config(&config);
-    let second = support::serve_config(&config);
-    for replica in [&first, &second] {
-        support::wait_healthy_at(&replica.addr, "everything").await;
-    }
+    let support::Replicas {
+        dir,
+        config,
+        first,
+        second,
+    } = support::Replicas::of("everything", &everything.url).await;
     let script = dir.path().join("client.mjs");
     std::fs::write(&script, SCRIPT).unwrap();
     let mut client = support::typescript_sdk(&script)

@@ -62,22 +62,12 @@ fn next_json(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> serde
 #[tokio::test]
 async fn each_client_session_keeps_its_own_upstream_session_across_replicas_and_a_restart() {
     let py = llamagate_test_peers::mcp1_peer("streamable-http");
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("llamagate.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:0\nmcp:\n  endpoint: {{ session_keys: [\"{}\"] }}\n  servers:\n    - {{ name: py, transport: streamable-http, url: \"{}\" }}\n",
-            "cd".repeat(32),
-            py.url
-        ),
-    )
-    .unwrap();
-    let first = support::serve_config(&config);
-    let second = support::serve_config(&config);
-    for replica in [&first, &second] {
-        support::wait_healthy_at(&replica.addr, "py").await;
-    }
+    let support::Replicas {
+        dir: _dir,
+        config,
+        first,
+        second,
+    } = support::Replicas::of("py", &py.url).await;
     let mut client = Command::new(support::python("mcp1"))
         .args([
             "-c",
@@ -266,39 +256,8 @@ asyncio.run(main(sys.argv[1]))
 #[tokio::test]
 async fn a_subscription_through_one_replica_is_heard_on_the_other() {
     let everything = llamagate_test_peers::everything("streamableHttp");
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("llamagate.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:0\nmcp:\n  endpoint: {{ session_keys: [\"{}\"] }}\n  servers:\n    - {{ name: everything, transport: streamable-http, url: \"{}\" }}\n",
-            "cd".repeat(32),
-            everything.url
-        ),
-    )
-    .unwrap();
-    let first = support::serve_config(&config);
-    let second = support::serve_config(&config);
-    for replica in [&first, &second] {
-        support::wait_healthy_at(&replica.addr, "everything").await;
-    }
-    let output = Command::new(support::python("mcp1"))
-        .args([
-            "-c",
-            &support::with_round_robin(SUBSCRIBE_SCRIPT),
-            &format!("http://{}/mcp", first.addr),
-            &first.port(),
-            &second.port(),
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let got: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let replicas = support::Replicas::of("everything", &everything.url).await;
+    let got = support::python_round_robin(SUBSCRIBE_SCRIPT, &replicas.url(), replicas.ports());
     assert_eq!(
         got["heard"].as_array().and_then(|heard| heard.first()),
         Some(&serde_json::json!(

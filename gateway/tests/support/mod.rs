@@ -194,3 +194,66 @@ pub fn typescript_sdk(script: &std::path::Path) -> Command {
     );
     command
 }
+
+/// Run `script` (with [`ROUND_ROBIN`] before it) under the mcp 1.30 Python SDK against `url`,
+/// its requests round-robin across `ports`; the JSON of its last line of output, once it
+/// exited successfully.
+pub fn python_round_robin(script: &str, url: &str, ports: [String; 2]) -> serde_json::Value {
+    let output = Command::new(python("mcp1"))
+        .args(["-c", &with_round_robin(script), url, &ports[0], &ports[1]])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|_| serde_json::json!({ "unreadable": stdout }))
+}
+
+/// Two `llamagate serve` replicas sharing a session key, in front of one Streamable HTTP
+/// server `name` at `url`, both healthy; `config` is theirs, for a restart.
+pub struct Replicas {
+    pub dir: tempfile::TempDir,
+    pub config: std::path::PathBuf,
+    pub first: ServeProcess,
+    pub second: ServeProcess,
+}
+
+impl Replicas {
+    pub async fn of(name: &str, url: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("llamagate.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen: 127.0.0.1:0\nmcp:\n  endpoint: {{ session_keys: [\"{}\"] }}\n  servers:\n    - {{ name: {name}, transport: streamable-http, url: \"{url}\" }}\n",
+                "cd".repeat(32),
+            ),
+        )
+        .unwrap();
+        let first = serve_config(&config);
+        let second = serve_config(&config);
+        for replica in [&first, &second] {
+            wait_healthy_at(&replica.addr, name).await;
+        }
+        Self {
+            dir,
+            config,
+            first,
+            second,
+        }
+    }
+
+    /// `/mcp` on the first replica.
+    pub fn url(&self) -> String {
+        format!("http://{}/mcp", self.first.addr)
+    }
+
+    /// Both replicas' ports, for [`ROUND_ROBIN`].
+    pub fn ports(&self) -> [String; 2] {
+        [self.first.port(), self.second.port()]
+    }
+}

@@ -461,6 +461,10 @@ async fn another_replica_continues_a_session_and_bad_sessions_get_the_statuses_o
             json!({"jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": {"uri": "nowhere+x://y"}}),
             -32602,
         ),
+        (
+            json!({"jsonrpc": "2.0", "id": 1, "method": "logging/setLevel", "params": {"level": "loud"}}),
+            -32602,
+        ),
     ] {
         let answer = rpc(&second, "POST", "/mcp", ADMIN, Some(&fresh), body.clone()).await;
         assert_eq!(

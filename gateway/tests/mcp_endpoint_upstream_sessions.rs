@@ -266,3 +266,55 @@ async fn a_subscription_through_one_replica_is_heard_on_the_other() {
         "{got}"
     );
 }
+
+const LOGGING_SCRIPT: &str = r#"
+import asyncio, json, sys
+from mcp import ClientSession
+from mcp.client.streamable_http import streamablehttp_client
+
+heard = []
+
+async def on_log(params):
+    heard.append([params.level, params.logger])
+
+async def toggled_on(session, count):
+    # server-everything logs once at once, then every 5 s, on the session's own GET stream.
+    await session.call_tool("everything__toggle-simulated-logging", {})
+    for _ in range(40):
+        if len(heard) >= count:
+            break
+        await asyncio.sleep(0.05)
+    await session.call_tool("everything__toggle-simulated-logging", {})
+
+async def main(url):
+    async with streamablehttp_client(url, httpx_client_factory=factory) as (read, write, _):
+        async with ClientSession(read, write, logging_callback=on_log) as session:
+            await session.initialize()
+            await asyncio.sleep(0.5)
+            await session.set_logging_level("debug")
+            await toggled_on(session, 1)
+            at_debug = list(heard)
+            heard.clear()
+            await session.set_logging_level("emergency")
+            await asyncio.sleep(0.3)
+            await toggled_on(session, 1)
+            print(json.dumps({"at_debug": at_debug, "at_emergency": heard}), flush=True)
+
+asyncio.run(main(sys.argv[1]))
+"#;
+
+/// The log messages of a session's own upstream session reach its GET stream, their logger
+/// naming the server, at the level the client set (passed on to the upstream session).
+#[tokio::test]
+async fn a_session_hears_its_own_upstream_session_s_log_at_its_level() {
+    let everything = llamagate_test_peers::everything("streamableHttp");
+    let replicas = support::Replicas::of("everything", &everything.url).await;
+    let got = support::python_round_robin(LOGGING_SCRIPT, &replicas.url(), replicas.ports());
+    let at_debug = got["at_debug"].as_array().expect("a list");
+    assert_eq!(at_debug.len(), 1, "the message logged at once: {got}");
+    assert_eq!(at_debug[0][1], "everything", "{got}");
+    // At `emergency` the upstream drops everything less severe (its message is of a random
+    // level): whatever is heard is an emergency.
+    let at_emergency = got["at_emergency"].as_array().expect("a list");
+    assert!(at_emergency.iter().all(|m| m[0] == "emergency"), "{got}");
+}

@@ -80,14 +80,23 @@ struct Owner {
     /// Answers the requests that belong to no call (the handle following the client's GET
     /// stream).
     unsolicited: Option<Asker>,
-    /// Told of the resources the server says were updated (the handle following the
-    /// client's GET stream: the session's own subscriptions).
-    updated: Option<OnUpdated>,
+    /// Told of what the server says on the session on its own: resources updated (the
+    /// session's own subscriptions), log messages (the handle following the client's GET
+    /// stream).
+    notices: Option<OnNotice>,
 }
 
-/// Called with the URI (as the server names it) of a resource a followed session's server
-/// says was updated.
-pub type OnUpdated = Arc<dyn Fn(Arc<str>) + Send + Sync>;
+/// What the server of a followed session says to its owner on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// A resource the session subscribed to was updated (its URI as the server names it).
+    ResourceUpdated(Arc<str>),
+    /// A log message (`notifications/message` params), as the session's level lets through.
+    Log(Value),
+}
+
+/// Called with each [`Notice`] of a followed session's server.
+pub type OnNotice = Arc<dyn Fn(Notice) + Send + Sync>;
 
 impl ClientEvents {
     /// Events of a session to `server`.
@@ -110,13 +119,18 @@ impl ClientEvents {
         self
     }
 
-    /// Requests that belong to no call go to `asker`, and resource updates to `updated`
-    /// (the owner's GET stream), not to everyone following the server's resources.
-    pub(crate) fn followed_by(mut self, asker: Asker, updated: OnUpdated) -> Self {
+    /// Requests that belong to no call go to `asker`, and resource updates and log
+    /// messages to `notices` (the owner's GET stream), not to everyone following the
+    /// server's resources.
+    pub(crate) fn followed_by(mut self, asker: Asker, notices: OnNotice) -> Self {
         let owner = self.owner.get_or_insert_with(Owner::default);
         owner.unsolicited = Some(asker);
-        owner.updated = Some(updated);
+        owner.notices = Some(notices);
         self
+    }
+
+    fn notices(&self) -> Option<&OnNotice> {
+        self.owner.as_ref().and_then(|owner| owner.notices.as_ref())
     }
 
     /// Tell `updates` of every resource the server says was updated.
@@ -296,8 +310,8 @@ impl ClientHandler for ClientEvents {
         _context: NotificationContext<RoleClient>,
     ) {
         tracing::debug!(server = %self.server, uri = %params.uri, "resources/updated");
-        if let Some(updated) = self.owner.as_ref().and_then(|owner| owner.updated.as_ref()) {
-            updated(Arc::from(params.uri));
+        if let Some(notices) = self.notices() {
+            notices(Notice::ResourceUpdated(Arc::from(params.uri)));
             return;
         }
         if let Some(updates) = &self.resource_updates {
@@ -324,6 +338,11 @@ impl ClientHandler for ClientEvents {
         params: LoggingMessageNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
+        if let Some(notices) = self.notices()
+            && let Ok(params) = serde_json::to_value(&params)
+        {
+            notices(Notice::Log(params));
+        }
         let logger = params.logger.as_deref().unwrap_or("");
         let data = params.data.to_string();
         // A server's own debug, info and notice messages are its chatter, not events for an

@@ -28,6 +28,18 @@ use super::{
 };
 use crate::{auth::Principal, config::Scope, state::AppState};
 
+/// The log levels of `logging/setLevel` (RFC 5424's, as the spec names them).
+const LEVELS: [&str; 8] = [
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
+
 /// `initialize`: a new sealed session bound to the key and the endpoint, owning its own
 /// sessions at the upstreams that keep them (`owned.rs`).
 pub async fn initialize(
@@ -194,7 +206,18 @@ pub async fn request(
 ) -> Result<Answer, RpcError> {
     let params = params(message);
     let answer = match method {
-        "ping" | "logging/setLevel" if declared.is_none() => json!({}),
+        "ping" if declared.is_none() => json!({}),
+        "logging/setLevel" if declared.is_none() => {
+            let level = string_param(params, "level")?;
+            if !LEVELS.contains(&level) {
+                return Err(RpcError::params(format!(
+                    "`params.level` must be one of {}; got `{level:.40}`",
+                    LEVELS.join(", ")
+                )));
+            }
+            owned::set_log_level(view, &caller, level);
+            json!({})
+        }
         "tools/list" => {
             return list(state, principal, view, ListKind::Tools, "tools", params).await;
         }

@@ -7,7 +7,11 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use llamagate_mcp::{Asker, ServerClient, client_handler::OnUpdated, server::FollowedSession};
+use llamagate_mcp::{
+    Asker, ServerClient,
+    client_handler::{Notice, OnNotice},
+    server::FollowedSession,
+};
 use serde_json::json;
 
 use futures::future::join_all;
@@ -133,9 +137,12 @@ pub fn end(view: &View, claims: &Claims) {
 
 /// The client's upstream sessions of `claims` at the servers of `view`.
 fn owned_at(view: &View, claims: &Claims) -> Vec<(Arc<ServerClient>, String)> {
-    claims
-        .up
-        .iter()
+    owned_in(view, &claims.up)
+}
+
+/// The sessions of `up` (server name → upstream session id) at the servers of `view`.
+fn owned_in(view: &View, up: &BTreeMap<String, String>) -> Vec<(Arc<ServerClient>, String)> {
+    up.iter()
         .filter_map(|(name, id)| {
             let server = view.servers.iter().find(|s| s.name() == name)?;
             Some((server.clone(), id.clone()))
@@ -157,9 +164,9 @@ pub async fn follow(
 ) -> Vec<FollowedSession> {
     let following = owned_at(view, claims).into_iter().map(|(server, id)| {
         let asker = asker.clone();
-        let updated = updates_to(view, server.name(), tx.clone());
+        let notices = notices_to(view, server.name(), tx.clone());
         async move {
-            let followed = server.follow_owned_session(&id, asker, updated);
+            let followed = server.follow_owned_session(&id, asker, notices);
             match tokio::time::timeout(bound, followed).await {
                 Ok(Ok(followed)) => Some(followed),
                 Ok(Err(e)) => {
@@ -176,19 +183,52 @@ pub async fn follow(
     join_all(following).await.into_iter().flatten().collect()
 }
 
-/// `notifications/resources/updated` on `tx`, under the URI the client of `view` sees for
-/// `server`'s. An update that finds the stream full is dropped (the client is not reading;
-/// the next one still says the resource changed).
-fn updates_to(view: &View, server: &str, tx: mpsc::Sender<Out>) -> OnUpdated {
+/// What a followed session's server says on its own, on `tx`: `notifications/resources/
+/// updated` under the URI the client of `view` sees for `server`'s, and its log messages
+/// (`notifications/message`; in a prefixed view the logger names the server first). A notice
+/// that finds the stream full is dropped (the client is not reading; the next update still
+/// says the resource changed).
+fn notices_to(view: &View, server: &str, tx: mpsc::Sender<Out>) -> OnNotice {
     let (view, server) = (view.clone(), server.to_owned());
-    Arc::new(move |uri: Arc<str>| {
-        let uri = catalog::client_uri(&view, &server, &uri);
-        let notice = json!({"jsonrpc": "2.0", "method": "notifications/resources/updated",
-            "params": {"uri": uri}});
-        if tx.try_send(Out::Message(notice)).is_err() {
-            tracing::debug!(server, "a resource update found the client's stream full");
+    Arc::new(move |notice: Notice| {
+        let message = match notice {
+            Notice::ResourceUpdated(uri) => {
+                let uri = catalog::client_uri(&view, &server, &uri);
+                json!({"jsonrpc": "2.0", "method": "notifications/resources/updated",
+                    "params": {"uri": uri}})
+            }
+            Notice::Log(mut params) => {
+                if view.prefix && !view.single {
+                    let logger = match params["logger"].as_str() {
+                        Some(logger) => format!("{server}/{logger}"),
+                        None => server.clone(),
+                    };
+                    params["logger"] = json!(logger);
+                }
+                json!({"jsonrpc": "2.0", "method": "notifications/message", "params": params})
+            }
+        };
+        if tx.try_send(Out::Message(message)).is_err() {
+            tracing::debug!(server, "a notice found the client's stream full");
         }
     })
+}
+
+/// The client of `caller` set its log level: so do its upstream sessions, in the background
+/// (their messages reach its GET stream).
+pub fn set_log_level(view: &View, caller: &Caller, level: &str) {
+    let owned = owned_in(view, &caller.owned);
+    if owned.is_empty() {
+        return;
+    }
+    let level = level.to_owned();
+    tokio::spawn(async move {
+        for (server, id) in owned {
+            if let Err(e) = server.set_owned_log_level(&id, &level).await {
+                tracing::debug!(server = %server.name(), "{e}");
+            }
+        }
+    });
 }
 
 /// Subscribe the client of `claims` to the resource `uri` (as it names it) on its own

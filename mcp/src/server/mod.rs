@@ -22,6 +22,7 @@ use crate::{
     transport::{RESULT_TOO_LARGE, param_headers::ToolSchemas},
 };
 
+mod follow;
 mod lifecycle;
 mod lists;
 mod observe;
@@ -29,7 +30,7 @@ pub mod operations;
 mod owned;
 mod subscriptions;
 
-pub use owned::FollowedSession;
+pub use follow::FollowedSession;
 pub use subscriptions::ResourceSubscription;
 
 use lists::{list_all, list_method};

@@ -21,13 +21,10 @@ use std::{
 };
 
 use super::{ServerClient, close_when_unused};
-use rmcp::model::{SubscribeRequestParams, UnsubscribeRequestParams};
-
 use crate::{
-    client_handler::{ClientEvents, OnUpdated},
+    client_handler::ClientEvents,
     description::Transport,
     error::McpError,
-    questions::Asker,
     session::{Session, SharedSession},
     transport::owned::Ownership,
 };
@@ -257,7 +254,7 @@ impl ServerClient {
 
     /// The owned session `ownership` names, opened here with `events`; it must go on under
     /// its own id.
-    async fn resumed(
+    pub(super) async fn resumed(
         &self,
         ownership: &Ownership,
         events: ClientEvents,
@@ -271,98 +268,6 @@ impl ServerClient {
             });
         }
         Ok(session)
-    }
-
-    /// Follow the owned session `id` on this replica while the result is held: open its GET
-    /// stream, give `asker` the requests that come on it (they belong to no call of the
-    /// client's) and `updated` the resources it says were updated (the session's own
-    /// subscriptions). Its list changes are heard as on any session.
-    pub async fn follow_owned_session(
-        &self,
-        id: &str,
-        asker: Asker,
-        updated: OnUpdated,
-    ) -> Result<FollowedSession, McpError> {
-        if self.info().is_none() {
-            let _ = self.connect_vacant().await;
-        }
-        if !self.keeps_sessions() || self.owned_expired(id) {
-            return Err(McpError::Connect {
-                server: self.name().to_owned(),
-                detail: "the server keeps no session to follow".to_owned(),
-            });
-        }
-        let ownership = Ownership::followed(Arc::from(id), &self.known_info());
-        let events = self
-            .events()
-            .owned_by_client(false)
-            .followed_by(asker, updated);
-        let session = self.resumed(&ownership, events).await?;
-        Ok(FollowedSession(Some(Arc::new(session))))
-    }
-
-    /// Subscribe the owned session `id` to the resource `uri` (as the server names it), or
-    /// unsubscribe it (`on` false): its updates come on the session's GET stream, to the
-    /// replica that follows it. False when the session cannot be used (the server forgot
-    /// it), or the server offers no subscriptions: the caller follows the resource on a
-    /// pooled session instead.
-    // Deprecated by the 2026 revision; an owned session is a 2025-era server's.
-    #[allow(deprecated)]
-    pub async fn subscribe_owned(&self, id: &str, uri: &str, on: bool) -> Result<bool, McpError> {
-        let offered = self
-            .info()
-            .is_some_and(|info| info.capabilities["resources"]["subscribe"] == true);
-        if !offered {
-            return Ok(false);
-        }
-        let Some(session) = self.owned_session(id).await else {
-            return Ok(false);
-        };
-        let method = if on {
-            "resources/subscribe"
-        } else {
-            "resources/unsubscribe"
-        };
-        let timeout = self.description.timeouts.call;
-        let peer = session.peer();
-        let sent = async {
-            if on {
-                peer.subscribe(SubscribeRequestParams::new(uri)).await
-            } else {
-                peer.unsubscribe(UnsubscribeRequestParams::new(uri)).await
-            }
-        };
-        match tokio::time::timeout(timeout, sent).await {
-            Ok(Ok(())) => Ok(true),
-            Ok(Err(e)) => {
-                let error = McpError::from_service(self.name(), method, e, 0);
-                if error.is_expired_session() {
-                    return Ok(false);
-                }
-                Err(error)
-            }
-            Err(_) => Err(McpError::Timeout {
-                server: self.name().to_owned(),
-                method: method.to_owned(),
-                timeout,
-            }),
-        }
-    }
-
-    /// Tell the server the owner of session `id` changed its roots (the server asks for them
-    /// again, on the session's GET stream).
-    pub async fn roots_changed(&self, id: &str) -> Result<(), McpError> {
-        let Some(session) = self.owned_session(id).await else {
-            return Ok(());
-        };
-        session
-            .peer()
-            .notify_roots_list_changed()
-            .await
-            .map_err(|e| McpError::Connect {
-                server: self.name().to_owned(),
-                detail: format!("could not pass on `notifications/roots/list_changed`: {e}"),
-            })
     }
 
     /// True when the server said it no longer knows the owned session `id`.
@@ -389,7 +294,7 @@ impl ServerClient {
 
     /// What the server said about itself on a pooled session, for replaying the handshake of
     /// a session this replica did not open.
-    fn known_info(&self) -> crate::session::SessionInfo {
+    pub(super) fn known_info(&self) -> crate::session::SessionInfo {
         self.info().unwrap_or_else(|| crate::session::SessionInfo {
             protocol_version: rmcp::model::ProtocolVersion::V_2025_06_18.to_string(),
             stateless: false,
@@ -397,31 +302,6 @@ impl ServerClient {
             server_version: None,
             capabilities: serde_json::json!({}),
         })
-    }
-}
-
-/// An owned session followed on this replica (its GET stream open); let go when dropped,
-/// and not ended.
-pub struct FollowedSession(Option<SharedSession>);
-
-impl FollowedSession {
-    /// Let go of it now: its GET stream is closed when this returns.
-    pub async fn close(mut self) {
-        let Some(session) = self.0.take() else {
-            return;
-        };
-        match Arc::try_unwrap(session) {
-            Ok(session) => session.close().await,
-            Err(shared) => close_when_unused(shared),
-        }
-    }
-}
-
-impl Drop for FollowedSession {
-    fn drop(&mut self) {
-        if let Some(session) = self.0.take() {
-            close_when_unused(session);
-        }
     }
 }
 

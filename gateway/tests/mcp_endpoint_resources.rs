@@ -35,6 +35,8 @@ async def main(url):
             contents = (await maker.read_resource(links[0])).contents
             reads.append([str(contents[0].uri), len(contents[0].blob) > 0])
         out["reads"] = reads
+        out["listed"] = [any(str(r.uri) == str(links[0]) for r in (await s.list_resources()).resources)
+                         for s in (maker, other)]
         try:
             await other.read_resource(links[0])
             out["other"] = "read it"
@@ -81,8 +83,9 @@ async fn a_resource_a_tool_made_for_a_session_is_read_by_that_session_alone() {
     // The link is named as the client reads it, and reads from either replica.
     assert_eq!(got["links"], json!([uri]), "{got}");
     assert_eq!(got["reads"], json!([[uri, true], [uri, true]]), "{got}");
-    // Another session's upstream session never had it.
+    // Another session's upstream session never had it: it is listed to its maker alone.
     assert_eq!(got["other"], "refused", "{got}");
+    assert_eq!(got["listed"], json!([true, false]), "{got}");
 }
 
 #[tokio::test]

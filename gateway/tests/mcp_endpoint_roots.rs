@@ -71,7 +71,12 @@ async def main(url):
             after_handshake = len(asked)
             await session.send_roots_list_changed()
             await wait_for(2)
-            print(json.dumps({"after_handshake": after_handshake, "after_change": len(asked)}), flush=True)
+            # server-everything offers a session with roots a tool that shows them.
+            tools = [t.name for t in (await session.list_tools()).tools]
+            shown = await session.call_tool("everything__get-roots-list", {})
+            print(json.dumps({"after_handshake": after_handshake, "after_change": len(asked),
+                              "listed": "everything__get-roots-list" in tools,
+                              "shown": shown.content[0].text}), flush=True)
 
 asyncio.run(main(sys.argv[1]))
 "#;
@@ -108,5 +113,15 @@ async fn a_roots_request_of_the_server_on_its_own_reaches_the_client() {
     let got = support::python_round_robin(ON_ITS_OWN_SCRIPT, &replicas.url(), replicas.ports());
     // Asked once after the handshake (server-everything waits 350 ms), once after the
     // client said its roots changed.
-    assert_eq!(got, json!({"after_handshake": 1, "after_change": 2}));
+    assert_eq!(got["after_handshake"], 1, "{got}");
+    assert_eq!(got["after_change"], 2, "{got}");
+    // The session's own tool list, with the tool offered to clients with roots, which
+    // shows the roots this client gave.
+    assert_eq!(got["listed"], true, "{got}");
+    assert!(
+        got["shown"]
+            .as_str()
+            .is_some_and(|text| text.contains("file:///work/alpha")),
+        "{got}"
+    );
 }

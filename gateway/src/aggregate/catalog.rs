@@ -8,7 +8,11 @@
 //! `/mcp/{server}` nothing is renamed. Going back is a lookup in the same catalog, so it is
 //! exact whatever the names contain.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+    time::Duration,
+};
 
 use llamagate_mcp::{
     ServerClient,
@@ -147,12 +151,20 @@ pub fn split_prefixed<'a>(view: &'a View, uri: &str) -> Option<(&'a Arc<ServerCl
     Some((server, original.to_owned()))
 }
 
+/// Whose lists a catalog shows: the caller's own upstream sessions' (server name → session
+/// id), asked again (`fresh`) or as last given; every other server's from the cache.
+#[derive(Clone, Copy)]
+pub struct Source<'a> {
+    pub owned: &'a BTreeMap<String, String>,
+    pub fresh: bool,
+}
+
 /// Every server's list of `kind`, merged; servers that do not answer within `timeout` are
 /// left out and named in `unavailable`.
 pub async fn build(
     view: &View,
     kind: ListKind,
-    principal: &str,
+    (principal, source): (&str, Source<'_>),
     global: &ToolGlobs,
     timeout: Duration,
 ) -> Catalog {
@@ -165,6 +177,23 @@ pub async fn build(
             .map(|info| info.capabilities.get(capability(kind)).is_some());
         if declared == Some(false) {
             return Ok(None);
+        }
+        if let Some(id) = source.owned.get(server.name()) {
+            // The session's own list: nothing to cache or share (a freshness of none).
+            let own = server.owned_list(id, kind, source.fresh);
+            match tokio::time::timeout(timeout, own).await {
+                Ok(Some(Ok(list))) => return Ok(Some((list, None))),
+                Ok(Some(Err(llamagate_mcp::McpError::Server { code: -32601, .. }))) => {
+                    return Ok(None);
+                }
+                Ok(Some(Err(e))) => return Err(e.to_string()),
+                Ok(None) => {}
+                Err(_) => {
+                    return Err(format!(
+                        "no answer within {timeout:?}; left out of this list"
+                    ));
+                }
+            }
         }
         match tokio::time::timeout(timeout, server.list(kind, principal)).await {
             Ok(Ok((list, _))) => Ok(Some((list, server.list_freshness(kind, principal)))),

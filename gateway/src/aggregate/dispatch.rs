@@ -2,7 +2,7 @@
 //! that owns the tool, prompt or resource, under one policy (the key's scopes and servers,
 //! the tool filters) for listing and calling alike.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use axum::{
     http::{HeaderMap, HeaderValue},
@@ -218,33 +218,14 @@ pub async fn request(
             owned::set_log_level(view, &caller, level);
             json!({})
         }
-        "tools/list" => {
-            return list(state, principal, view, ListKind::Tools, "tools", params).await;
-        }
-        "prompts/list" => {
-            return list(state, principal, view, ListKind::Prompts, "prompts", params).await;
-        }
-        "resources/list" => {
-            return list(
-                state,
-                principal,
-                view,
-                ListKind::Resources,
-                "resources",
-                params,
-            )
-            .await;
-        }
-        "resources/templates/list" => {
-            return list(
-                state,
-                principal,
-                view,
-                ListKind::ResourceTemplates,
-                "resourceTemplates",
-                params,
-            )
-            .await;
+        "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" => {
+            let (kind, field) = match method {
+                "tools/list" => (ListKind::Tools, "tools"),
+                "prompts/list" => (ListKind::Prompts, "prompts"),
+                "resources/list" => (ListKind::Resources, "resources"),
+                _ => (ListKind::ResourceTemplates, "resourceTemplates"),
+            };
+            return list((state, principal, view), &caller, kind, field, params).await;
         }
         "tools/call" => return call_tool(state, principal, view, declared, caller, params).await,
         "prompts/get" => {
@@ -261,7 +242,7 @@ pub async fn request(
         "resources/subscribe" | "resources/unsubscribe" if declared.is_none() => {
             require(principal, Scope::McpRead)?;
             let uri = string_param(params, "uri")?;
-            uris::resolve(state, principal, view, uri).await?;
+            uris::resolve((state, principal, view), &caller.owned, uri).await?;
             json!({})
         }
         "completion/complete" => complete(state, principal, view, params, &caller).await?,
@@ -287,13 +268,14 @@ pub(super) async fn catalog_of(
     principal: &Principal,
     view: &View,
     kind: ListKind,
+    source: catalog::Source<'_>,
 ) -> catalog::Catalog {
     let config = state.config();
     let global = (&config.mcp.tools).into();
     catalog::build(
         view,
         kind,
-        &principal.name,
+        (&principal.name, source),
         &global,
         config.mcp.endpoint.list_timeout,
     )
@@ -301,9 +283,8 @@ pub(super) async fn catalog_of(
 }
 
 async fn list(
-    state: &AppState,
-    principal: &Principal,
-    view: &View,
+    (state, principal, view): (&AppState, &Principal, &View),
+    caller: &Caller,
     kind: ListKind,
     field: &str,
     params: &Map<String, Value>,
@@ -314,7 +295,12 @@ async fn list(
         Some(Value::String(cursor)) => Some(cursor.as_str()),
         Some(_) => return Err(RpcError::params("`params.cursor` must be a string")),
     };
-    let catalog = catalog_of(state, principal, view, kind).await;
+    // A session's own upstream sessions are asked: what they offer it may have changed.
+    let source = catalog::Source {
+        owned: &caller.owned,
+        fresh: true,
+    };
+    let catalog = catalog_of(state, principal, view, kind, source).await;
     // What a key restricted to some servers sees is its own.
     let mut hint = catalog.hint;
     hint.private |= principal.servers.is_some();
@@ -330,9 +316,8 @@ async fn list(
 /// The server and original name of an exposed tool or prompt; on `/mcp/{server}` the name
 /// as it is.
 pub(super) async fn resolve(
-    state: &AppState,
-    principal: &Principal,
-    view: &View,
+    (state, principal, view): (&AppState, &Principal, &View),
+    owned: &BTreeMap<String, String>,
     kind: ListKind,
     name: &str,
 ) -> Result<(Arc<ServerClient>, String), RpcError> {
@@ -344,11 +329,18 @@ pub(super) async fn resolve(
     if view.single {
         return Ok((view.servers[0].clone(), name.to_owned()));
     }
-    let catalog = catalog_of(state, principal, view, kind).await;
-    catalog
-        .resolve(view, name)
-        .map(|(server, original)| (server.clone(), original))
-        .ok_or_else(|| unknown(what, name))
+    // A session's own lists as last given, asked again when the name is not in them.
+    for fresh in [false, true] {
+        let source = catalog::Source { owned, fresh };
+        let catalog = catalog_of(state, principal, view, kind, source).await;
+        if let Some((server, original)) = catalog.resolve(view, name) {
+            return Ok((server.clone(), original));
+        }
+        if owned.is_empty() {
+            break;
+        }
+    }
+    Err(unknown(what, name))
 }
 
 pub(super) fn usable(server: &ServerClient) -> Result<(), RpcError> {
@@ -378,7 +370,13 @@ async fn call_tool(
     require(principal, Scope::McpCall)?;
     let name = string_param(params, "name")?;
     let arguments = arguments_param(params)?;
-    let (server, tool) = resolve(state, principal, view, ListKind::Tools, name).await?;
+    let (server, tool) = resolve(
+        (state, principal, view),
+        &caller.owned,
+        ListKind::Tools,
+        name,
+    )
+    .await?;
     // The same filter as the listing: a tool not listed for this key is not callable.
     if !server
         .tool_filter(&(&state.config().mcp.tools).into())
@@ -452,14 +450,20 @@ async fn complete(
     let server = match reference.get("type").and_then(Value::as_str) {
         Some("ref/prompt") => {
             let name = string_param(reference, "name")?;
-            let (server, original) =
-                resolve(state, principal, view, ListKind::Prompts, name).await?;
+            let (server, original) = resolve(
+                (state, principal, view),
+                &caller.owned,
+                ListKind::Prompts,
+                name,
+            )
+            .await?;
             forwarded["ref"]["name"] = json!(original);
             server
         }
         Some("ref/resource") => {
             let uri = string_param(reference, "uri")?;
-            let (server, original) = uris::resolve(state, principal, view, uri).await?;
+            let (server, original) =
+                uris::resolve((state, principal, view), &caller.owned, uri).await?;
             forwarded["ref"]["uri"] = json!(original);
             server
         }

@@ -362,7 +362,9 @@ async fn resource_updates(
     let mut by_server: HashMap<String, (Arc<ServerClient>, HashMap<String, String>)> =
         HashMap::new();
     for uri in uris {
-        if let Ok((server, original)) = super::uris::resolve(state, principal, view, uri).await {
+        let none = Default::default();
+        let found = super::uris::resolve((state, principal, view), &none, uri).await;
+        if let Ok((server, original)) = found {
             by_server
                 .entry(server.name().to_owned())
                 .or_insert_with(|| (server.clone(), HashMap::new()))

@@ -246,7 +246,7 @@ pub async fn subscribe(
     if claims.up.is_empty() {
         return Ok(false);
     }
-    let (server, original) = uris::resolve(state, principal, view, uri).await?;
+    let (server, original) = uris::resolve((state, principal, view), &claims.up, uri).await?;
     let Some(id) = claims.up.get(server.name()) else {
         return Ok(false);
     };

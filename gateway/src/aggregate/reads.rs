@@ -98,7 +98,13 @@ pub async fn get_prompt(
     require(principal, Scope::McpCall)?;
     let name = string_param(params, "name")?;
     let arguments = arguments_param(params)?;
-    let (server, prompt) = resolve(state, principal, view, ListKind::Prompts, name).await?;
+    let (server, prompt) = resolve(
+        (state, principal, view),
+        &caller.owned,
+        ListKind::Prompts,
+        name,
+    )
+    .await?;
     usable(&server)?;
     // The sealed state names what it was given for: this prompt, not a tool of its name.
     let subject = format!("prompts/get {prompt}");
@@ -129,7 +135,7 @@ pub async fn read_resource(
 ) -> Result<Answer, RpcError> {
     require(principal, Scope::McpRead)?;
     let uri = string_param(params, "uri")?;
-    let (server, original) = uris::resolve(state, principal, view, uri).await?;
+    let (server, original) = uris::resolve((state, principal, view), &caller.owned, uri).await?;
     let server = &server;
     usable(server)?;
     let subject = format!("resources/read {original}");

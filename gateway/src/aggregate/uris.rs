@@ -4,7 +4,7 @@
 //! (so a link a tool returns can be read through the gateway). An unprefixed view shows the
 //! servers' own URIs, and finds the server by the list that names one.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use llamagate_mcp::{ServerClient, cache::ListKind};
 use serde_json::{Value, json};
@@ -21,9 +21,8 @@ use crate::{auth::Principal, state::AppState};
 /// two servers share), then the one server of the view that offers resources (a template's
 /// URI, a link a tool returned).
 pub async fn resolve(
-    state: &AppState,
-    principal: &Principal,
-    view: &View,
+    (state, principal, view): (&AppState, &Principal, &View),
+    owned: &BTreeMap<String, String>,
     uri: &str,
 ) -> Result<(Arc<ServerClient>, String), RpcError> {
     if view.prefix || view.single {
@@ -31,9 +30,16 @@ pub async fn resolve(
             .map(|(server, original)| (server.clone(), original))
             .ok_or_else(|| unknown("resource", uri));
     }
-    let listed = catalog_of(state, principal, view, ListKind::Resources).await;
-    if let Some((server, original)) = listed.resolve(view, uri) {
-        return Ok((server.clone(), original));
+    // A session's own lists as last given, asked again when the URI is not in them.
+    for fresh in [false, true] {
+        let source = catalog::Source { owned, fresh };
+        let listed = catalog_of(state, principal, view, ListKind::Resources, source).await;
+        if let Some((server, original)) = listed.resolve(view, uri) {
+            return Ok((server.clone(), original));
+        }
+        if owned.is_empty() {
+            break;
+        }
     }
     if let Some((server, original)) = catalog::split_prefixed(view, uri) {
         return Ok((server.clone(), original));

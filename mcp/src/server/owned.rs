@@ -20,8 +20,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{ServerClient, close_when_unused};
+use super::{
+    Listing, ServerClient, close_when_unused,
+    lists::{list_all, list_method},
+};
 use crate::{
+    cache::ListKind,
     client_handler::ClientEvents,
     description::Transport,
     error::McpError,
@@ -58,6 +62,9 @@ struct Held {
     ownership: Ownership,
     session: tokio::sync::OnceCell<SharedSession>,
     used: Mutex<Instant>,
+    /// The lists the session was last given (a server may offer a session what it offers
+    /// no other: tools for the capabilities its client declared, resources it made for it).
+    lists: Mutex<HashMap<ListKind, Listing>>,
 }
 
 impl Held {
@@ -66,6 +73,7 @@ impl Held {
             ownership,
             session: tokio::sync::OnceCell::new(),
             used: Mutex::new(Instant::now()),
+            lists: Mutex::default(),
         })
     }
 
@@ -268,6 +276,42 @@ impl ServerClient {
             });
         }
         Ok(session)
+    }
+
+    /// The list of `kind` the owned session `id` is given: the one it was last given on this
+    /// replica, unless `fresh`; asked again when there is none. `None` when the session
+    /// cannot be used here (the caller lists on a pooled session instead).
+    pub async fn owned_list(
+        &self,
+        id: &str,
+        kind: ListKind,
+        fresh: bool,
+    ) -> Option<Result<Listing, McpError>> {
+        let session = self.owned_session(id).await?;
+        let held = self.owned.get(id)?;
+        if !fresh && let Some(list) = lock(&held.lists).get(&kind) {
+            return Some(Ok(list.clone()));
+        }
+        let timeout = self.description.timeouts.call;
+        let method = list_method(kind);
+        let loaded = match tokio::time::timeout(timeout, list_all(&session, kind)).await {
+            Ok(Ok(loaded)) => loaded,
+            Ok(Err(e)) => {
+                let error = McpError::from_service(self.name(), method, e, 0);
+                // Forgotten by the server: listed on a pooled session, as calls are.
+                return (!error.is_expired_session()).then_some(Err(error));
+            }
+            Err(_) => {
+                return Some(Err(McpError::Timeout {
+                    server: self.name().to_owned(),
+                    method: method.to_owned(),
+                    timeout,
+                }));
+            }
+        };
+        let listing = self.screen_tools(&session, kind, loaded).value;
+        lock(&held.lists).insert(kind, listing.clone());
+        Some(Ok(listing))
     }
 
     /// True when the server said it no longer knows the owned session `id`.

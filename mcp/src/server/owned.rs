@@ -46,13 +46,21 @@ const SWEEP_EVERY: Duration = Duration::from_secs(30);
 pub(crate) struct OwnedSessions {
     held: Mutex<HashMap<Arc<str>, Arc<Held>>>,
     swept: Mutex<Instant>,
+    /// The lists the held sessions were given, each once: sessions of clients that declared
+    /// the same capabilities get the same lists, which they share instead of holding a copy
+    /// each (thousands of sessions, one list).
+    lists: Mutex<Vec<(ListKind, std::sync::Weak<Vec<serde_json::Value>>)>>,
 }
+
+/// Distinct lists shared at most, per server.
+const SHARED_LISTS: usize = 32;
 
 impl Default for OwnedSessions {
     fn default() -> Self {
         Self {
             held: Mutex::default(),
             swept: Mutex::new(Instant::now()),
+            lists: Mutex::default(),
         }
     }
 }
@@ -87,6 +95,24 @@ impl Held {
 }
 
 impl OwnedSessions {
+    /// `listing`, or the equal list another session holds already.
+    fn shared(&self, kind: ListKind, listing: Listing) -> Listing {
+        let mut lists = lock(&self.lists);
+        lists.retain(|(_, list)| list.strong_count() > 0);
+        let same = lists
+            .iter()
+            .filter(|(of, _)| *of == kind)
+            .filter_map(|(_, list)| list.upgrade())
+            .find(|list| **list == *listing);
+        if let Some(same) = same {
+            return same;
+        }
+        if lists.len() < SHARED_LISTS {
+            lists.push((kind, Arc::downgrade(&listing)));
+        }
+        listing
+    }
+
     fn get(&self, id: &str) -> Option<Arc<Held>> {
         self.sweep_if_due();
         lock(&self.held).get(id).cloned()
@@ -309,7 +335,9 @@ impl ServerClient {
                 }));
             }
         };
-        let listing = self.screen_tools(&session, kind, loaded).value;
+        let listing = self
+            .owned
+            .shared(kind, self.screen_tools(&session, kind, loaded).value);
         lock(&held.lists).insert(kind, listing.clone());
         Some(Ok(listing))
     }
@@ -370,4 +398,38 @@ fn let_go(released: Vec<Arc<Held>>) {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_given_equal_lists_share_one() {
+        let owned = OwnedSessions::default();
+        let first: Listing = Arc::new(vec![serde_json::json!({"name": "echo"})]);
+        let equal: Listing = Arc::new(vec![serde_json::json!({"name": "echo"})]);
+        let other: Listing = Arc::new(vec![serde_json::json!({"name": "add"})]);
+        let kept = owned.shared(ListKind::Tools, first.clone());
+        assert!(Arc::ptr_eq(&kept, &first));
+        assert!(Arc::ptr_eq(&owned.shared(ListKind::Tools, equal), &first));
+        assert!(!Arc::ptr_eq(
+            &owned.shared(ListKind::Tools, other.clone()),
+            &first
+        ));
+        // A list of another kind is not taken for it.
+        let prompts = owned.shared(
+            ListKind::Prompts,
+            Arc::new(vec![serde_json::json!({"name": "echo"})]),
+        );
+        assert!(!Arc::ptr_eq(&prompts, &first));
+        // Once no session holds it, it is not kept.
+        drop((kept, first));
+        let again: Listing = Arc::new(vec![serde_json::json!({"name": "echo"})]);
+        assert!(Arc::ptr_eq(
+            &owned.shared(ListKind::Tools, again.clone()),
+            &again
+        ));
+        assert_eq!(lock(&owned.lists).len(), 3, "the dead one let go");
+    }
 }

@@ -263,7 +263,7 @@ pub(super) fn unknown(what: &str, name: &str) -> RpcError {
     ))
 }
 
-pub(super) async fn catalog_of(
+async fn catalog_of(
     state: &AppState,
     principal: &Principal,
     view: &View,
@@ -329,18 +329,31 @@ pub(super) async fn resolve(
     if view.single {
         return Ok((view.servers[0].clone(), name.to_owned()));
     }
-    // A session's own lists as last given, asked again when the name is not in them.
+    find((state, principal, view), owned, kind, name)
+        .await
+        .ok_or_else(|| unknown(what, name))
+}
+
+/// The server and original name behind the exposed `name` in the merged list of `kind`:
+/// a session's `owned` upstream sessions' lists as last given, asked again when the name is
+/// not in them.
+pub(super) async fn find(
+    (state, principal, view): (&AppState, &Principal, &View),
+    owned: &BTreeMap<String, String>,
+    kind: ListKind,
+    name: &str,
+) -> Option<(Arc<ServerClient>, String)> {
     for fresh in [false, true] {
         let source = catalog::Source { owned, fresh };
         let catalog = catalog_of(state, principal, view, kind, source).await;
         if let Some((server, original)) = catalog.resolve(view, name) {
-            return Ok((server.clone(), original));
+            return Some((server.clone(), original));
         }
         if owned.is_empty() {
             break;
         }
     }
-    Err(unknown(what, name))
+    None
 }
 
 pub(super) fn usable(server: &ServerClient) -> Result<(), RpcError> {

@@ -361,8 +361,9 @@ async fn resource_updates(
 ) {
     let mut by_server: HashMap<String, (Arc<ServerClient>, HashMap<String, String>)> =
         HashMap::new();
+    // A listen stream owns no upstream sessions.
+    let none = Default::default();
     for uri in uris {
-        let none = Default::default();
         let found = super::uris::resolve((state, principal, view), &none, uri).await;
         if let Ok((server, original)) = found {
             by_server

@@ -151,8 +151,8 @@ fn owned_in(view: &View, up: &BTreeMap<String, String>) -> Vec<(Arc<ServerClient
 }
 
 /// Follow the upstream sessions of `claims` on this replica, their requests to `asker` and
-/// their resource updates to `tx` (the client's GET stream), all at once and within
-/// `bound`, for as long as the result is held.
+/// their notices (resource updates, log messages) to `tx` (the client's GET stream), all at
+/// once and within `bound`, for as long as the result is held.
 /// A session that cannot be followed (the upstream forgot it, or another replica's GET
 /// stream holds it) is left out: its own requests are not heard.
 pub async fn follow(

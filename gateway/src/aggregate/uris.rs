@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::{
     catalog::{self, View},
-    dispatch::{catalog_of, unknown},
+    dispatch::{find, unknown},
     rpc::RpcError,
 };
 use crate::{auth::Principal, state::AppState};
@@ -30,16 +30,9 @@ pub async fn resolve(
             .map(|(server, original)| (server.clone(), original))
             .ok_or_else(|| unknown("resource", uri));
     }
-    // A session's own lists as last given, asked again when the URI is not in them.
-    for fresh in [false, true] {
-        let source = catalog::Source { owned, fresh };
-        let listed = catalog_of(state, principal, view, ListKind::Resources, source).await;
-        if let Some((server, original)) = listed.resolve(view, uri) {
-            return Ok((server.clone(), original));
-        }
-        if owned.is_empty() {
-            break;
-        }
+    let listed = find((state, principal, view), owned, ListKind::Resources, uri).await;
+    if let Some(found) = listed {
+        return Ok(found);
     }
     if let Some((server, original)) = catalog::split_prefixed(view, uri) {
         return Ok((server.clone(), original));

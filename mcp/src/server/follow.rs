@@ -57,37 +57,27 @@ impl ServerClient {
         if !offered {
             return Ok(false);
         }
-        let Some(session) = self.owned_session(id).await else {
-            return Ok(false);
-        };
         let method = if on {
             "resources/subscribe"
         } else {
             "resources/unsubscribe"
         };
-        let timeout = self.description.timeouts.call;
-        let peer = session.peer();
-        let sent = async {
+        let sent = self.request_owned(id, method, |session| async move {
             if on {
-                peer.subscribe(SubscribeRequestParams::new(uri)).await
+                session
+                    .peer()
+                    .subscribe(SubscribeRequestParams::new(uri))
+                    .await
             } else {
-                peer.unsubscribe(UnsubscribeRequestParams::new(uri)).await
+                let params = UnsubscribeRequestParams::new(uri);
+                session.peer().unsubscribe(params).await
             }
-        };
-        match tokio::time::timeout(timeout, sent).await {
-            Ok(Ok(())) => Ok(true),
-            Ok(Err(e)) => {
-                let error = McpError::from_service(self.name(), method, e, 0);
-                if error.is_expired_session() {
-                    return Ok(false);
-                }
-                Err(error)
-            }
-            Err(_) => Err(McpError::Timeout {
-                server: self.name().to_owned(),
-                method: method.to_owned(),
-                timeout,
-            }),
+        });
+        match sent.await {
+            Some(Ok(())) => Ok(true),
+            Some(Err(e)) if !e.is_expired_session() => Err(e),
+            // Forgotten by the server: followed on a pooled session instead.
+            None | Some(Err(_)) => Ok(false),
         }
     }
 
@@ -119,27 +109,11 @@ impl ServerClient {
         let (true, Ok(level)) = (offered, level) else {
             return Ok(());
         };
-        let Some(session) = self.owned_session(id).await else {
-            return Ok(());
-        };
-        let timeout = self.description.timeouts.call;
-        let sent = session
-            .peer()
-            .set_level(rmcp::model::SetLevelRequestParams::new(level));
-        match tokio::time::timeout(timeout, sent).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(McpError::from_service(
-                self.name(),
-                "logging/setLevel",
-                e,
-                0,
-            )),
-            Err(_) => Err(McpError::Timeout {
-                server: self.name().to_owned(),
-                method: "logging/setLevel".to_owned(),
-                timeout,
-            }),
-        }
+        let params = rmcp::model::SetLevelRequestParams::new(level);
+        let sent = self.request_owned(id, "logging/setLevel", |session| async move {
+            session.peer().set_level(params).await
+        });
+        sent.await.unwrap_or(Ok(()))
     }
 }
 

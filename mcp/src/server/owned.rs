@@ -16,6 +16,7 @@
 
 use std::{
     collections::HashMap,
+    future::Future,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -313,33 +314,50 @@ impl ServerClient {
         kind: ListKind,
         fresh: bool,
     ) -> Option<Result<Listing, McpError>> {
-        let session = self.owned_session(id).await?;
-        let held = self.owned.get(id)?;
-        if !fresh && let Some(list) = lock(&held.lists).get(&kind) {
-            return Some(Ok(list.clone()));
+        if !fresh
+            && let Some(held) = self.owned.get(id).filter(|h| !h.ownership.is_expired())
+            && let Some(list) = lock(&held.lists).get(&kind).cloned()
+        {
+            held.touch();
+            return Some(Ok(list));
         }
+        let listed = self.request_owned(id, list_method(kind), |session| async move {
+            let loaded = list_all(&session, kind).await?;
+            Ok(self.screen_tools(&session, kind, loaded).value)
+        });
+        match listed.await? {
+            // Forgotten by the server: listed on a pooled session, as calls are.
+            Err(e) if e.is_expired_session() => None,
+            Err(e) => Some(Err(e)),
+            Ok(listing) => {
+                let listing = self.owned.shared(kind, listing);
+                if let Some(held) = self.owned.get(id) {
+                    lock(&held.lists).insert(kind, listing.clone());
+                }
+                Some(Ok(listing))
+            }
+        }
+    }
+
+    /// `send` on the owned session `id`, as any request is sent (bounded by the call
+    /// timeout, counted, its errors the server's); `None` when the session cannot be used
+    /// here.
+    pub(super) async fn request_owned<T, F, Fut>(
+        &self,
+        id: &str,
+        method: &str,
+        send: F,
+    ) -> Option<Result<T, McpError>>
+    where
+        F: FnOnce(SharedSession) -> Fut,
+        Fut: Future<Output = Result<T, rmcp::ServiceError>>,
+    {
+        let session = self.owned_session(id).await?;
         let timeout = self.description.timeouts.call;
-        let method = list_method(kind);
-        let loaded = match tokio::time::timeout(timeout, list_all(&session, kind)).await {
-            Ok(Ok(loaded)) => loaded,
-            Ok(Err(e)) => {
-                let error = McpError::from_service(self.name(), method, e, 0);
-                // Forgotten by the server: listed on a pooled session, as calls are.
-                return (!error.is_expired_session()).then_some(Err(error));
-            }
-            Err(_) => {
-                return Some(Err(McpError::Timeout {
-                    server: self.name().to_owned(),
-                    method: method.to_owned(),
-                    timeout,
-                }));
-            }
-        };
-        let listing = self
-            .owned
-            .shared(kind, self.screen_tools(&session, kind, loaded).value);
-        lock(&held.lists).insert(kind, listing.clone());
-        Some(Ok(listing))
+        Some(
+            self.request_pausable(method, timeout, None, Some(session), send)
+                .await,
+        )
     }
 
     /// True when the server said it no longer knows the owned session `id`.

@@ -8,7 +8,7 @@ FROM rust:1.95-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends cmake && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p llamagate-gateway --bin llamagate -p llamagate-operator --bin llamagate-operator
+RUN cargo build --release --locked -p llamagate --bin llamagate -p llamagate-operator --bin llamagate-operator
 
 # No shell, no package manager: glibc and CA certificates only.
 FROM gcr.io/distroless/cc-debian12:nonroot

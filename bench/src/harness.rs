@@ -45,7 +45,7 @@ impl Harness {
         let llamagate = gateway.unwrap_or_else(|| exe.with_file_name("llamagate"));
         anyhow::ensure!(
             llamagate.exists(),
-            "{} is missing: build it first (cargo build --release -p llamagate-gateway)",
+            "{} is missing: build it first (cargo build --release -p llamagate)",
             llamagate.display()
         );
         let logs = root.join("target/bench");

@@ -1,3 +1,3 @@
 //! An mcp_resource block's mcp://<server>/<resource uri>.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|text: &str| llamagate::fuzzing::resource_reference(text));
+libfuzzer_sys::fuzz_target!(|text: &str| llamagate_gateway::fuzzing::resource_reference(text));

@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use llamagate::toolloop::naming::{NameTable, ToolRef, wire_name};
+use llamagate_gateway::toolloop::naming::{NameTable, ToolRef, wire_name};
 
 /// 20 servers of 50 tools, some names long enough to be shortened.
 fn tools() -> Vec<ToolRef> {

@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use llamagate::aggregate::seal::{Claims, Sealer};
+use llamagate_gateway::aggregate::seal::{Claims, Sealer};
 
 fn claims() -> Claims {
     Claims {

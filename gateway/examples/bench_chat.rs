@@ -12,7 +12,7 @@ use std::{
 };
 
 use axum::{Json, Router, routing::post};
-use llamagate::{config::load_from_str, serve::Gateway};
+use llamagate_gateway::{config::load_from_str, serve::Gateway};
 use serde_json::{Value, json};
 
 const CLIENTS: usize = 32;

@@ -7,7 +7,7 @@
 //!
 //!     tests/peers/install.sh && cargo run --release -p llamagate-gateway --example bench_discovery
 
-#[path = "../tests/support/kube_api.rs"]
+#[path = "../../cli/tests/support/kube_api.rs"]
 mod kube_api;
 
 use std::{
@@ -15,7 +15,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use llamagate::{config::load_from_str, discovery::cluster, metrics::Metrics, state::AppState};
+use llamagate_gateway::{
+    config::load_from_str, discovery::cluster, metrics::Metrics, state::AppState,
+};
 use llamagate_mcp::{health::HealthState, server::operations::ToolCall};
 use serde_json::json;
 

@@ -1,13 +1,12 @@
-//! LlamaGate gateway library: configuration, the HTTP surface, the tool loop and the CLI.
-//! The MCP client is its own crate, `llamagate-mcp`.
-//! The `llamagate` binary is a thin wrapper around [`cli::main`].
+//! The LlamaGate gateway: its configuration, the OpenAI-compatible API with the MCP tool
+//! loop, the MCP management API (`/v1/mcp/...`), the aggregated MCP server (`/mcp`) and the
+//! sources of servers (file, cluster). The MCP client is the `llamagate-mcp` crate, the stdio
+//! bridge `llamagate-bridge`, and the `llamagate` binary (`cli/`) runs them all.
 
 pub mod aggregate;
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod bridge;
-pub mod cli;
 pub mod config;
 pub mod discovery;
 pub mod error;

@@ -204,7 +204,7 @@ async fn run_the_test_hook(
     let mut command = vec!["llamagate".to_owned()];
     command.extend(args[..3].iter().cloned());
     command.push(base);
-    let code = tokio::task::spawn_blocking(move || llamagate::cli::main_from(command))
+    let code = tokio::task::spawn_blocking(move || llamagate_cli::main_from(command))
         .await
         .unwrap();
     assert_eq!(

@@ -58,7 +58,7 @@ fn workspace_binaries() -> BTreeSet<String> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|p| p["name"] == "llamagate-gateway" || p["name"] == "llamagate-operator")
+        .filter(|p| p["name"] == "llamagate" || p["name"] == "llamagate-operator")
         .flat_map(|p| p["targets"].as_array().unwrap().clone())
         .filter(|t| t["kind"].as_array().unwrap().iter().any(|k| k == "bin"))
         .map(|t| t["name"].as_str().unwrap().to_owned())

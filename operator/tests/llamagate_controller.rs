@@ -156,7 +156,7 @@ async fn a_gateway_gets_its_objects_with_least_privilege_and_a_config_the_gatewa
     let config = config.replace("/etc/llamagate/keys/keys.yaml", &keys.display().to_string());
     // The pod's environment: its IP, from the downward API.
     let vars: HashMap<String, String> = [("POD_IP".to_owned(), "10.0.0.7".to_owned())].into();
-    let loaded = llamagate::config::load_from_str(&config, "llamagate.yaml", &|name| {
+    let loaded = llamagate_gateway::config::load_from_str(&config, "llamagate.yaml", &|name| {
         vars.get(name).cloned()
     })
     .unwrap_or_else(|e| panic!("the gateway refuses its ConfigMap: {e}\n{config}"));

@@ -238,12 +238,13 @@ fn a_session_key_secret_reaches_every_pod_and_the_config_loads_in_the_gateway() 
 
     let text = build::gateway_config(&gateway);
     let session_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-    let config = llamagate::config::load_from_str(&text, "operator.yaml", &|name| match name {
-        "POD_IP" => Some("10.1.2.3".to_owned()),
-        "LLAMAGATE_SESSION_KEY" => Some(session_key.to_owned()),
-        _ => None,
-    })
-    .unwrap();
+    let config =
+        llamagate_gateway::config::load_from_str(&text, "operator.yaml", &|name| match name {
+            "POD_IP" => Some("10.1.2.3".to_owned()),
+            "LLAMAGATE_SESSION_KEY" => Some(session_key.to_owned()),
+            _ => None,
+        })
+        .unwrap();
     let endpoint = &config.mcp.endpoint;
     assert_eq!(
         endpoint.advertise_url.as_deref(),

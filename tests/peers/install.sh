@@ -36,7 +36,7 @@ venv() {
   fi
 }
 # The official MCP conformance suite and the Node 22 it needs, apart from the peers so that
-# they keep the machine's Node (gateway/tests/conformance.rs).
+# they keep the machine's Node (cli/tests/conformance.rs).
 conformance_pin=$(digest ../conformance/package.json ../conformance/package-lock.json)
 if ! stamp_ok conformance "$conformance_pin" || [ ! -d ../conformance/node_modules/@modelcontextprotocol/conformance ]; then
   echo "installing the MCP conformance suite..." >&2

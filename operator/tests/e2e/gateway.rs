@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use llamagate::{config::load_from_str, metrics::Metrics, state::AppState};
+use llamagate_gateway::{config::load_from_str, metrics::Metrics, state::AppState};
 use serde_json::{Value, json};
 
 /// The gateway in this process, serving on loopback, discovering from the cluster.
@@ -23,12 +23,12 @@ pub async fn gateway(namespace: &str, kubeconfig: &Path) -> (AppState, String) {
         Metrics::new(),
     );
     state.apply_file_servers();
-    llamagate::discovery::start(&state)
+    llamagate_gateway::discovery::start(&state)
         .await
         .expect("discovery starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, llamagate::app::app(state.clone())).into_future());
+    tokio::spawn(axum::serve(listener, llamagate_gateway::app::app(state.clone())).into_future());
     (state, base)
 }
 

@@ -289,6 +289,7 @@ async fn a_key_sees_and_calls_exactly_what_it_may() {
     )
     .await;
     assert_eq!(hidden["error"]["code"], -32602, "{hidden}");
+    assert_eq!(hidden["error"]["data"]["reason"], "unknown_tool", "{hidden}");
     let other = rpc(&state, "POST", "/mcp/everything", CALLER, None, json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}})).await;
     assert_eq!(
         other.status, 404,
@@ -316,6 +317,9 @@ async fn a_key_sees_and_calls_exactly_what_it_may() {
             .contains("mcp:call"),
         "{denied}"
     );
+    // A denial is its own error, never "not found" nor a server failure (docs/mcp-endpoint.md).
+    assert_eq!(denied["error"]["code"], -32003, "{denied}");
+    assert_eq!(denied["error"]["data"]["reason"], "insufficient_scope");
     // A session is bound to the key that opened it.
     let stolen = rpc(
         &state,

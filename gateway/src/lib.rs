@@ -15,6 +15,7 @@ pub mod fuzzing;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;
+pub mod policy;
 pub mod serve;
 pub mod state;
 pub mod telemetry;

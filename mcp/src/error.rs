@@ -95,6 +95,22 @@ impl McpError {
         }
     }
 
+    /// The server the failure concerns.
+    pub fn server(&self) -> &str {
+        match self {
+            McpError::UnknownServer(server)
+            | McpError::Unavailable { server, .. }
+            | McpError::PoolExhausted { server, .. }
+            | McpError::Incompatible { server, .. }
+            | McpError::Connect { server, .. }
+            | McpError::Timeout { server, .. }
+            | McpError::Transport { server, .. }
+            | McpError::Server { server, .. }
+            | McpError::TooLarge { server, .. }
+            | McpError::Protocol { server, .. } => server,
+        }
+    }
+
     /// True when the session that produced this error should be replaced.
     pub fn breaks_session(&self) -> bool {
         matches!(self, McpError::Transport { .. } | McpError::Protocol { .. })

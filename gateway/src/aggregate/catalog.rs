@@ -8,11 +8,7 @@
 //! `/mcp/{server}` nothing is renamed. Going back is a lookup in the same catalog, so it is
 //! exact whatever the names contain.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use llamagate_mcp::{
     ServerClient,
@@ -20,6 +16,9 @@ use llamagate_mcp::{
     description::ToolGlobs,
     filter::ToolFilter,
 };
+
+pub use crate::policy::Source;
+use crate::policy::{self, Listed};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -48,12 +47,14 @@ pub struct View {
 }
 
 impl View {
-    /// True when the view shows `tool` of `server` (a virtual server's filter; the
-    /// gateway's own filters apply as well).
-    pub fn shows_tool(&self, server: &str, tool: &str) -> bool {
-        self.tools
-            .as_ref()
-            .is_none_or(|filter| filter.allows(&format!("{server}__{tool}")))
+    /// True when the view shows `tool` of `server`: the exposure policy's filters (the
+    /// gateway's `mcp.tools` and the server's own), then a virtual server's own.
+    pub fn shows_tool(&self, server: &ServerClient, global: &ToolGlobs, tool: &str) -> bool {
+        policy::shows_tool(server, global, tool)
+            && self
+                .tools
+                .as_ref()
+                .is_none_or(|filter| filter.allows(&format!("{}__{tool}", server.name())))
     }
 }
 
@@ -89,14 +90,6 @@ pub fn key_field(kind: ListKind) -> &'static str {
         ListKind::Tools | ListKind::Prompts => "name",
         ListKind::Resources => "uri",
         ListKind::ResourceTemplates => "uriTemplate",
-    }
-}
-
-fn capability(kind: ListKind) -> &'static str {
-    match kind {
-        ListKind::Tools => "tools",
-        ListKind::Prompts => "prompts",
-        ListKind::Resources | ListKind::ResourceTemplates => "resources",
     }
 }
 
@@ -151,16 +144,9 @@ pub fn split_prefixed<'a>(view: &'a View, uri: &str) -> Option<(&'a Arc<ServerCl
     Some((server, original.to_owned()))
 }
 
-/// Whose lists a catalog shows: the caller's own upstream sessions' (server name → session
-/// id), asked again (`fresh`) or as last given; every other server's from the cache.
-#[derive(Clone, Copy)]
-pub struct Source<'a> {
-    pub owned: &'a BTreeMap<String, String>,
-    pub fresh: bool,
-}
-
-/// Every server's list of `kind`, merged; servers that do not answer within `timeout` are
-/// left out and named in `unavailable`.
+/// Every server's list of `kind`, merged under the view's names; servers that do not answer
+/// within `timeout` are left out and named in `unavailable` (the exposure policy gathers
+/// them: `policy::list_each`).
 pub async fn build(
     view: &View,
     kind: ListKind,
@@ -168,85 +154,27 @@ pub async fn build(
     global: &ToolGlobs,
     timeout: Duration,
 ) -> Catalog {
-    let listings = futures::future::join_all(view.servers.iter().map(|server| async move {
-        if !server.health().accepts_calls() {
-            return Err(format!("the server is {}", server.health().state));
-        }
-        let declared = server
-            .info()
-            .map(|info| info.capabilities.get(capability(kind)).is_some());
-        if declared == Some(false) {
-            return Ok(None);
-        }
-        if let Some(id) = source.owned.get(server.name()) {
-            // The session's own list: nothing to cache or share (a freshness of none).
-            let own = server.owned_list(id, kind, source.fresh);
-            match tokio::time::timeout(timeout, own).await {
-                Ok(Some(Ok(list))) => return Ok(Some((list, None))),
-                Ok(Some(Err(llamagate_mcp::McpError::Server { code: -32601, .. }))) => {
-                    return Ok(None);
-                }
-                Ok(Some(Err(e))) => return Err(e.to_string()),
-                Ok(None) => {}
-                Err(_) => {
-                    return Err(format!(
-                        "no answer within {timeout:?}; left out of this list"
-                    ));
-                }
-            }
-        }
-        match tokio::time::timeout(timeout, server.list(kind, principal)).await {
-            Ok(Ok((list, _))) => Ok(Some((list, server.list_freshness(kind, principal)))),
-            Ok(Err(llamagate_mcp::McpError::Server { code: -32601, .. })) => Ok(None),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!(
-                "no answer within {timeout:?}; left out of this list"
-            )),
-        }
-    }))
-    .await;
+    let listings = policy::list_each(&view.servers, kind, principal, source, timeout).await;
     let mut catalog = Catalog::default();
     let mut ttl: Option<Duration> = None;
-    let field = key_field(kind);
     for (index, (server, listing)) in view.servers.iter().zip(listings).enumerate() {
         let list = match listing {
-            Ok(Some((list, freshness))) => {
+            Listed::Items(list, freshness) => {
                 let left = freshness.map_or(Duration::ZERO, |(left, _)| left);
                 ttl = Some(ttl.map_or(left, |t| t.min(left)));
                 catalog.hint.private |=
                     freshness.is_some_and(|(_, scope)| scope == CacheScope::Private);
                 list
             }
-            Ok(None) => continue,
-            Err(reason) => {
+            Listed::NotOffered => continue,
+            Listed::Failed(error) => {
                 catalog
                     .unavailable
-                    .push(json!({"server": server.name(), "reason": reason}));
+                    .push(json!({"server": server.name(), "reason": error.to_string()}));
                 continue;
             }
         };
-        let filter = (kind == ListKind::Tools).then(|| server.tool_filter(global));
-        for item in list.iter() {
-            let Some(original) = item.get(field).and_then(Value::as_str) else {
-                continue;
-            };
-            if filter.as_ref().is_some_and(|f| !f.allows(original))
-                || kind == ListKind::Tools && !view.shows_tool(server.name(), original)
-            {
-                continue;
-            }
-            let mut name = original.to_owned();
-            if view.prefix && !view.single || catalog.names.contains_key(&name) {
-                name = exposed(kind, server.name(), original);
-            }
-            if catalog.names.contains_key(&name) {
-                continue;
-            }
-            let mut item = item.clone();
-            item[field] = Value::String(name.clone());
-            catalog.names.insert(name, (index, original.to_owned()));
-            catalog.items.push(item);
-        }
+        catalog.merge(view, (index, server), kind, &list, global);
     }
     catalog.hint.ttl_ms = match ttl {
         Some(ttl) if catalog.unavailable.is_empty() => {
@@ -255,6 +183,40 @@ pub async fn build(
         _ => 0,
     };
     catalog
+}
+
+impl Catalog {
+    /// Add the items of `server`'s `list` the policy shows, named for the view: prefixed
+    /// where the view prefixes, or where an earlier server took the name.
+    fn merge(
+        &mut self,
+        view: &View,
+        (index, server): (usize, &ServerClient),
+        kind: ListKind,
+        list: &[Value],
+        global: &ToolGlobs,
+    ) {
+        let field = key_field(kind);
+        for item in list {
+            let Some(original) = item.get(field).and_then(Value::as_str) else {
+                continue;
+            };
+            if kind == ListKind::Tools && !view.shows_tool(server, global, original) {
+                continue;
+            }
+            let mut name = original.to_owned();
+            if view.prefix && !view.single || self.names.contains_key(&name) {
+                name = exposed(kind, server.name(), original);
+            }
+            if self.names.contains_key(&name) {
+                continue;
+            }
+            let mut item = item.clone();
+            item[field] = Value::String(name.clone());
+            self.names.insert(name, (index, original.to_owned()));
+            self.items.push(item);
+        }
+    }
 }
 
 /// One page of `catalog` at `cursor`: the list result (`tools`, `nextCursor`, the servers

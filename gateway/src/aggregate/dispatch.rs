@@ -9,7 +9,7 @@ use axum::{
     response::Response,
 };
 use llamagate_mcp::{
-    ServerClient,
+    McpError, ServerClient,
     cache::ListKind,
     server::operations::{ToolCall, ToolOutcome},
 };
@@ -21,12 +21,12 @@ use super::{
     input,
     owned::{self, Caller},
     reads, relay,
-    rpc::{self, INTERNAL_ERROR, METHOD_NOT_FOUND, RpcError},
+    rpc::{self, METHOD_NOT_FOUND, RpcError},
     seal::Claims,
     stateless::{self, CacheHint, Declared},
     uris,
 };
-use crate::{auth::Principal, config::Scope, state::AppState};
+use crate::{auth::Principal, config::Scope, error::ApiError, state::AppState};
 
 /// The log levels of `logging/setLevel` (RFC 5424's, as the spec names them).
 const LEVELS: [&str; 8] = [
@@ -117,9 +117,7 @@ pub fn instructions(view: &View) -> String {
 }
 
 pub(super) fn require(principal: &Principal, scope: Scope) -> Result<(), RpcError> {
-    principal
-        .require(scope)
-        .map_err(|e| RpcError::protocol(INTERNAL_ERROR, e.to_string()))
+    Ok(principal.require(scope)?)
 }
 
 fn params(message: &Value) -> &Map<String, Value> {
@@ -257,10 +255,17 @@ pub async fn request(
     Ok(answer.into())
 }
 
-pub(super) fn unknown(what: &str, name: &str) -> RpcError {
-    RpcError::params(format!(
-        "no {what} `{name:.200}` here; list them to see what this key may use"
-    ))
+pub(super) fn unknown(what: &'static str, name: &str) -> RpcError {
+    let code = match what {
+        "tool" => "unknown_tool",
+        "prompt" => "unknown_prompt",
+        _ => "unknown_resource",
+    };
+    ApiError::not_found(
+        code,
+        format!("no {what} `{name:.200}` here; list them to see what this key may use"),
+    )
+    .into()
 }
 
 async fn catalog_of(
@@ -361,14 +366,12 @@ pub(super) fn usable(server: &ServerClient) -> Result<(), RpcError> {
     if health.accepts_calls() {
         Ok(())
     } else {
-        Err(RpcError::protocol(
-            INTERNAL_ERROR,
-            format!(
-                "MCP server `{}` is {}: try again later",
-                server.name(),
-                health.state
-            ),
-        ))
+        Err(McpError::Unavailable {
+            server: server.name().to_owned(),
+            state: health.state,
+            detail: Some("try again later".into()),
+        }
+        .into())
     }
 }
 
@@ -391,11 +394,7 @@ async fn call_tool(
     )
     .await?;
     // The same filter as the listing: a tool not listed for this key is not callable.
-    if !server
-        .tool_filter(&(&state.config().mcp.tools).into())
-        .allows(&tool)
-        || !view.shows_tool(server.name(), &tool)
-    {
+    if !view.shows_tool(&server, &(&state.config().mcp.tools).into(), &tool) {
         return Err(unknown("tool", name));
     }
     usable(&server)?;

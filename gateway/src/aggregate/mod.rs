@@ -318,9 +318,7 @@ async fn stateless_request(
             }
         }
         "subscriptions/listen" => {
-            principal
-                .require(crate::config::Scope::McpRead)
-                .map_err(|e| RpcError::protocol(rpc::INTERNAL_ERROR, e.to_string()))?;
+            principal.require(crate::config::Scope::McpRead)?;
             let filter = listen::Filter::requested(params)?;
             let follower = listen::Follower {
                 state: state.clone(),

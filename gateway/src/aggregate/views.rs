@@ -54,13 +54,7 @@ fn not_found(message: String) -> RpcError {
 /// The view of `target` for `principal`: only servers the key may use.
 pub fn view(state: &AppState, principal: &Principal, target: Target) -> Result<View, RpcError> {
     let config = state.config();
-    let mut servers: Vec<_> = state
-        .registry()
-        .all()
-        .into_iter()
-        .filter(|s| principal.may_use(s.name()))
-        .collect();
-    servers.sort_by(|a, b| a.name().cmp(b.name()));
+    let mut servers = crate::policy::servers_for(state.registry(), principal);
     let all = View {
         path: "/mcp".into(),
         servers: Vec::new(),

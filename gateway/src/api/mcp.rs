@@ -10,7 +10,6 @@ use axum::{
 use llamagate_mcp::{
     Endpoint, ServerClient, Source,
     cache::ListKind,
-    filter::ToolFilter,
     server::operations::{ToolCall, ToolOutcome},
 };
 use serde::Deserialize;
@@ -18,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::json::{ApiJson, ApiQuery, ArgumentsBody, TraceMeta};
 use crate::{
-    auth::Principal, config::Scope, error::ApiError, middleware::RequestId, state::AppState,
+    auth::Principal, config::Scope, error::ApiError, middleware::RequestId, policy, state::AppState,
 };
 
 /// Path parameters; a bad percent-encoding becomes a 400 in our shape.
@@ -52,20 +51,17 @@ fn server(
     principal: &Principal,
     id: &str,
 ) -> Result<Arc<ServerClient>, ApiError> {
-    state
-        .registry()
-        .get(id)
-        .filter(|_| principal.may_use(id))
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "unknown_server",
-                format!("no MCP server named `{id}`; GET /v1/mcp/servers lists them"),
-            )
-        })
+    policy::server_for(state.registry(), principal, id).ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_server",
+            format!("no MCP server named `{id}`; GET /v1/mcp/servers lists them"),
+        )
+    })
 }
 
-fn filter_of(state: &AppState, server: &ServerClient) -> Arc<ToolFilter> {
-    server.tool_filter(&(&state.config().mcp.tools).into())
+/// Whether the exposure policy shows (and lets the caller run) `tool` of `server`.
+fn shows_tool(state: &AppState, server: &ServerClient, tool: &str) -> bool {
+    policy::shows_tool(server, &(&state.config().mcp.tools).into(), tool)
 }
 
 /// What the API shows of a server: where it came from, its settings with secrets redacted,
@@ -128,11 +124,8 @@ pub async fn list_servers(
     principal: Principal,
 ) -> Result<Json<Value>, ApiError> {
     principal.require(Scope::McpRead)?;
-    let servers: Vec<Value> = state
-        .registry()
-        .all()
+    let servers: Vec<Value> = policy::servers_for(state.registry(), &principal)
         .iter()
-        .filter(|s| principal.may_use(s.name()))
         .map(|s| describe(s, state.registry().source_of(s.name())))
         .collect();
     let sources = json!({"file": {"state": "loaded"}, "cluster": state.cluster_status()});
@@ -258,14 +251,14 @@ pub async fn tools(
         return page(&server, ListKind::Tools, "tools", cursor).await;
     }
     let (tools, _) = server.list(ListKind::Tools, &principal.name).await?;
-    let filter = filter_of(&state, &server);
+    let global = (&state.config().mcp.tools).into();
     let data: Vec<Value> = tools
         .iter()
         .map(|tool| {
             let mut tool = tool.clone();
             let allowed = tool["name"]
                 .as_str()
-                .is_some_and(|name| filter.allows(name));
+                .is_some_and(|name| policy::shows_tool(&server, &global, name));
             // The client only keeps object items; the check keeps this handler safe alone.
             if let Some(object) = tool.as_object_mut() {
                 object.insert("allowed".to_owned(), Value::Bool(allowed));
@@ -287,7 +280,7 @@ async fn run_tool(
     request_id: &RequestId,
 ) -> Result<(Value, bool, u64), ApiError> {
     let server = server(state, principal, server_name)?;
-    if !filter_of(state, &server).allows(&call.name) {
+    if !shows_tool(state, &server, &call.name) {
         return Err(ApiError::Forbidden(format!(
             "tool `{}` of `{server_name}` is denied by the tool filters",
             call.name

@@ -1,15 +1,23 @@
 //! Which MCP tools a request shows the model, and as which functions. By default every
-//! allowed tool of every healthy server the key may use; `mcp://server` and
-//! `mcp://server/tool` references in `tools` narrow that to the named ones. Client-defined
-//! functions pass through untouched.
+//! tool the exposure policy (`crate::policy`) shows the key, of every healthy server it may
+//! use; `mcp://server` and `mcp://server/tool` references in `tools` narrow that to the
+//! named ones. Client-defined functions pass through untouched.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
-use llamagate_mcp::cache::ListKind;
+use llamagate_mcp::{ServerClient, cache::ListKind, description::ToolGlobs};
 use serde_json::{Value, json};
 
 use super::naming::{NameTable, ToolRef};
-use crate::{auth::Principal, error::ApiError, state::AppState};
+use crate::{
+    auth::Principal,
+    error::ApiError,
+    policy::{self, Listed, Source},
+    state::AppState,
+};
 
 /// The tools of one request.
 #[derive(Debug, Default)]
@@ -89,7 +97,9 @@ pub(crate) fn split_tools(
     Ok((client, selection))
 }
 
-/// Build the exposure of a request whose `tools` field is `requested`.
+/// Build the exposure of a request whose `tools` field is `requested`: the servers the
+/// policy lets the key use (or the ones its `mcp://` references name), listed concurrently,
+/// each within `mcp.limits.tool_timeout`.
 pub async fn expose(
     state: &AppState,
     principal: &Principal,
@@ -104,73 +114,108 @@ pub async fn expose(
     if !config.mcp.enabled {
         return Ok(exposure);
     }
-    if let Some(selection) = &selection {
-        for server in selection.keys() {
-            if state
-                .registry()
-                .get(server)
-                .filter(|_| principal.may_use(server))
-                .is_none()
+    let servers = chosen(state, principal, selection.as_ref())?;
+    let global: ToolGlobs = (&config.mcp.tools).into();
+    let bound = config.mcp.limits.tool_timeout;
+    let listings = policy::list_each(
+        &servers,
+        ListKind::Tools,
+        &principal.name,
+        Source::shared(),
+        bound,
+    )
+    .await;
+    for (server, listed) in servers.iter().zip(listings) {
+        let tools = match listed {
+            Listed::Items(tools, _) => tools,
+            Listed::NotOffered => Default::default(),
+            Listed::Failed(e) if selection.is_none() => {
+                tracing::warn!(server = %server.name(), "leaving the server's tools out of this request: {e}");
+                continue;
+            }
+            Listed::Failed(e) => return Err(e.into()),
+        };
+        let wanted = selection
+            .as_ref()
+            .and_then(|selection| selection.get(server.name()).cloned().flatten());
+        exposure.add(server, &tools, wanted.as_ref(), &global)?;
+    }
+    Ok(exposure)
+}
+
+/// The servers a request's tools come from: every one the key may use that takes calls, or
+/// those its references name (each must exist for the key, and take calls).
+fn chosen(
+    state: &AppState,
+    principal: &Principal,
+    selection: Option<&Selection>,
+) -> Result<Vec<Arc<ServerClient>>, ApiError> {
+    let registry = state.registry();
+    let Some(selection) = selection else {
+        let mut servers = policy::servers_for(registry, principal);
+        servers.retain(|server| server.health().accepts_calls());
+        return Ok(servers);
+    };
+    let named: Vec<_> = selection
+        .keys()
+        .map(|name| {
+            policy::server_for(registry, principal, name).ok_or_else(|| {
+                ApiError::bad_request(
+                    "unknown_mcp_server",
+                    format!("mcp://{name}: no MCP server named `{name}`"),
+                )
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    if let Some(down) = named.iter().find(|s| !s.health().accepts_calls()) {
+        return Err(ApiError::Unavailable {
+            code: "server_unavailable",
+            message: format!(
+                "mcp://{}: the server is {}",
+                down.name(),
+                down.health().state
+            ),
+        });
+    }
+    Ok(named)
+}
+
+impl Exposure {
+    /// Add the tools of `server` the policy shows (only the `wanted` ones, each of which
+    /// must be among them, when a reference named them) as functions for the model.
+    fn add(
+        &mut self,
+        server: &ServerClient,
+        tools: &[Value],
+        wanted: Option<&BTreeSet<String>>,
+        global: &ToolGlobs,
+    ) -> Result<(), ApiError> {
+        let name = server.name();
+        for tool in wanted.into_iter().flatten() {
+            if !tools.iter().any(|t| t["name"] == tool.as_str())
+                || !policy::shows_tool(server, global, tool)
             {
                 return Err(ApiError::bad_request(
-                    "unknown_mcp_server",
-                    format!("mcp://{server}: no MCP server named `{server}`"),
+                    "unknown_mcp_tool",
+                    format!("mcp://{name}/{tool}: the server has no such allowed tool"),
                 ));
             }
         }
-    }
-    let global: llamagate_mcp::description::ToolGlobs = (&config.mcp.tools).into();
-    for server in state.registry().all() {
-        let name = server.name().to_owned();
-        let wanted = match &selection {
-            Some(selection) => match selection.get(&name) {
-                Some(tools) => tools.clone(),
-                None => continue,
-            },
-            None => None,
-        };
-        if !principal.may_use(&name) || !server.health().accepts_calls() {
-            if selection.is_some() {
-                return Err(ApiError::Unavailable {
-                    code: "server_unavailable",
-                    message: format!("mcp://{name}: the server is {}", server.health().state),
-                });
-            }
-            continue;
-        }
-        let tools = match server.list(ListKind::Tools, &principal.name).await {
-            Ok((tools, _)) => tools,
-            Err(e) if selection.is_none() => {
-                tracing::warn!(server = %name, "leaving the server's tools out of this request: {e}");
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let filter = server.tool_filter(&global);
-        if let Some(wanted) = &wanted {
-            for tool in wanted {
-                if !tools.iter().any(|t| t["name"] == tool.as_str()) || !filter.allows(tool) {
-                    return Err(ApiError::bad_request(
-                        "unknown_mcp_tool",
-                        format!("mcp://{name}/{tool}: the server has no such allowed tool"),
-                    ));
-                }
-            }
-        }
-        for tool in tools.iter() {
+        for tool in tools {
             let Some(tool_name) = tool["name"].as_str() else {
                 continue;
             };
-            if !filter.allows(tool_name) || wanted.as_ref().is_some_and(|w| !w.contains(tool_name))
+            if !policy::shows_tool(server, global, tool_name)
+                || wanted.is_some_and(|w| !w.contains(tool_name))
             {
                 continue;
             }
-            let wire = exposure.names.insert(ToolRef {
-                server: name.clone(),
+            let wire = self.names.insert(ToolRef {
+                server: name.to_owned(),
                 tool: tool_name.to_owned(),
             });
             let description = tool["description"].as_str().unwrap_or_default();
-            exposure.tools.push(json!({
+            self.tools.push(json!({
                 "type": "function",
                 "function": {
                     "name": wire,
@@ -179,8 +224,8 @@ pub async fn expose(
                 }
             }));
         }
+        Ok(())
     }
-    Ok(exposure)
 }
 
 #[cfg(test)]

@@ -48,11 +48,8 @@ pub(crate) fn parse_reference(reference: &str) -> Result<(&str, &str), ApiError>
 
 async fn read(state: &AppState, principal: &Principal, reference: &str) -> Result<Value, ApiError> {
     let (server_name, uri) = parse_reference(reference)?;
-    let server = state
-        .registry()
-        .get(server_name)
-        .filter(|_| principal.may_use(server_name))
-        .ok_or_else(|| {
+    let server =
+        crate::policy::server_for(state.registry(), principal, server_name).ok_or_else(|| {
             ApiError::bad_request(
                 "unknown_mcp_server",
                 format!("{reference}: no MCP server named `{server_name}`"),

@@ -1,14 +1,21 @@
-//! The one place where failures become HTTP responses:
-//! `{"error": {"message", "type", "code"}}` with the status DESIGN section 5 gives each kind.
+//! The one classification of every failure the gateway reports: what kind it is, the
+//! stable `code` that names it, and its message (naming the field, server or limit, and the
+//! fix). Each protocol renders it in one place: `rest.rs` as the REST body
+//! `{"error": {"message", "type", "code"}}` with the status DESIGN section 5 gives each kind
+//! (the same JSON is the chat stream's SSE error event), `jsonrpc.rs` as a JSON-RPC error of
+//! `/mcp`. An MCP client failure (`McpError`) is classified here once for both.
 
-use axum::{
-    Json,
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
-};
-use serde::Serialize;
+pub mod jsonrpc;
+mod rest;
 
-/// Every failure the HTTP API reports.
+use axum::http::StatusCode;
+
+pub use jsonrpc::RpcError;
+
+/// What a client is told of an internal error (the detail goes to the log).
+const INTERNAL_MESSAGE: &str = "internal error; see the gateway log for the request id";
+
+/// Every failure the gateway reports, whatever the protocol.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 400: the request is malformed; `code` names the problem (e.g. `invalid_json`).
@@ -56,20 +63,6 @@ pub enum ApiError {
     /// 500: a bug; the message is logged, the client gets a generic one.
     #[error("{0}")]
     Internal(String),
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
-}
-
-/// The error object of every error response.
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    message: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    code: &'a str,
 }
 
 impl ApiError {
@@ -149,41 +142,6 @@ impl ApiError {
             ApiError::Internal(_) => "internal_error",
         }
     }
-
-    /// The JSON body of this error (also used for SSE error events).
-    pub fn to_json(&self) -> serde_json::Value {
-        let message = match self {
-            ApiError::Internal(_) => {
-                "internal error; see the gateway log for the request id".to_owned()
-            }
-            other => other.to_string(),
-        };
-        serde_json::to_value(ErrorBody {
-            error: ErrorDetail {
-                message: &message,
-                kind: self.kind(),
-                code: self.code(),
-            },
-        })
-        .unwrap_or_default()
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(error = %detail, "internal error");
-        }
-        let mut response = (self.status(), Json(self.to_json())).into_response();
-        if let ApiError::RateLimited {
-            retry_after_secs, ..
-        } = &self
-            && let Ok(value) = HeaderValue::from_str(&retry_after_secs.max(&1).to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        response
-    }
 }
 
 impl From<llamagate_mcp::McpError> for ApiError {
@@ -212,36 +170,5 @@ impl From<llamagate_mcp::McpError> for ApiError {
             | E::TooLarge { .. }
             | E::Protocol { .. } => ApiError::BadGateway { code, message },
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn internal_details_stay_in_the_log() {
-        let body = ApiError::Internal("db password is hunter2".into()).to_json();
-        assert!(!body.to_string().contains("hunter2"));
-        assert_eq!(body["error"]["type"], "internal_error");
-    }
-
-    #[test]
-    fn rate_limit_carries_retry_after() {
-        let response = ApiError::RateLimited {
-            message: "slow down".into(),
-            retry_after_secs: 3,
-        }
-        .into_response();
-        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
-    }
-
-    #[test]
-    fn shape_is_openai_like() {
-        let body = ApiError::not_found("unknown_server", "no MCP server named `x`").to_json();
-        assert_eq!(body["error"]["message"], "no MCP server named `x`");
-        assert_eq!(body["error"]["type"], "not_found_error");
-        assert_eq!(body["error"]["code"], "unknown_server");
     }
 }

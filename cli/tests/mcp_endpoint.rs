@@ -289,7 +289,10 @@ async fn a_key_sees_and_calls_exactly_what_it_may() {
     )
     .await;
     assert_eq!(hidden["error"]["code"], -32602, "{hidden}");
-    assert_eq!(hidden["error"]["data"]["reason"], "unknown_tool", "{hidden}");
+    assert_eq!(
+        hidden["error"]["data"]["reason"], "unknown_tool",
+        "{hidden}"
+    );
     let other = rpc(&state, "POST", "/mcp/everything", CALLER, None, json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}})).await;
     assert_eq!(
         other.status, 404,

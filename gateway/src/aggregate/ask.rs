@@ -29,12 +29,14 @@ use tokio::sync::mpsc;
 use super::{
     Sessions,
     catalog::View,
-    dispatch, input,
+    dispatch::{self, Outcome},
+    input,
     owned::Caller,
     relay::{self, Ask, Pending},
     rpc::{self, INTERNAL_ERROR, METHOD_NOT_FOUND, RpcError},
     seal::Claims,
     stateless::Declared,
+    wire::Request,
 };
 use crate::{auth::Principal, state::AppState};
 
@@ -51,43 +53,36 @@ pub(super) enum Out {
 /// Where a call's questions go.
 pub(super) type Outbox = mpsc::Sender<Out>;
 
-/// The requests whose upstream may ask the client mid-way.
-pub const ASKING: [&str; 3] = ["tools/call", "prompts/get", "resources/read"];
-
-/// A session's call, prompt or read (one of [`ASKING`]), asking the client whatever the
-/// upstream needs.
+/// A session's call, prompt or read, asking the client whatever the upstream needs.
 pub async fn request(
     state: &AppState,
     principal: &Principal,
     view: &View,
     claims: Claims,
-    id: &Value,
-    message: &Value,
+    request: Request<'_>,
     headers: &HeaderMap,
 ) -> Result<Response, RpcError> {
+    let id = request.id;
     if claims.caps.is_empty() {
         // Nothing to ask this client: answered in place, as any request.
         let caller = Caller::of(&claims, None);
-        let method = method(message);
-        let answer =
-            dispatch::request(state, principal, view, None, caller, method, message).await?;
-        if let Some(ask) = answer.ask {
-            return Err(undeclared(&ask));
-        }
-        return Ok(rpc::result(id, answer.result, headers, HeaderMap::new()));
+        let result = match dispatch::request(state, principal, view, None, caller, request).await? {
+            Outcome::Done { result, .. } => result,
+            Outcome::NeedsClient(ask) => return Err(undeclared(&ask)),
+        };
+        return Ok(rpc::result(id, result, headers, HeaderMap::new()));
     }
     let (tx, mut rx) = mpsc::channel::<Out>(16);
     let asker = Some(asker(state.clone(), claims.clone(), tx.clone()));
-    run_apart(
-        state,
-        principal,
-        view,
-        None,
-        Caller::of(&claims, asker),
-        message,
-        Some(claims),
-        tx,
-    );
+    Apart {
+        state: state.clone(),
+        principal: principal.clone(),
+        view: view.clone(),
+        caller: Caller::of(&claims, asker),
+        era: Era::Session(claims),
+        message: request.message.clone(),
+    }
+    .run(tx);
     match rx.recv().await {
         Some(Out::Done(Ok(result))) => Ok(rpc::result(id, result, headers, HeaderMap::new())),
         Some(Out::Done(Err(error))) => Err(error),
@@ -97,10 +92,6 @@ pub async fn request(
             "the call ended without an outcome",
         )),
     }
-}
-
-fn method(message: &Value) -> &str {
-    message["method"].as_str().unwrap_or_default()
 }
 
 /// A session that declared no capability, whose upstream needs one.
@@ -120,42 +111,51 @@ fn undeclared(ask: &Ask) -> RpcError {
     )
 }
 
-/// Run a request (one of [`ASKING`]) in a task of its own, its outcome last in `tx`. A
-/// session's call (`session`) whose upstream answers `input_required` asks the client and
-/// retries.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn run_apart(
-    state: &AppState,
-    principal: &Principal,
-    view: &View,
-    declared: Option<Declared>,
-    caller: Caller,
-    message: &Value,
-    session: Option<Claims>,
-    tx: Outbox,
-) {
-    let (state, principal, view, message) = (
-        state.clone(),
-        principal.clone(),
-        view.clone(),
-        message.clone(),
-    );
-    tokio::spawn(async move {
-        let declared = declared.as_ref();
-        let method = method(&message);
-        let answer = dispatch::request(
-            &state, &principal, &view, declared, caller, method, &message,
-        )
-        .await;
-        let done = match (answer, session) {
-            (Ok(answer), Some(claims)) if answer.ask.is_some() => {
-                let ask = answer.ask.expect("checked");
-                converse(state.sessions(), &claims, &tx, ask).await
-            }
-            (answer, _) => answer.map(|answer| answer.result),
-        };
-        let _ = tx.send(Out::Done(done)).await;
-    });
+/// The client's era, for a request run apart: a stateless client's declared capabilities
+/// (its questions come back sealed in a result), or a session's claims (its questions are
+/// asked on the call's stream and the call retried with the answers).
+pub(super) enum Era {
+    Stateless(Declared),
+    Session(Claims),
+}
+
+/// A call, prompt or read run in a task of its own, its outcome last in the outbox.
+pub(super) struct Apart {
+    pub state: AppState,
+    pub principal: Principal,
+    pub view: View,
+    pub era: Era,
+    /// Whose asker answers the upstream's questions, whose own upstream sessions carry it.
+    pub caller: Caller,
+    /// The request (`tools/call`, `prompts/get` or `resources/read`).
+    pub message: Value,
+}
+
+impl Apart {
+    /// Run it; a session's call whose upstream needs the user asks the client and retries.
+    pub fn run(self, tx: Outbox) {
+        tokio::spawn(async move {
+            let Some(request) = Request::of(&self.message) else {
+                let refused = RpcError::params("not a request");
+                let _ = tx.send(Out::Done(Err(refused))).await;
+                return;
+            };
+            let (state, principal, view) = (&self.state, &self.principal, &self.view);
+            let declared = match &self.era {
+                Era::Stateless(declared) => Some(declared),
+                Era::Session(_) => None,
+            };
+            let outcome =
+                dispatch::request(state, principal, view, declared, self.caller, request).await;
+            let done = match (outcome, &self.era) {
+                (Ok(Outcome::NeedsClient(ask)), Era::Session(claims)) => {
+                    converse(state.sessions(), claims, &tx, ask).await
+                }
+                (outcome, _) => outcome.and_then(|outcome| Ok(outcome.into_done()?.0)),
+            };
+            let _ = tx.send(Out::Done(done)).await;
+        });
+    }
 }
 
 fn event(body: &Value) -> Result<Event, Infallible> {

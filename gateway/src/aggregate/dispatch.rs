@@ -25,6 +25,7 @@ use super::{
     seal::Claims,
     stateless::{self, CacheHint, Declared},
     uris,
+    wire::{Method, Request},
 };
 use crate::{auth::Principal, config::Scope, error::ApiError, state::AppState};
 
@@ -120,13 +121,6 @@ pub(super) fn require(principal: &Principal, scope: Scope) -> Result<(), RpcErro
     Ok(principal.require(scope)?)
 }
 
-fn params(message: &Value) -> &Map<String, Value> {
-    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-    message["params"]
-        .as_object()
-        .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
-}
-
 pub(super) fn string_param<'a>(
     params: &'a Map<String, Value>,
     field: &str,
@@ -161,33 +155,53 @@ pub(super) fn meta(params: &Map<String, Value>) -> Map<String, Value> {
         .unwrap_or_default()
 }
 
-/// A result, and how long a stateless client may cache it (lists and reads).
-pub struct Answer {
-    /// The result.
-    pub result: Value,
-    /// Its caching hint.
-    pub hint: Option<CacheHint>,
-    /// A session's call whose upstream needs the user first: the questions go to the
-    /// client (`relay.rs`), `result` is not the answer.
-    pub ask: Option<relay::Ask>,
+/// What a method returns: its result (with how long a stateless client may cache it: lists
+/// and reads), or, for a session's call, prompt or read whose upstream needs the user
+/// first, the questions to put to the client (`ask.rs` asks them and retries).
+pub enum Outcome {
+    Done {
+        result: Value,
+        hint: Option<CacheHint>,
+    },
+    NeedsClient(relay::Ask),
 }
 
-impl Answer {
+impl Outcome {
     fn hinted(result: Value, hint: CacheHint) -> Self {
-        Self {
+        Self::Done {
+            result,
             hint: Some(hint),
-            ..result.into()
         }
+    }
+
+    /// The result and its hint; questions here are an error, for a path that cannot put
+    /// them to the client (only a session's call, prompt or read can, through `ask.rs`).
+    pub fn into_done(self) -> Result<(Value, Option<CacheHint>), RpcError> {
+        match self {
+            Self::Done { result, hint } => Ok((result, hint)),
+            Self::NeedsClient(ask) => Err(ApiError::BadGateway {
+                code: "input_not_relayed",
+                message: format!(
+                    "MCP server `{}` needs input from the client, which this request cannot relay",
+                    ask.server.name()
+                ),
+            }
+            .into()),
+        }
+    }
+
+    /// The result, renamed or rewritten by `f`; questions pass unchanged.
+    pub fn map_result(mut self, f: impl FnOnce(&mut Value)) -> Self {
+        if let Self::Done { result, .. } = &mut self {
+            f(result);
+        }
+        self
     }
 }
 
-impl From<Value> for Answer {
+impl From<Value> for Outcome {
     fn from(result: Value) -> Self {
-        Self {
-            result,
-            hint: None,
-            ask: None,
-        }
+        Self::Done { result, hint: None }
     }
 }
 
@@ -199,13 +213,13 @@ pub async fn request(
     view: &View,
     declared: Option<&Declared>,
     caller: Caller,
-    method: &str,
-    message: &Value,
-) -> Result<Answer, RpcError> {
-    let params = params(message);
-    let answer = match method {
-        "ping" if declared.is_none() => json!({}),
-        "logging/setLevel" if declared.is_none() => {
+    request: Request<'_>,
+) -> Result<Outcome, RpcError> {
+    let params = request.params;
+    let session = declared.is_none();
+    let answer = match request.method {
+        Method::Ping if session => json!({}),
+        Method::SetLogLevel if session => {
             let level = string_param(params, "level")?;
             if !LEVELS.contains(&level) {
                 return Err(RpcError::params(format!(
@@ -216,39 +230,44 @@ pub async fn request(
             owned::set_log_level(view, &caller, level);
             json!({})
         }
-        "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" => {
-            let (kind, field) = match method {
-                "tools/list" => (ListKind::Tools, "tools"),
-                "prompts/list" => (ListKind::Prompts, "prompts"),
-                "resources/list" => (ListKind::Resources, "resources"),
-                _ => (ListKind::ResourceTemplates, "resourceTemplates"),
+        Method::List(kind) => {
+            let field = match kind {
+                ListKind::Tools => "tools",
+                ListKind::Prompts => "prompts",
+                ListKind::Resources => "resources",
+                ListKind::ResourceTemplates => "resourceTemplates",
             };
             return list((state, principal, view), &caller, kind, field, params).await;
         }
-        "tools/call" => return call_tool(state, principal, view, declared, caller, params).await,
-        "prompts/get" => {
+        Method::CallTool => {
+            return call_tool(state, principal, view, declared, caller, params).await;
+        }
+        Method::GetPrompt => {
             return reads::get_prompt(state, principal, view, declared, params, caller).await;
         }
-        "resources/read" => {
-            let answer =
+        Method::ReadResource => {
+            let outcome =
                 reads::read_resource(state, principal, view, declared, params, caller).await?;
-            return Ok(Answer {
-                hint: Some(CacheHint::NONE),
-                ..answer
+            return Ok(match outcome {
+                Outcome::Done { result, .. } => Outcome::hinted(result, CacheHint::NONE),
+                asking => asking,
             });
         }
-        "resources/subscribe" | "resources/unsubscribe" if declared.is_none() => {
+        Method::Subscribe | Method::Unsubscribe if session => {
             require(principal, Scope::McpRead)?;
             let uri = string_param(params, "uri")?;
             uris::resolve((state, principal, view), &caller.owned, uri).await?;
             json!({})
         }
-        "completion/complete" => complete(state, principal, view, params, &caller).await?,
-        other if declared.is_some() => return Err(stateless::unknown_method(other)),
-        other => {
+        Method::Complete => complete(state, principal, view, params, &caller).await?,
+        _ if !session => return Err(stateless::unknown_method(request.name)),
+        _ => {
             return Err(RpcError::protocol(
                 METHOD_NOT_FOUND,
-                format!("`{other:.80}` is not a method this endpoint serves"),
+                format!(
+                    "`{:.80}` is not a method this endpoint serves",
+                    request.name
+                ),
             ));
         }
     };
@@ -293,7 +312,7 @@ async fn list(
     kind: ListKind,
     field: &str,
     params: &Map<String, Value>,
-) -> Result<Answer, RpcError> {
+) -> Result<Outcome, RpcError> {
     require(principal, Scope::McpRead)?;
     let cursor = match params.get("cursor") {
         None | Some(Value::Null) => None,
@@ -315,7 +334,7 @@ async fn list(
         cursor,
         state.config().mcp.endpoint.page_size,
     )?;
-    Ok(Answer::hinted(result, hint))
+    Ok(Outcome::hinted(result, hint))
 }
 
 /// The server and original name of an exposed tool or prompt; on `/mcp/{server}` the name
@@ -382,7 +401,7 @@ async fn call_tool(
     declared: Option<&Declared>,
     caller: Caller,
     params: &Map<String, Value>,
-) -> Result<Answer, RpcError> {
+) -> Result<Outcome, RpcError> {
     require(principal, Scope::McpCall)?;
     let name = string_param(params, "name")?;
     let arguments = arguments_param(params)?;
@@ -431,18 +450,14 @@ async fn call_tool(
         (ToolOutcome::InputRequired { result }, Some(declared)) => {
             Ok(input::for_client(sessions, result, declared, &site)?.into())
         }
-        (ToolOutcome::InputRequired { result }, None) => Ok(Answer {
-            result: Value::Null,
-            hint: None,
-            ask: Some(relay::Ask {
-                server: server.clone(),
-                retry: relay::Retry::Tool {
-                    call,
-                    prefix: uris::prefix_of(view, &server),
-                },
-                first: result,
-            }),
-        }),
+        (ToolOutcome::InputRequired { result }, None) => Ok(Outcome::NeedsClient(relay::Ask {
+            server: server.clone(),
+            retry: relay::Retry::Tool {
+                call,
+                prefix: uris::prefix_of(view, &server),
+            },
+            first: result,
+        })),
     }
 }
 

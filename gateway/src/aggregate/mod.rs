@@ -20,6 +20,7 @@ pub mod stateless;
 mod subscribed;
 mod uris;
 mod views;
+mod wire;
 
 use std::{
     collections::HashMap,
@@ -41,6 +42,7 @@ use self::{
     rpc::{INVALID_REQUEST, PARSE_ERROR, RpcError},
     seal::{Claims, Sealer},
     views::{Target, view},
+    wire::{Incoming, Method, Request},
 };
 use crate::{api::mcp::ApiPath, auth::Principal, config::EndpointConfig, state::AppState};
 
@@ -220,77 +222,50 @@ async fn handle(
     check_enabled(state)?;
     let config = state.config();
     check_origin(headers, &config.mcp.endpoint)?;
-    if message.is_array() {
-        return Err(RpcError::http(
-            StatusCode::BAD_REQUEST,
-            INVALID_REQUEST,
-            "JSON-RPC batches are not part of this protocol version: send one message per POST",
-        ));
-    }
+    wire::check_single(message)?;
     let view = view(state, principal, target)?;
-    let method = message.get("method").and_then(Value::as_str);
-    let id = message
-        .get("id")
-        .filter(|id| id.is_string() || id.is_number());
-    let (Some(method), Some(id)) = (method, id) else {
-        if message.get("jsonrpc").and_then(Value::as_str) != Some("2.0") || !message.is_object() {
-            return Err(RpcError::http(
-                StatusCode::BAD_REQUEST,
-                INVALID_REQUEST,
-                "not a JSON-RPC 2.0 message (`jsonrpc: \"2.0\"`, `method`, `id`)",
-            ));
-        }
+    let request = match wire::parse(message)? {
+        Incoming::Request(request) => request,
         // A client's answer to a request the gateway relayed to it (its id is sealed).
-        let answers_relay = message.get("method").is_none()
-            && message
-                .get("id")
-                .and_then(Value::as_str)
-                .is_some_and(|id| id.starts_with("v1."));
-        if answers_relay {
+        Incoming::RelayAnswer => {
             let claims = session(state, headers, principal, &view)?;
-            return relay::deliver(
-                state.sessions(),
-                &claims,
-                &view.path,
-                headers,
-                body,
-                message,
-            )
-            .await;
+            let sessions = state.sessions();
+            return relay::deliver(sessions, &claims, &view.path, headers, body, message).await;
         }
         // The client's roots changed: its own upstream sessions are told.
-        if message.get("method").and_then(Value::as_str) == Some("notifications/roots/list_changed")
-        {
+        Incoming::RootsChanged => {
             let claims = session(state, headers, principal, &view)?;
             owned::roots_changed(&view, &claims);
+            return Ok(StatusCode::ACCEPTED.into_response());
         }
-        // A notification or another response: accepted, nothing to answer.
-        return Ok(StatusCode::ACCEPTED.into_response());
+        Incoming::Ignored => return Ok(StatusCode::ACCEPTED.into_response()),
     };
-    if stateless::applies(headers, method) {
-        return stateless_request(state, principal, &view, headers, id, message, body).await;
+    if stateless::applies(headers, request.name) {
+        return stateless_request(state, principal, &view, headers, request, body).await;
     }
-    if method == "initialize" {
-        return dispatch::initialize(state, principal, &view, id, message, headers).await;
+    if request.method == Method::Initialize {
+        return dispatch::initialize(state, principal, &view, request.id, message, headers).await;
     }
     check_version_header(headers)?;
     let claims = session(state, headers, principal, &view)?;
-    if ask::ASKING.contains(&method) {
-        return ask::request(state, principal, &view, claims, id, message, headers).await;
+    if request.method.may_ask() {
+        return ask::request(state, principal, &view, claims, request, headers).await;
     }
     let caller = owned::Caller::of(&claims, None);
-    let answer = dispatch::request(state, principal, &view, None, caller, method, message).await?;
-    if let ("resources/subscribe" | "resources/unsubscribe", Some(uri)) =
-        (method, message["params"]["uri"].as_str())
-    {
+    let outcome = dispatch::request(state, principal, &view, None, caller, request).await?;
+    if let (Method::Subscribe | Method::Unsubscribe, Some(uri)) = (
+        request.method,
+        request.params.get("uri").and_then(Value::as_str),
+    ) {
         // On the client's own upstream session when it has one there: its updates reach the
         // client's GET stream on any replica. Else followed on this replica's streams.
-        let on = method == "resources/subscribe";
+        let on = request.method == Method::Subscribe;
         if !owned::subscribe(state, principal, &view, &claims, uri, on).await? || !on {
             state.sessions().subscribed.set(&claims, uri, on)?;
         }
     }
-    Ok(rpc::result(id, answer.result, headers, HeaderMap::new()))
+    let (result, _) = outcome.into_done()?;
+    Ok(rpc::result(request.id, result, headers, HeaderMap::new()))
 }
 
 async fn stateless_request(
@@ -298,26 +273,22 @@ async fn stateless_request(
     principal: &Principal,
     view: &View,
     headers: &HeaderMap,
-    id: &Value,
-    message: &Value,
+    request: Request<'_>,
     body: &Bytes,
 ) -> Result<Response, RpcError> {
-    let method = message["method"].as_str().unwrap_or_default();
+    let (id, message) = (request.id, request.message);
     let params = message.get("params").unwrap_or(&Value::Null);
-    let declared = stateless::check(headers, method, params)?;
-    let answer = match method {
-        "server/discover" => stateless::discover(view).into(),
-        asking if ask::ASKING.contains(&asking) && parked::resumes(state, params) => {
-            return parked::resume(state, principal, view, message, headers, body).await;
+    let declared = stateless::check(headers, request.name, params)?;
+    let (result, hint) = match request.method {
+        Method::Discover => (stateless::discover(view), None),
+        asking if asking.may_ask() && parked::resumes(state, params) => {
+            return parked::resume(state, principal, view, request, headers, body).await;
         }
-        asking if ask::ASKING.contains(&asking) && parked::can_answer(&declared) => {
-            dispatch::Answer {
-                result: parked::request(state, principal, view, declared, message).await?,
-                hint: parked::hint(asking),
-                ask: None,
-            }
+        asking if asking.may_ask() && parked::can_answer(&declared) => {
+            let result = parked::request(state, principal, view, declared, request).await?;
+            (result, parked::hint(asking))
         }
-        "subscriptions/listen" => {
+        Method::Listen => {
             principal.require(crate::config::Scope::McpRead)?;
             let filter = listen::Filter::requested(params)?;
             let follower = listen::Follower {
@@ -329,19 +300,14 @@ async fn stateless_request(
             return Ok(listen::subscription(follower, id, filter));
         }
         _ => {
-            dispatch::request(
-                state,
-                principal,
-                view,
-                Some(&declared),
-                owned::Caller::default(),
-                method,
-                message,
-            )
-            .await?
+            let caller = owned::Caller::default();
+            // A stateless client's questions come back sealed in a result (`input.rs`).
+            dispatch::request(state, principal, view, Some(&declared), caller, request)
+                .await?
+                .into_done()?
         }
     };
-    let result = stateless::finish(answer.result, answer.hint);
+    let result = stateless::finish(result, hint);
     Ok(rpc::result(id, result, headers, HeaderMap::new()))
 }
 

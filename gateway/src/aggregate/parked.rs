@@ -28,6 +28,7 @@ use super::{
     now, relay,
     rpc::{self, INTERNAL_ERROR, RpcError},
     stateless::{self, CacheHint, Declared},
+    wire::{Method, Request},
 };
 use crate::{auth::Principal, state::AppState};
 
@@ -96,16 +97,19 @@ pub fn resumes(state: &AppState, params: &Value) -> bool {
 }
 
 /// The caching hint of a parked request's answer: a read's, as `dispatch` gives it.
-pub fn hint(method: &str) -> Option<CacheHint> {
-    (method == "resources/read").then_some(CacheHint::NONE)
+pub fn hint(method: Method) -> Option<CacheHint> {
+    (method == Method::ReadResource).then_some(CacheHint::NONE)
 }
 
-/// What a request is about: the tool's or prompt's name, the resource's URI.
-fn subject(message: &Value) -> (&str, &str) {
-    let method = message["method"].as_str().unwrap_or_default();
-    let params = &message["params"];
-    let name = params["name"].as_str().or(params["uri"].as_str());
-    (method, name.unwrap_or_default())
+/// What a request is about: its method, and the tool's or prompt's name or the resource's
+/// URI.
+fn subject<'a>(request: &Request<'a>) -> (&'a str, &'a str) {
+    let params = request.params;
+    let name = params
+        .get("name")
+        .or(params.get("uri"))
+        .and_then(Value::as_str);
+    (request.name, name.unwrap_or_default())
 }
 
 /// A stateless call, prompt or read whose upstream may ask mid-way.
@@ -114,22 +118,21 @@ pub async fn request(
     principal: &Principal,
     view: &View,
     declared: Declared,
-    message: &Value,
+    request: Request<'_>,
 ) -> Result<Value, RpcError> {
     let park = uuid::Uuid::new_v4().simple().to_string();
     let (tx, rx) = mpsc::channel::<Out>(16);
     let asker = asker(state.clone(), park.clone(), declared.clone(), tx.clone());
-    ask::run_apart(
-        state,
-        principal,
-        view,
-        Some(declared),
-        super::owned::Caller::stateless(Some(asker)),
-        message,
-        None,
-        tx,
-    );
-    next_step(state, principal, view, subject(message), &park, rx).await
+    ask::Apart {
+        state: state.clone(),
+        principal: principal.clone(),
+        view: view.clone(),
+        era: ask::Era::Stateless(declared),
+        caller: super::owned::Caller::stateless(Some(asker)),
+        message: request.message.clone(),
+    }
+    .run(tx);
+    next_step(state, principal, view, subject(&request), &park, rx).await
 }
 
 /// The retry of a parked call: its answers delivered here, or on the replica holding it.
@@ -137,14 +140,17 @@ pub async fn resume(
     state: &AppState,
     principal: &Principal,
     view: &View,
-    message: &Value,
+    request: Request<'_>,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, RpcError> {
     let sessions = state.sessions();
-    let params = &message["params"];
-    let token = params["requestState"].as_str().unwrap_or_default();
-    let (method, name) = subject(message);
+    let params = request.params;
+    let token = params
+        .get("requestState")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let (method, name) = subject(&request);
     let parked = sessions
         .sealer
         .open_as::<ParkedState>(PURPOSE, token)
@@ -187,11 +193,10 @@ pub async fn resume(
             )));
         }
     }
-    let id = message.get("id").cloned().unwrap_or(Value::Null);
     let result = next_step(state, principal, view, (method, name), &parked.park, rx).await?;
     Ok(rpc::result(
-        &id,
-        stateless::finish(result, hint(method)),
+        request.id,
+        stateless::finish(result, hint(request.method)),
         headers,
         HeaderMap::new(),
     ))

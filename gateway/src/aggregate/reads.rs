@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     catalog::View,
-    dispatch::{Answer, arguments_param, meta, require, resolve, string_param, usable},
+    dispatch::{Outcome, arguments_param, meta, require, resolve, string_param, usable},
     input,
     owned::Caller,
     relay::{Ask, Retry},
@@ -68,21 +68,17 @@ fn outcome(
     (site, server): (&input::CallSite<'_>, &Arc<ServerClient>),
     outcome: ToolOutcome,
     retry: impl FnOnce() -> Retry,
-) -> Result<Answer, RpcError> {
+) -> Result<Outcome, RpcError> {
     match (outcome, declared) {
         (ToolOutcome::Complete { result }, _) => Ok(result.into()),
         (ToolOutcome::InputRequired { result }, Some(declared)) => {
             Ok(input::for_client(state.sessions(), result, declared, site)?.into())
         }
-        (ToolOutcome::InputRequired { result }, None) => Ok(Answer {
-            result: Value::Null,
-            hint: None,
-            ask: Some(Ask {
-                server: server.clone(),
-                retry: retry(),
-                first: result,
-            }),
-        }),
+        (ToolOutcome::InputRequired { result }, None) => Ok(Outcome::NeedsClient(Ask {
+            server: server.clone(),
+            retry: retry(),
+            first: result,
+        })),
     }
 }
 
@@ -94,7 +90,7 @@ pub async fn get_prompt(
     declared: Option<&Declared>,
     params: &Map<String, Value>,
     caller: Caller,
-) -> Result<Answer, RpcError> {
+) -> Result<Outcome, RpcError> {
     require(principal, Scope::McpCall)?;
     let name = string_param(params, "name")?;
     let arguments = arguments_param(params)?;
@@ -114,14 +110,13 @@ pub async fn get_prompt(
         .get_prompt_with(&prompt, arguments.clone(), interaction.clone())
         .await?;
     let prefix = uris::prefix_of(view, &server);
-    let mut answer = outcome(state, declared, (&site, &server), got, || Retry::Prompt {
+    let answer = outcome(state, declared, (&site, &server), got, || Retry::Prompt {
         name: prompt.clone(),
         arguments,
         interaction,
         prefix: prefix.clone(),
     })?;
-    uris::name_links(&mut answer.result, prefix.as_deref());
-    Ok(answer)
+    Ok(answer.map_result(|result| uris::name_links(result, prefix.as_deref())))
 }
 
 /// `resources/read`: the contents name the URI the client asked for.
@@ -132,7 +127,7 @@ pub async fn read_resource(
     declared: Option<&Declared>,
     params: &Map<String, Value>,
     caller: Caller,
-) -> Result<Answer, RpcError> {
+) -> Result<Outcome, RpcError> {
     require(principal, Scope::McpRead)?;
     let uri = string_param(params, "uri")?;
     let (server, original) = uris::resolve((state, principal, view), &caller.owned, uri).await?;
@@ -160,7 +155,6 @@ pub async fn read_resource(
         interaction,
         prefix: prefix.clone(),
     };
-    let mut answer = outcome(state, declared, (&site, server), got, retry)?;
-    uris::name_contents(&mut answer.result, prefix.as_deref());
-    Ok(answer)
+    let answer = outcome(state, declared, (&site, server), got, retry)?;
+    Ok(answer.map_result(|result| uris::name_contents(result, prefix.as_deref())))
 }

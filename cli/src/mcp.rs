@@ -124,12 +124,12 @@ pub(super) fn parse_args(
     Ok(map)
 }
 
-async fn through_gateway(args: &McpArgs) -> Result<Value, String> {
-    let base = args.url.trim_end_matches('/');
+/// The management API request of `command`: method, path, body.
+fn route(command: &McpCommand) -> Result<(&'static str, String, Option<Value>), String> {
     let enc = |s: &str| {
         percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
     };
-    let (method, path, body) = match &args.command {
+    Ok(match command {
         McpCommand::List => ("GET", "/v1/mcp/servers".to_owned(), None),
         McpCommand::Test { server } => (
             "GET",
@@ -186,7 +186,12 @@ async fn through_gateway(args: &McpArgs) -> Result<Value, String> {
                 Some(Value::Object(arguments)),
             )
         }
-    };
+    })
+}
+
+async fn through_gateway(args: &McpArgs) -> Result<Value, String> {
+    let base = args.url.trim_end_matches('/');
+    let (method, path, body) = route(&args.command)?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()
@@ -234,37 +239,7 @@ fn print(command: &McpCommand, output: Output, value: &Value) {
         return;
     }
     let rows: Vec<Vec<String>> = match command {
-        McpCommand::List => {
-            let mut rows = vec![
-                vec![
-                    "NAME",
-                    "STATE",
-                    "TRANSPORT",
-                    "PROTOCOL",
-                    "SESSIONS",
-                    "LATENCY",
-                    "LAST ERROR",
-                ]
-                .into_iter()
-                .map(String::from)
-                .collect(),
-            ];
-            for server in value["data"].as_array().into_iter().flatten() {
-                rows.push(vec![
-                    text(&server["name"]),
-                    text(&server["state"]),
-                    text(&server["transport"]),
-                    text(&server["session"]["protocol_version"]),
-                    format!("{}/{}", server["pool"]["sessions"], server["pool"]["size"]),
-                    server["health"]["latency_ms"]
-                        .as_f64()
-                        .map(|l| format!("{l:.1}ms"))
-                        .unwrap_or_else(|| "-".into()),
-                    text(&server["health"]["last_error"]),
-                ]);
-            }
-            rows
-        }
+        McpCommand::List => server_rows(value),
         McpCommand::Tools { .. } => listing(value, &["name", "description"]),
         McpCommand::Prompts { .. } => listing(value, &["name", "description"]),
         McpCommand::Resources { .. } => {
@@ -295,22 +270,7 @@ fn print(command: &McpCommand, output: Output, value: &Value) {
             );
             return;
         }
-        McpCommand::Tool { .. } => {
-            let contents = value["result"]["content"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            for block in &contents {
-                match block["text"].as_str() {
-                    Some(text) => println!("{text}"),
-                    None => println!("{block}"),
-                }
-            }
-            if value["is_error"] == true {
-                eprintln!("(the tool reported an error)");
-            }
-            return;
-        }
+        McpCommand::Tool { .. } => return print_tool_result(value),
         McpCommand::Read { .. } | McpCommand::Prompt { .. } => {
             println!(
                 "{}",
@@ -320,6 +280,48 @@ fn print(command: &McpCommand, output: Output, value: &Value) {
         }
     };
     print_table(&rows);
+}
+
+/// `mcp list` as a table: one row per server.
+fn server_rows(value: &Value) -> Vec<Vec<String>> {
+    let header = [
+        "NAME",
+        "STATE",
+        "TRANSPORT",
+        "PROTOCOL",
+        "SESSIONS",
+        "LATENCY",
+        "LAST ERROR",
+    ];
+    let mut rows = vec![header.into_iter().map(String::from).collect()];
+    for server in value["data"].as_array().into_iter().flatten() {
+        rows.push(vec![
+            text(&server["name"]),
+            text(&server["state"]),
+            text(&server["transport"]),
+            text(&server["session"]["protocol_version"]),
+            format!("{}/{}", server["pool"]["sessions"], server["pool"]["size"]),
+            server["health"]["latency_ms"]
+                .as_f64()
+                .map(|l| format!("{l:.1}ms"))
+                .unwrap_or_else(|| "-".into()),
+            text(&server["health"]["last_error"]),
+        ]);
+    }
+    rows
+}
+
+/// `mcp tool`: the text of each content block, others as JSON; an error result said so.
+fn print_tool_result(value: &Value) {
+    for block in value["result"]["content"].as_array().into_iter().flatten() {
+        match block["text"].as_str() {
+            Some(text) => println!("{text}"),
+            None => println!("{block}"),
+        }
+    }
+    if value["is_error"] == true {
+        eprintln!("(the tool reported an error)");
+    }
 }
 
 fn listing(value: &Value, columns: &[&str]) -> Vec<Vec<String>> {

@@ -25,7 +25,7 @@ use super::{
     seal::Claims,
     stateless::{self, CacheHint, Declared},
     uris,
-    wire::{Method, Request},
+    wire::{Method, Request, arguments_param, meta, string_param},
 };
 use crate::{auth::Principal, config::Scope, error::ApiError, state::AppState};
 
@@ -119,40 +119,6 @@ pub fn instructions(view: &View) -> String {
 
 pub(super) fn require(principal: &Principal, scope: Scope) -> Result<(), RpcError> {
     Ok(principal.require(scope)?)
-}
-
-pub(super) fn string_param<'a>(
-    params: &'a Map<String, Value>,
-    field: &str,
-) -> Result<&'a str, RpcError> {
-    params
-        .get(field)
-        .and_then(Value::as_str)
-        .ok_or_else(|| RpcError::params(format!("`params.{field}` must be a string")))
-}
-
-/// `params.arguments`: an object, or nothing (an empty one).
-pub(super) fn arguments_param(params: &Map<String, Value>) -> Result<Map<String, Value>, RpcError> {
-    match params.get("arguments") {
-        None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(arguments)) => Ok(arguments.clone()),
-        Some(_) => Err(RpcError::params("`params.arguments` must be an object")),
-    }
-}
-
-/// The request's `_meta` for the upstream, without the protocol's own keys: the gateway's
-/// client speaks to the upstream in its own version, with its own identity.
-pub(super) fn meta(params: &Map<String, Value>) -> Map<String, Value> {
-    params
-        .get("_meta")
-        .and_then(Value::as_object)
-        .map(|meta| {
-            meta.iter()
-                .filter(|(key, _)| !key.starts_with("io.modelcontextprotocol/"))
-                .map(|(key, value)| (key.clone(), value.clone()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// What a method returns: its result (with how long a stateless client may cache it: lists

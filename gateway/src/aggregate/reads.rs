@@ -14,13 +14,14 @@ use serde_json::{Map, Value, json};
 
 use super::{
     catalog::View,
-    dispatch::{Outcome, arguments_param, meta, require, resolve, string_param, usable},
+    dispatch::{Outcome, require, resolve, usable},
     input,
     owned::Caller,
     relay::{Ask, Retry},
     rpc::RpcError,
     stateless::Declared,
     uris,
+    wire::{arguments_param, meta, string_param},
 };
 use crate::{auth::Principal, config::Scope, state::AppState};
 

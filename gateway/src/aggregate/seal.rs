@@ -39,7 +39,7 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub caps: Vec<String>,
     /// The session's own sessions at upstream servers (server name to `Mcp-Session-Id`),
-    /// opened at `initialize` (`dispatch::own_upstream_sessions`).
+    /// opened at `initialize` (`owned::open`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub up: BTreeMap<String, String>,
 }

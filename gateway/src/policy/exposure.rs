@@ -16,15 +16,13 @@ use llamagate_mcp::{
 
 use crate::auth::Principal;
 
-/// The servers of `registry` that `principal` may use, by name.
+/// The servers of `registry` that `principal` may use, by name (the registry's order).
 pub fn servers_for(registry: &Registry, principal: &Principal) -> Vec<Arc<ServerClient>> {
-    let mut servers: Vec<_> = registry
+    registry
         .all()
         .into_iter()
         .filter(|s| principal.may_use(s.name()))
-        .collect();
-    servers.sort_by(|a, b| a.name().cmp(b.name()));
-    servers
+        .collect()
 }
 
 /// The server `name`, when `principal` may use it (`None` alike for one that does not

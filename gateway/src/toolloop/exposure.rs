@@ -137,8 +137,9 @@ pub async fn expose(
         };
         let wanted = selection
             .as_ref()
-            .and_then(|selection| selection.get(server.name()).cloned().flatten());
-        exposure.add(server, &tools, wanted.as_ref(), &global)?;
+            .and_then(|selection| selection.get(server.name()))
+            .and_then(Option::as_ref);
+        exposure.add(server, &tools, wanted, &global)?;
     }
     Ok(exposure)
 }
